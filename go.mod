@@ -1,0 +1,3 @@
+module github.com/patchlab/patchlab
+
+go 1.26.8
