@@ -1,0 +1,285 @@
+package gpt2
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Trace is what one run computed that patching reuses: the activation at
+// every site and every layer's keys and values, each [T][Width]. A Trace is a
+// copy: later runs cannot change it.
+type Trace struct {
+	T                               int
+	Embed                           []float32
+	Resid, AttnOut, MLPOut, Z, K, V [][]float32
+}
+
+func newTrace(layers, t, c int) *Trace {
+	tr := &Trace{T: t, Embed: make([]float32, t*c)}
+	for _, p := range []*[][]float32{&tr.Resid, &tr.AttnOut, &tr.MLPOut, &tr.Z, &tr.K, &tr.V} {
+		*p = make([][]float32, layers)
+		for l := range *p {
+			(*p)[l] = make([]float32, t*c)
+		}
+	}
+	return tr
+}
+
+// Act is the recorded activation at a site, [T][Width].
+func (tr *Trace) Act(s Site) []float32 {
+	switch s.Kind {
+	case Embed:
+		return tr.Embed
+	case ResidPost:
+		return tr.Resid[s.Layer]
+	case AttnOut:
+		return tr.AttnOut[s.Layer]
+	case MLPOut:
+		return tr.MLPOut[s.Layer]
+	case Z:
+		return tr.Z[s.Layer]
+	}
+	panic("gpt2: unknown site kind")
+}
+
+// ResidPre is the input of block l: the embedding for l = 0, else block l−1's output.
+func (tr *Trace) ResidPre(l int) []float32 {
+	if l == 0 {
+		return tr.Embed
+	}
+	return tr.Resid[l-1]
+}
+
+// Segment is a run of consecutive positions [Start, Start+Len) of one
+// sequence moving through the blocks in a Stream. Positions before Start are
+// not recomputed: their keys and values come from Base, a run of a sequence
+// with the same tokens there.
+type Segment struct {
+	Start, Len int
+	Base       *Trace // needed when Start > 0
+}
+
+// Stream is a batch of residual rows, one or more segments stacked, that the
+// blocks transform in place. Batching segments lets every weight matrix be
+// read once for all of them.
+type Stream struct {
+	X    []float32 // [rows][Width], segment after segment
+	Segs []Segment
+
+	h, qkv, z, a, f, scores []float32 // scratch
+}
+
+// Rows is the number of residual rows the stream holds.
+func (s *Stream) Rows() int {
+	n := 0
+	for _, g := range s.Segs {
+		n += g.Len
+	}
+	return n
+}
+
+func grow(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
+}
+
+// ErrEmpty is returned for a run with no tokens.
+var ErrEmpty = errors.New("no tokens: the text is empty")
+
+// CheckIDs reports whether ids can be run: at least one token, at most the
+// context length, every id in the vocabulary.
+func (m *Model) CheckIDs(ids []int) error {
+	if len(ids) == 0 {
+		return ErrEmpty
+	}
+	if len(ids) > m.Context {
+		return fmt.Errorf("%d tokens: longer than the model's context of %d", len(ids), m.Context)
+	}
+	for i, id := range ids {
+		if id < 0 || id >= m.Vocab {
+			return fmt.Errorf("token %d at position %d is outside the vocabulary (0…%d)", id, i, m.Vocab-1)
+		}
+	}
+	return nil
+}
+
+// EmbedInto writes token + position embeddings for ids at positions start… into x.
+func (m *Model) EmbedInto(x []float32, ids []int, start int) {
+	c := m.Width
+	pos := make([]float32, c)
+	for i, id := range ids {
+		xi := x[i*c : (i+1)*c]
+		m.WTE.Row(xi, id)
+		m.WPE.Row(pos, start+i)
+		add(xi, xi, pos)
+	}
+}
+
+// Forward runs ids through the model, calling hook (if not nil) at every
+// site, and returns the logits of the last position over the whole
+// vocabulary. With rec, every activation is also recorded into a new Trace.
+func (m *Model) Forward(ids []int, hook Hook, record bool) (logits []float32, tr *Trace, err error) {
+	if err := m.CheckIDs(ids); err != nil {
+		return nil, nil, err
+	}
+	t, c := len(ids), m.Width
+	if record {
+		tr = newTrace(m.Layers, t, c)
+	}
+	s := &Stream{X: make([]float32, t*c), Segs: []Segment{{Start: 0, Len: t}}}
+	m.EmbedInto(s.X, ids, 0)
+	if hook != nil {
+		hook(Site{Kind: Embed}, 0, s.X)
+	}
+	if tr != nil {
+		copy(tr.Embed, s.X)
+	}
+	// Without hooks or a trace nobody needs the last block's other rows.
+	full := hook != nil || tr != nil
+	for l := 0; l < m.Layers; l++ {
+		m.Block(l, s, hook, tr, !full && l == m.Layers-1)
+	}
+	last := s.X[(s.Rows()-1)*c:]
+	return m.Logits(last, 1), tr, nil
+}
+
+// Block runs block l on the stream. hook (may be nil) sees each site per
+// segment; rec (may be nil, single segment from position 0) records it.
+// With lastOnly, only each segment's last position goes on past the
+// attention (keys and values still come from every row), and the stream is
+// left with one row per segment.
+func (m *Model) Block(l int, s *Stream, hook Hook, rec *Trace, lastOnly bool) {
+	b := &m.Blocks[l]
+	c, rows := m.Width, s.Rows()
+	s.h = grow(s.h, rows*c)
+	s.qkv = grow(s.qkv, rows*3*c)
+	layerNorm(s.h, s.X, b.LN1G, b.LN1B, rows, c)
+	linear(s.qkv, s.h, b.QKV, b.QKVB, rows)
+	if rec != nil {
+		for i := 0; i < rows; i++ {
+			copy(rec.K[l][i*c:(i+1)*c], s.qkv[i*3*c+c:i*3*c+2*c])
+			copy(rec.V[l][i*c:(i+1)*c], s.qkv[i*3*c+2*c:i*3*c+3*c])
+		}
+	}
+
+	// Attention: the rows that go on (all, or each segment's last).
+	out := rows
+	if lastOnly {
+		out = len(s.Segs)
+	}
+	s.z = grow(s.z, out*c)
+	maxT := 0
+	for _, g := range s.Segs {
+		maxT = max(maxT, g.Start+g.Len)
+	}
+	s.scores = grow(s.scores, maxT)
+	r0, o := 0, 0
+	for gi, g := range s.Segs {
+		var preK, preV []float32
+		if g.Start > 0 {
+			preK, preV = g.Base.K[l], g.Base.V[l]
+		}
+		own := s.qkv[r0*3*c : (r0+g.Len)*3*c]
+		first := 0
+		if lastOnly {
+			first = g.Len - 1
+		}
+		for i := first; i < g.Len; i++ {
+			attendRow(s.z[o*c:(o+1)*c], own[i*3*c:i*3*c+c], preK, preV, own, g.Start, i+1, c, m.Heads, s.scores)
+			if lastOnly {
+				copy(s.X[gi*c:(gi+1)*c], s.X[(r0+i)*c:(r0+i+1)*c])
+			}
+			o++
+		}
+		r0 += g.Len
+	}
+	if lastOnly {
+		s.X = s.X[:out*c]
+		for gi := range s.Segs {
+			s.Segs[gi].Start += s.Segs[gi].Len - 1
+			s.Segs[gi].Len = 1
+		}
+	}
+	s.tap(Site{Z, l}, hook, rec)
+
+	s.a = grow(s.a, out*c)
+	linear(s.a, s.z, b.Proj, b.ProjB, out)
+	s.tapA(Site{AttnOut, l}, hook, rec)
+	add(s.X, s.X, s.a)
+
+	s.f = grow(s.f, out*4*c)
+	layerNorm(s.h, s.X, b.LN2G, b.LN2B, out, c)
+	linear(s.f, s.h[:out*c], b.FC, b.FCB, out)
+	gelu(s.f)
+	linear(s.a, s.f, b.FCProj, b.FCProjB, out)
+	s.tapA(Site{MLPOut, l}, hook, rec)
+	add(s.X, s.X, s.a)
+	s.tapX(Site{ResidPost, l}, hook, rec)
+}
+
+// tap, tapA and tapX show the stream's z, a or X rows at a site to the hook
+// (segment by segment) and the recorder.
+func (s *Stream) tap(site Site, hook Hook, rec *Trace)  { s.show(site, s.z, hook, rec) }
+func (s *Stream) tapA(site Site, hook Hook, rec *Trace) { s.show(site, s.a, hook, rec) }
+func (s *Stream) tapX(site Site, hook Hook, rec *Trace) { s.show(site, s.X, hook, rec) }
+
+func (s *Stream) show(site Site, act []float32, hook Hook, rec *Trace) {
+	if hook == nil && rec == nil {
+		return
+	}
+	c := len(act) / s.Rows()
+	r0 := 0
+	for _, g := range s.Segs {
+		rows := act[r0*c : (r0+g.Len)*c]
+		if hook != nil {
+			hook(site, g.Start, rows)
+		}
+		if rec != nil {
+			copy(rec.Act(site)[g.Start*c:], rows)
+		}
+		r0 += g.Len
+	}
+}
+
+// Logits applies the final LayerNorm to n residual rows and returns their
+// logits over the whole vocabulary, [n][Vocab].
+func (m *Model) Logits(x []float32, n int) []float32 {
+	h := make([]float32, n*m.Width)
+	layerNorm(h, x, m.LNFG, m.LNFB, n, m.Width)
+	out := make([]float32, n*m.Vocab)
+	m.WTE.MulT(out, h, n)
+	return out
+}
+
+// LogitsOf is Logits restricted to the given token ids: [n][len(ids)]. Each
+// value equals the corresponding one of Logits bit for bit.
+func (m *Model) LogitsOf(x []float32, n int, ids []int) []float32 {
+	h := make([]float32, n*m.Width)
+	layerNorm(h, x, m.LNFG, m.LNFB, n, m.Width)
+	out := make([]float32, n*len(ids))
+	m.WTE.MulTRows(out, h, n, ids)
+	return out
+}
+
+// AttnProj is block l's attention output for n rows of z: out = z·Projᵀ + b.
+func (m *Model) AttnProj(l int, out, z []float32, n int) {
+	b := &m.Blocks[l]
+	linear(out, z, b.Proj, b.ProjB, n)
+}
+
+// MLPResidual finishes block l for n rows whose residual after attention is
+// mid: out = mid + MLP(LN2(mid)), computed as Block computes it.
+func (m *Model) MLPResidual(l int, out, mid []float32, n int) {
+	b := &m.Blocks[l]
+	c := m.Width
+	h := make([]float32, n*c)
+	f := make([]float32, n*4*c)
+	a := make([]float32, n*c)
+	layerNorm(h, mid, b.LN2G, b.LN2B, n, c)
+	linear(f, h, b.FC, b.FCB, n)
+	gelu(f)
+	linear(a, f, b.FCProj, b.FCProjB, n)
+	add(out[:n*c], mid[:n*c], a)
+}

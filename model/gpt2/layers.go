@@ -1,0 +1,115 @@
+package gpt2
+
+import (
+	"math"
+
+	"github.com/patchlab/patchlab/model/tensor"
+)
+
+const lnEps = 1e-5
+
+// layerNorm normalises each of the n rows of x (width c) into out:
+// out = (x − mean) / sqrt(var + 1e-5) · g + b. Statistics in float64.
+func layerNorm(out, x, g, b []float32, n, c int) {
+	for i := 0; i < n; i++ {
+		xi, oi := x[i*c:(i+1)*c], out[i*c:(i+1)*c]
+		var sum float64
+		for _, v := range xi {
+			sum += float64(v)
+		}
+		mean := sum / float64(c)
+		var ss float64
+		for _, v := range xi {
+			d := float64(v) - mean
+			ss += d * d
+		}
+		inv := float32(1 / math.Sqrt(ss/float64(c)+lnEps))
+		m := float32(mean)
+		for k, v := range xi {
+			oi[k] = (v-m)*inv*g[k] + b[k]
+		}
+	}
+}
+
+// linear computes y = x·Wᵀ + bias for n rows.
+func linear(y, x []float32, w tensor.Matrix, bias []float32, n int) {
+	w.MulT(y, x, n)
+	r := w.Rows()
+	for i := 0; i < n; i++ {
+		yi := y[i*r : (i+1)*r]
+		for o, b := range bias {
+			yi[o] += b
+		}
+	}
+}
+
+// gelu applies GPT-2's tanh approximation in place:
+// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+func gelu(x []float32) {
+	const s = 0.7978845608028654 // √(2/π)
+	for i, v := range x {
+		u := float64(v)
+		x[i] = float32(0.5 * u * (1 + math.Tanh(s*(u+0.044715*u*u*u))))
+	}
+}
+
+// add computes dst[i] = a[i] + b[i].
+func add(dst, a, b []float32) {
+	for i := range dst {
+		dst[i] = a[i] + b[i]
+	}
+}
+
+// attendRow computes one query row's causal attention for every head,
+// writing z (Width values). The row attends first to the nPre cached
+// positions in preK/preV (rows of width c), then to the nOwn freshly computed
+// ones in own (rows of width 3c: q, k, v). scores is scratch of ≥ nPre+nOwn.
+func attendRow(z, q, preK, preV, own []float32, nPre, nOwn, c, heads int, scores []float32) {
+	d := c / heads
+	scale := float32(1 / math.Sqrt(float64(d)))
+	n := nPre + nOwn
+	key := func(j int) []float32 {
+		if j < nPre {
+			return preK[j*c : (j+1)*c]
+		}
+		return own[(j-nPre)*3*c+c : (j-nPre)*3*c+2*c]
+	}
+	val := func(j int) []float32 {
+		if j < nPre {
+			return preV[j*c : (j+1)*c]
+		}
+		return own[(j-nPre)*3*c+2*c : (j-nPre)*3*c+3*c]
+	}
+	for h := 0; h < heads; h++ {
+		qh := q[h*d : (h+1)*d]
+		mx := float32(math.Inf(-1))
+		for j := 0; j < n; j++ {
+			s := dot(qh, key(j)[h*d:(h+1)*d]) * scale
+			scores[j] = s
+			mx = max(mx, s)
+		}
+		var sum float32
+		for j := 0; j < n; j++ {
+			e := float32(math.Exp(float64(scores[j] - mx)))
+			scores[j] = e
+			sum += e
+		}
+		zh := z[h*d : (h+1)*d]
+		clear(zh)
+		inv := 1 / sum
+		for j := 0; j < n; j++ {
+			p := scores[j] * inv
+			for k, v := range val(j)[h*d : (h+1)*d] {
+				zh[k] += p * v
+			}
+		}
+	}
+}
+
+func dot(a, b []float32) float32 {
+	var s float32
+	for k := range a {
+		s += a[k] * b[k]
+	}
+	return s
+}

@@ -1,0 +1,51 @@
+package patch
+
+import (
+	"github.com/patchlab/patchlab/model/gpt2"
+)
+
+// naiveSweep is the reference: one full forward pass per cell, patching the
+// activation through a hook, exactly as the assignment describes.
+func naiveSweep(s *Session, site Site) *Matrix {
+	m := s.Model
+	rows, cols := s.Shape(site)
+	mx := &Matrix{Site: site, Rows: rows, Cols: cols, Cells: make([]Cell, rows*cols)}
+	C, d := m.Width, m.HeadDim()
+	for r := 0; r < rows; r++ {
+		for c := 0; c < cols; c++ {
+			target := gpt2.Site{Kind: site.Kind, Layer: r}
+			p, head := c, -1 // head −1: the whole row
+			switch {
+			case site.Kind == gpt2.Embed:
+				target.Layer = 0
+			case site.Kind == gpt2.Z && site.PerPosition:
+				target.Layer, head = r/m.Heads, r%m.Heads
+			case site.Kind == gpt2.Z:
+				p, head = -1, c // every position
+			}
+			clean := s.Clean.Act(target)
+			hook := func(at gpt2.Site, start int, act []float32) {
+				if at != target {
+					return
+				}
+				for i := 0; i*C < len(act); i++ {
+					pos := start + i
+					if p >= 0 && pos != p {
+						continue
+					}
+					lo, hi := 0, C
+					if head >= 0 {
+						lo, hi = head*d, (head+1)*d
+					}
+					copy(act[i*C+lo:i*C+hi], clean[pos*C+lo:pos*C+hi])
+				}
+			}
+			logits, _, err := m.Forward(s.CorruptedIDs, hook, false)
+			if err != nil {
+				panic(err)
+			}
+			mx.Cells[r*cols+c] = s.cellOf(logits, true)
+		}
+	}
+	return mx
+}

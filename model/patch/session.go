@@ -1,0 +1,74 @@
+// Package patch is activation patching: run a clean and a corrupted text,
+// then re-run the corrupted one with one activation at a time replaced by
+// the clean run's, and measure how the prediction moves.
+package patch
+
+import (
+	"fmt"
+
+	"github.com/patchlab/patchlab/model/gpt2"
+)
+
+// LengthError is returned when the two texts have different token counts.
+type LengthError struct{ Clean, Corrupted int }
+
+func (e *LengthError) Error() string {
+	return fmt.Sprintf("the clean text has %d tokens and the corrupted text %d: patching needs the same count", e.Clean, e.Corrupted)
+}
+
+// Session holds the two unpatched runs of an analysis; sweeps of any site
+// reuse them.
+type Session struct {
+	Model                        *gpt2.Model
+	CleanIDs, CorruptedIDs       []int
+	CleanTarget, CorruptedTarget int
+	// Clean and Corrupted are the traces of the unpatched runs.
+	Clean, Corrupted *gpt2.Trace
+	// CleanLogits and CorruptedLogits are the last position's logits.
+	CleanLogits, CorruptedLogits []float32
+	// CleanBase and CorruptedBase are the unpatched runs as cells.
+	CleanBase, CorruptedBase Cell
+	// FirstDiff is the first position where the texts differ (T if none).
+	FirstDiff int
+}
+
+// NewSession checks the inputs and runs both texts, recording every activation.
+func NewSession(m *gpt2.Model, clean, corrupted []int, cleanTarget, corruptedTarget int) (*Session, error) {
+	if len(clean) != len(corrupted) {
+		return nil, &LengthError{len(clean), len(corrupted)}
+	}
+	for _, t := range []int{cleanTarget, corruptedTarget} {
+		if t < 0 || t >= m.Vocab {
+			return nil, fmt.Errorf("target token %d is outside the vocabulary (0…%d)", t, m.Vocab-1)
+		}
+	}
+	s := &Session{Model: m, CleanIDs: clean, CorruptedIDs: corrupted, CleanTarget: cleanTarget, CorruptedTarget: corruptedTarget}
+	var err error
+	if s.CleanLogits, s.Clean, err = m.Forward(clean, nil, true); err != nil {
+		return nil, fmt.Errorf("clean text: %w", err)
+	}
+	if s.CorruptedLogits, s.Corrupted, err = m.Forward(corrupted, nil, true); err != nil {
+		return nil, fmt.Errorf("corrupted text: %w", err)
+	}
+	s.CleanBase = s.cellOf(s.CleanLogits, true)
+	s.CorruptedBase = s.cellOf(s.CorruptedLogits, true)
+	s.FirstDiff = len(clean)
+	for i := range clean {
+		if clean[i] != corrupted[i] {
+			s.FirstDiff = i
+			break
+		}
+	}
+	return s, nil
+}
+
+func (s *Session) cellOf(logits []float32, probs bool) Cell {
+	c := Cell{Clean: logits[s.CleanTarget], Corrupted: logits[s.CorruptedTarget], LSE: nan}
+	if probs {
+		c.LSE = LogSumExp(logits)
+	}
+	return c
+}
+
+// T is the number of tokens of each text.
+func (s *Session) T() int { return len(s.CleanIDs) }

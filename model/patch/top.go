@@ -1,0 +1,42 @@
+package patch
+
+import (
+	"math"
+	"sort"
+)
+
+// Prob is one token's probability.
+type Prob struct {
+	ID int
+	P  float64
+}
+
+// LogSumExp is log Σ exp(logits), in float64.
+func LogSumExp(logits []float32) float64 {
+	mx := math.Inf(-1)
+	for _, v := range logits {
+		mx = max(mx, float64(v))
+	}
+	var s float64
+	for _, v := range logits {
+		s += math.Exp(float64(v) - mx)
+	}
+	return mx + math.Log(s)
+}
+
+// Top returns the k most probable tokens under softmax(logits), most
+// probable first (ties by lower id).
+func Top(logits []float32, k int) []Prob {
+	lse := LogSumExp(logits)
+	idx := make([]int, len(logits))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return logits[idx[a]] > logits[idx[b]] })
+	k = min(k, len(idx))
+	out := make([]Prob, k)
+	for i := range out {
+		out[i] = Prob{ID: idx[i], P: math.Exp(float64(logits[idx[i]]) - lse)}
+	}
+	return out
+}
