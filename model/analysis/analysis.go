@@ -1,0 +1,168 @@
+// Package analysis is one activation-patching analysis from texts to
+// results: it tokenizes and checks the user's input, runs the two texts,
+// sweeps sites and writes the record that the CLI and the page export.
+// Both front ends call it, so they agree on every message and field.
+package analysis
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/patchlab/patchlab/model/bpe"
+	"github.com/patchlab/patchlab/model/gpt2"
+	"github.com/patchlab/patchlab/model/patch"
+)
+
+// Token is one token of a text.
+type Token struct {
+	ID   int    `json:"id"`
+	Text string `json:"text"`
+}
+
+// Tokenize splits text into tokens.
+func Tokenize(tok *bpe.Tokenizer, text string) []Token {
+	ids := tok.Encode(text)
+	out := make([]Token, len(ids))
+	for i, id := range ids {
+		out[i] = Token{ID: id, Text: tok.DecodeToken(id)}
+	}
+	return out
+}
+
+// Join shows tokens as the assignment does: Michelle/ Jones/ was/ …
+func Join(ts []Token) string {
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		parts[i] = t.Text
+	}
+	return strings.Join(parts, "/")
+}
+
+// Request is what the user asks for.
+type Request struct {
+	Clean           string `json:"clean"`
+	Corrupted       string `json:"corrupted"`
+	CleanTarget     string `json:"clean_target"`
+	CorruptedTarget string `json:"corrupted_target"`
+}
+
+// InputError is input the user must fix. Its fields carry what to show
+// beside the message: the tokenizations involved.
+type InputError struct {
+	Msg       string  `json:"message"`
+	Field     string  `json:"field"` // clean, corrupted, clean_target, corrupted_target
+	Clean     []Token `json:"clean_tokens,omitempty"`
+	Corrupted []Token `json:"corrupted_tokens,omitempty"`
+	Target    []Token `json:"target_tokens,omitempty"`
+	// FirstDiff is the first position where the tokenizations differ (−1: none).
+	FirstDiff int `json:"first_diff"`
+}
+
+func (e *InputError) Error() string { return e.Msg }
+
+// Analysis is a checked request with both texts run.
+type Analysis struct {
+	Request
+	CleanTokens, CorruptedTokens []Token
+	CleanTargetID                int
+	CorruptedTargetID            int
+	CleanTop, CorruptedTop       []patch.Prob
+	Session                      *patch.Session
+}
+
+// Check tokenizes and validates a request without running the model.
+func Check(tok *bpe.Tokenizer, cfg gpt2.Config, req Request) (*Analysis, error) {
+	a := &Analysis{Request: req, CleanTokens: Tokenize(tok, req.Clean), CorruptedTokens: Tokenize(tok, req.Corrupted)}
+	for _, t := range []struct {
+		field, text string
+		toks        []Token
+	}{{"clean", req.Clean, a.CleanTokens}, {"corrupted", req.Corrupted, a.CorruptedTokens}} {
+		switch {
+		case strings.TrimSpace(t.text) == "":
+			return nil, &InputError{Field: t.field, FirstDiff: -1, Msg: fmt.Sprintf("the %s text is empty: type a sentence", t.field)}
+		case len(t.toks) > cfg.Context:
+			return nil, &InputError{Field: t.field, FirstDiff: -1, Msg: fmt.Sprintf("the %s text has %d tokens, more than the model's context of %d: shorten it", t.field, len(t.toks), cfg.Context)}
+		}
+	}
+	if len(a.CleanTokens) != len(a.CorruptedTokens) {
+		return nil, &InputError{
+			Field: "corrupted", Clean: a.CleanTokens, Corrupted: a.CorruptedTokens, FirstDiff: firstDiff(a.CleanTokens, a.CorruptedTokens),
+			Msg: fmt.Sprintf("the texts have different token counts (clean %d: %s; corrupted %d: %s): patching needs the same count, so change a word until both counts agree",
+				len(a.CleanTokens), Join(a.CleanTokens), len(a.CorruptedTokens), Join(a.CorruptedTokens)),
+		}
+	}
+	var err error
+	if a.CleanTargetID, err = single(tok, "clean_target", req.CleanTarget); err != nil {
+		return nil, err
+	}
+	if a.CorruptedTargetID, err = single(tok, "corrupted_target", req.CorruptedTarget); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// single checks that a target is exactly one token.
+func single(tok *bpe.Tokenizer, field, text string) (int, error) {
+	toks := Tokenize(tok, text)
+	name := strings.ReplaceAll(field, "_", " ")
+	switch {
+	case len(toks) == 0:
+		return 0, &InputError{Field: field, FirstDiff: -1, Msg: fmt.Sprintf("the %s is empty: type one token, usually a word with its leading space such as \" Jones\"", name)}
+	case len(toks) > 1:
+		hint := ""
+		if !strings.HasPrefix(text, " ") && len(Tokenize(tok, " "+text)) == 1 {
+			hint = fmt.Sprintf(" (with a leading space, %q is one token)", " "+text)
+		}
+		return 0, &InputError{Field: field, Target: toks, FirstDiff: -1,
+			Msg: fmt.Sprintf("the %s %q is %d tokens (%s), not one: choose a word that is a single token%s", name, text, len(toks), Join(toks), hint)}
+	}
+	return toks[0].ID, nil
+}
+
+func firstDiff(a, b []Token) int {
+	for i := range min(len(a), len(b)) {
+		if a[i].ID != b[i].ID {
+			return i
+		}
+	}
+	if len(a) != len(b) {
+		return min(len(a), len(b))
+	}
+	return -1
+}
+
+// TopK is the number of tokens in the probability tables.
+const TopK = 20
+
+// New checks a request and runs both texts.
+func New(m *gpt2.Model, tok *bpe.Tokenizer, req Request) (*Analysis, error) {
+	a, err := Check(tok, m.Config, req)
+	if err != nil {
+		return nil, err
+	}
+	a.Session, err = patch.NewSession(m, ids(a.CleanTokens), ids(a.CorruptedTokens), a.CleanTargetID, a.CorruptedTargetID)
+	if err != nil {
+		return nil, err
+	}
+	a.CleanTop = patch.Top(a.Session.CleanLogits, TopK)
+	a.CorruptedTop = patch.Top(a.Session.CorruptedLogits, TopK)
+	return a, nil
+}
+
+func ids(ts []Token) []int {
+	out := make([]int, len(ts))
+	for i, t := range ts {
+		out[i] = t.ID
+	}
+	return out
+}
+
+// ColumnLabels names the positions uniquely, even where a token repeats:
+// "0 Michelle", "1  Jones", … (the index first).
+func ColumnLabels(ts []Token) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = fmt.Sprintf("%d %s", i, t.Text)
+	}
+	return out
+}
