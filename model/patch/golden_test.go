@@ -1,0 +1,169 @@
+package patch
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/patchlab/patchlab/model/gpt2"
+	"github.com/patchlab/patchlab/model/weights"
+)
+
+// fixtures is where CI and developers keep the shared test data.
+var fixtures = filepath.Join("..", "..", "..", "shared", "fixtures")
+
+type goldenCase struct {
+	Name                           string
+	Clean, Corrupted               string
+	Error                          string
+	CleanIDs                       []int          `json:"clean_ids"`
+	CorruptedIDs                   []int          `json:"corrupted_ids"`
+	CleanTargetID                  int            `json:"clean_target_id"`
+	CorruptedTargetID              int            `json:"corrupted_target_id"`
+	CleanTop20                     [][3]any       `json:"clean_top20"`
+	CorruptedTop20                 [][3]any       `json:"corrupted_top20"`
+	CleanLogitDiff                 float64        `json:"clean_logit_diff"`
+	CorruptedLogitDiff             float64        `json:"corrupted_logit_diff"`
+	PatchResidPost                 [][]float64    `json:"patch_resid_post"`
+	PatchEmbed                     []float64      `json:"patch_embed"`
+	PatchAttnOut                   [][]float64    `json:"patch_attn_out"`
+	PatchMLPOut                    [][]float64    `json:"patch_mlp_out"`
+	PatchHeadZAllPositions         [][]float64    `json:"patch_head_z_all_positions"`
+	PatchResidPostCleanTargetDelta [][]float64    `json:"patch_resid_post_clean_target_delta"`
+	Extra                          map[string]any `json:"-"`
+}
+
+func loadGolden(t *testing.T) (*gpt2.Model, []goldenCase) {
+	t.Helper()
+	dir := filepath.Join(fixtures, "tiny-gpt2")
+	data, err := os.ReadFile(filepath.Join(dir, "golden.json"))
+	if err != nil {
+		t.Fatalf("the shared fixtures must sit beside the checkout (../shared): %v", err)
+	}
+	var g struct{ Cases []goldenCase }
+	if err := json.Unmarshal(data, &g); err != nil {
+		t.Fatal(err)
+	}
+	m, err := weights.LoadSafetensors(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, g.Cases
+}
+
+func within(t *testing.T, name string, got, want, tol float64) {
+	t.Helper()
+	if math.Abs(got-want) > tol || math.IsNaN(got) {
+		t.Errorf("%s: got %.7g, want %.7g (±%g)", name, got, want, tol)
+	}
+}
+
+func TestGolden(t *testing.T) {
+	m, cases := loadGolden(t)
+	for _, gc := range cases {
+		if gc.Error != "" {
+			if _, err := NewSession(m, gc.CleanIDs, gc.CorruptedIDs, 0, 0); err == nil && len(gc.CleanIDs) > 0 {
+				t.Errorf("%s: want an error (%s)", gc.Name, gc.Error)
+			}
+			continue
+		}
+		s, err := NewSession(m, gc.CleanIDs, gc.CorruptedIDs, gc.CleanTargetID, gc.CorruptedTargetID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tab := range []struct {
+			name   string
+			logits []float32
+			want   [][3]any
+		}{{"clean", s.CleanLogits, gc.CleanTop20}, {"corrupted", s.CorruptedLogits, gc.CorruptedTop20}} {
+			got := Top(tab.logits, 20)
+			for i, w := range tab.want {
+				if got[i].ID != int(w[0].(float64)) {
+					t.Errorf("%s %s top-20 #%d: id %d, want %v", gc.Name, tab.name, i, got[i].ID, w[0])
+				}
+				within(t, gc.Name+" "+tab.name+" top-20 probability", got[i].P, w[2].(float64), 1e-5)
+			}
+		}
+		within(t, gc.Name+" clean logit diff", s.CleanBase.Diff(), gc.CleanLogitDiff, 1e-4)
+		within(t, gc.Name+" corrupted logit diff", s.CorruptedBase.Diff(), gc.CorruptedLogitDiff, 1e-4)
+
+		checks := []struct {
+			site   Site
+			metric Metric
+			want   [][]float64
+		}{
+			{Site{Kind: gpt2.ResidPost}, LogitDiff, gc.PatchResidPost},
+			{Site{Kind: gpt2.Embed}, LogitDiff, [][]float64{gc.PatchEmbed}},
+			{Site{Kind: gpt2.AttnOut}, LogitDiff, gc.PatchAttnOut},
+			{Site{Kind: gpt2.MLPOut}, LogitDiff, gc.PatchMLPOut},
+			{Site{Kind: gpt2.Z}, LogitDiff, gc.PatchHeadZAllPositions},
+			{Site{Kind: gpt2.ResidPost}, CleanTargetDelta, gc.PatchResidPostCleanTargetDelta},
+		}
+		for _, ck := range checks {
+			fast, err := s.Sweep(context.Background(), ck.site, Options{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for which, mx := range map[string]*Matrix{"fast": fast, "naive": naiveSweep(s, ck.site)} {
+				vals, err := s.Values(mx, ck.metric)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(ck.want) != mx.Rows || len(ck.want[0]) != mx.Cols {
+					t.Fatalf("%s %v: shape %d×%d, golden %d×%d", gc.Name, ck.site, mx.Rows, mx.Cols, len(ck.want), len(ck.want[0]))
+				}
+				worst := 0.0
+				for r, row := range ck.want {
+					for c, w := range row {
+						worst = max(worst, math.Abs(vals[r*mx.Cols+c]-w))
+					}
+				}
+				if worst > 1e-4 {
+					t.Errorf("%s %v %v (%s): worst cell off by %g", gc.Name, ck.site, ck.metric, which, worst)
+				}
+			}
+		}
+	}
+}
+
+// TestInvariants checks the two invariants of the fixtures README on the
+// naive sweep, where nothing is special-cased: a column whose tokens (and all
+// before) agree equals the corrupted baseline, and in the last layer's row
+// the last position equals the clean baseline and every other the corrupted.
+func TestInvariants(t *testing.T) {
+	m, cases := loadGolden(t)
+	for _, gc := range cases {
+		if gc.Error != "" {
+			continue
+		}
+		s, err := NewSession(m, gc.CleanIDs, gc.CorruptedIDs, gc.CleanTargetID, gc.CorruptedTargetID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.FirstDiff == 0 {
+			t.Fatalf("%s: the texts differ at position 0; the invariant needs a shared prefix", gc.Name)
+		}
+		naive := naiveSweep(s, Site{Kind: gpt2.ResidPost})
+		T, last := s.T(), m.Layers-1
+		same := func(a, b Cell) bool { return a.Clean == b.Clean && a.Corrupted == b.Corrupted }
+		for r := 0; r < m.Layers; r++ {
+			for p := 0; p < s.FirstDiff; p++ {
+				if !same(naive.Cells[r*T+p], s.CorruptedBase) {
+					t.Errorf("%s: cell (%d, %d) before the first difference is not the corrupted baseline", gc.Name, r, p)
+				}
+			}
+		}
+		for p := 0; p < T; p++ {
+			want := s.CorruptedBase
+			if p == T-1 {
+				want = s.CleanBase
+			}
+			if !same(naive.Cells[last*T+p], want) {
+				t.Errorf("%s: last layer, position %d: %+v, want %+v", gc.Name, p, naive.Cells[last*T+p], want)
+			}
+		}
+	}
+}
