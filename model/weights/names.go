@@ -1,0 +1,96 @@
+package weights
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/patchlab/patchlab/model/gpt2"
+	"github.com/patchlab/patchlab/model/safetensors"
+)
+
+// canonicalNames maps each tensor's name without the "transformer." prefix
+// to its name in the file, leaving out the attention-mask buffers and the
+// lm_head tied to wte.
+func canonicalNames(f *safetensors.File) (map[string]string, error) {
+	names := map[string]string{}
+	for _, name := range f.Names() {
+		c := strings.TrimPrefix(name, "transformer.")
+		if ignored(c) {
+			continue
+		}
+		if other, dup := names[c]; dup {
+			return nil, errorf(f, "holds both %q and %q", other, name)
+		}
+		names[c] = name
+	}
+	return names, nil
+}
+
+func ignored(name string) bool {
+	_, rest, ok := splitLayer(name)
+	return name == "lm_head.weight" || ok && (rest == "attn.bias" || rest == "attn.masked_bias")
+}
+
+// splitLayer splits "h.3.ln_1.weight" into 3 and "ln_1.weight".
+func splitLayer(name string) (int, string, bool) {
+	s, ok1 := strings.CutPrefix(name, "h.")
+	num, rest, ok2 := strings.Cut(s, ".")
+	i, err := strconv.Atoi(num)
+	if !ok1 || !ok2 || err != nil || strconv.Itoa(i) != num || i < 0 {
+		return 0, "", false
+	}
+	return i, rest, true
+}
+
+type param struct {
+	name  string
+	shape []int // as stored: Conv1D weights are [in, out]
+}
+
+// params lists the tensors of a GPT-2 checkpoint of configuration c.
+func params(c gpt2.Config) []param {
+	C := c.Width
+	ps := []param{{"wte.weight", []int{c.Vocab, C}}, {"wpe.weight", []int{c.Context, C}}}
+	for i := range c.Layers {
+		p := fmt.Sprintf("h.%d.", i)
+		ps = append(ps,
+			param{p + "ln_1.weight", []int{C}}, param{p + "ln_1.bias", []int{C}},
+			param{p + "attn.c_attn.weight", []int{C, 3 * C}}, param{p + "attn.c_attn.bias", []int{3 * C}},
+			param{p + "attn.c_proj.weight", []int{C, C}}, param{p + "attn.c_proj.bias", []int{C}},
+			param{p + "ln_2.weight", []int{C}}, param{p + "ln_2.bias", []int{C}},
+			param{p + "mlp.c_fc.weight", []int{C, 4 * C}}, param{p + "mlp.c_fc.bias", []int{4 * C}},
+			param{p + "mlp.c_proj.weight", []int{4 * C, C}}, param{p + "mlp.c_proj.bias", []int{C}},
+		)
+	}
+	return append(ps, param{"ln_f.weight", []int{C}}, param{"ln_f.bias", []int{C}})
+}
+
+// checkTensors checks that f holds exactly the tensors of configuration c,
+// with the right shapes and float dtypes, before anything is loaded.
+func checkTensors(f *safetensors.File, names map[string]string, c gpt2.Config) error {
+	want := params(c)
+	known := map[string]bool{}
+	for _, p := range want {
+		name, ok := names[p.name]
+		if !ok {
+			return errorf(f, "missing tensor %q (not a GPT-2 checkpoint?)", p.name)
+		}
+		t := f.Tensors[name]
+		if !slices.Equal(t.Shape, p.shape) {
+			return errorf(f, "tensor %q has shape %v, want %v", name, t.Shape, p.shape)
+		}
+		if !safetensors.IsFloat(t.DType) {
+			return errorf(f, "tensor %q has dtype %s, want F32, F16, BF16 or F64", name, t.DType)
+		}
+		known[p.name] = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		if !known[name] {
+			return errorf(f, "unexpected tensor %q: not part of GPT-2", names[name])
+		}
+	}
+	return nil
+}

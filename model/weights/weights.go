@@ -1,0 +1,131 @@
+// Package weights loads GPT-2 checkpoints into gpt2.Model.
+package weights
+
+import (
+	"fmt"
+
+	"github.com/patchlab/patchlab/model/gpt2"
+	"github.com/patchlab/patchlab/model/safetensors"
+	"github.com/patchlab/patchlab/model/tensor"
+)
+
+// LoadSafetensors loads a Hugging Face GPT-2 checkpoint (F32, F16, BF16 or
+// F64). The number of heads comes from a config.json beside the file when
+// there is one, else width/64.
+func LoadSafetensors(path string) (*gpt2.Model, error) {
+	configJSON, err := readConfigBeside(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return FromSafetensors(f, configJSON)
+}
+
+// FromSafetensors builds a model from a parsed checkpoint and the contents of
+// its config.json (nil if there is none). Tensors are converted one at a
+// time, so peak memory is the model plus one weight matrix.
+func FromSafetensors(f *safetensors.File, configJSON []byte) (*gpt2.Model, error) {
+	names, err := canonicalNames(f)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := configFrom(f, names, configJSON)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTensors(f, names, cfg); err != nil {
+		return nil, err
+	}
+	l := &loader{f: f, names: names}
+	m := &gpt2.Model{Config: cfg,
+		WTE: l.matrix("wte.weight"), WPE: l.matrix("wpe.weight"),
+		LNFG: l.vector("ln_f.weight"), LNFB: l.vector("ln_f.bias"),
+	}
+	for i := range cfg.Layers {
+		p := fmt.Sprintf("h.%d.", i)
+		m.Blocks = append(m.Blocks, gpt2.Block{
+			LN1G: l.vector(p + "ln_1.weight"), LN1B: l.vector(p + "ln_1.bias"),
+			QKV: l.conv1D(p + "attn.c_attn.weight"), QKVB: l.vector(p + "attn.c_attn.bias"),
+			Proj: l.conv1D(p + "attn.c_proj.weight"), ProjB: l.vector(p + "attn.c_proj.bias"),
+			LN2G: l.vector(p + "ln_2.weight"), LN2B: l.vector(p + "ln_2.bias"),
+			FC: l.conv1D(p + "mlp.c_fc.weight"), FCB: l.vector(p + "mlp.c_fc.bias"),
+			FCProj: l.conv1D(p + "mlp.c_proj.weight"), FCProjB: l.vector(p + "mlp.c_proj.bias"),
+		})
+	}
+	if l.err != nil {
+		return nil, l.err
+	}
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("weights: %s: %w", f.Path, err)
+	}
+	return m, nil
+}
+
+// loader reads tensors by canonical name, keeping the first error.
+type loader struct {
+	f       *safetensors.File
+	names   map[string]string // canonical name → name in the file
+	scratch []float32         // reused for Conv1D weights before transposition
+	err     error
+}
+
+func (l *loader) vector(name string) []float32 {
+	if l.err != nil {
+		return nil
+	}
+	v, err := l.f.Float32(l.names[name])
+	l.err = err
+	return v
+}
+
+// matrix loads a tensor already stored out-major (wte, wpe).
+func (l *loader) matrix(name string) tensor.Matrix {
+	t := l.f.Tensors[l.names[name]]
+	v := l.vector(name)
+	if l.err != nil {
+		return nil
+	}
+	return tensor.NewF32(t.Shape[0], t.Shape[1], v)
+}
+
+// conv1D loads a Conv1D weight, stored [in, out], as an out-major matrix.
+func (l *loader) conv1D(name string) tensor.Matrix {
+	if l.err != nil {
+		return nil
+	}
+	t := l.f.Tensors[l.names[name]]
+	in, out := t.Shape[0], t.Shape[1]
+	if cap(l.scratch) < in*out {
+		l.scratch = make([]float32, in*out)
+	}
+	src := l.scratch[:in*out]
+	if l.err = l.f.ReadFloat32(t.Name, src); l.err != nil {
+		return nil
+	}
+	return tensor.NewF32(out, in, transpose(src, in, out))
+}
+
+// transpose returns the cols×rows transpose of the rows×cols matrix src,
+// tile by tile so that reads and writes both stay in cache.
+func transpose(src []float32, rows, cols int) []float32 {
+	const tile = 32
+	dst := make([]float32, len(src))
+	for r0 := 0; r0 < rows; r0 += tile {
+		for c0 := 0; c0 < cols; c0 += tile {
+			for r := r0; r < min(r0+tile, rows); r++ {
+				for c := c0; c < min(c0+tile, cols); c++ {
+					dst[c*rows+r] = src[r*cols+c]
+				}
+			}
+		}
+	}
+	return dst
+}
+
+func errorf(f *safetensors.File, format string, args ...any) error {
+	return fmt.Errorf("weights: %s: "+format, append([]any{f.Path}, args...)...)
+}
