@@ -167,3 +167,32 @@ func TestInvariants(t *testing.T) {
 		}
 	}
 }
+
+// TestF16Logits: the F16 copy of the fixture loads and its logits stay
+// within 2e-2 of the F32 file's.
+func TestF16Logits(t *testing.T) {
+	m32, cases := loadGolden(t)
+	m16, err := weights.LoadSafetensors(filepath.Join(fixtures, "tiny-gpt2", "model-f16.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, gc := range cases {
+		for _, ids := range [][]int{gc.CleanIDs, gc.CorruptedIDs} {
+			a, _, err := m32.Forward(ids, nil, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _, err := m16.Forward(ids, nil, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			worst := 0.0
+			for i := range a {
+				worst = max(worst, math.Abs(float64(a[i]-b[i])))
+			}
+			if worst > 2e-2 {
+				t.Errorf("%s: F16 logits off by %g", gc.Name, worst)
+			}
+		}
+	}
+}
