@@ -1,0 +1,76 @@
+package analysis
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/patchlab/patchlab/model/bpe"
+	"github.com/patchlab/patchlab/model/gpt2"
+)
+
+var tiny = gpt2.Config{Layers: 4, Heads: 4, Width: 64, Context: 64, Vocab: 50257}
+
+func TestCheckErrors(t *testing.T) {
+	tok := bpe.New()
+	ok := DefaultState().Request
+	cases := []struct {
+		name   string
+		edit   func(*Request)
+		field  string
+		substr []string
+	}{
+		{"count mismatch", func(r *Request) { r.Corrupted = "Michelle Richardson-Smith was a top-notch student. Michelle" },
+			"corrupted", []string{"clean 11: Michelle/ Jones/", "corrupted 13: Michelle/ Richardson/-/Smith/"}},
+		{"target of two tokens", func(r *Request) { r.CleanTarget = " Richardson-Smith" }, "clean_target", []string{"is 3 tokens", " Richardson/-/Smith"}},
+		{"target without its space", func(r *Request) { r.CorruptedTarget = "Smith" }, "", nil},
+		{"empty clean", func(r *Request) { r.Clean = "" }, "clean", []string{"empty"}},
+		{"whitespace only", func(r *Request) { r.Corrupted = " \t\n" }, "corrupted", []string{"empty"}},
+		{"empty target", func(r *Request) { r.CleanTarget = "" }, "clean_target", []string{"empty"}},
+		{"too long", func(r *Request) { r.Clean = strings.Repeat("word ", 100) }, "clean", []string{"more than the model's context of 64"}},
+	}
+	for _, tc := range cases {
+		req := ok
+		tc.edit(&req)
+		_, err := Check(tok, tiny, req)
+		if tc.field == "" {
+			if err != nil {
+				t.Errorf("%s: unexpected error %v", tc.name, err)
+			}
+			continue
+		}
+		var ie *InputError
+		if !errors.As(err, &ie) {
+			t.Fatalf("%s: want an InputError, got %v", tc.name, err)
+		}
+		if ie.Field != tc.field {
+			t.Errorf("%s: field %q, want %q", tc.name, ie.Field, tc.field)
+		}
+		for _, s := range tc.substr {
+			if !strings.Contains(ie.Msg, s) {
+				t.Errorf("%s: message %q lacks %q", tc.name, ie.Msg, s)
+			}
+		}
+	}
+}
+
+func TestMismatchMarksFirstDifference(t *testing.T) {
+	req := DefaultState().Request
+	req.Corrupted = "Michelle Richardson-Smith was a top-notch student. Michelle"
+	_, err := Check(bpe.New(), tiny, req)
+	var ie *InputError
+	if !errors.As(err, &ie) || ie.FirstDiff != 1 || len(ie.Clean) != 11 || len(ie.Corrupted) != 13 {
+		t.Fatalf("got %+v", err)
+	}
+}
+
+func TestColumnLabelsUnique(t *testing.T) {
+	toks := Tokenize(bpe.New(), DefaultState().Clean)
+	seen := map[string]bool{}
+	for _, l := range ColumnLabels(toks) {
+		if seen[l] {
+			t.Errorf("label %q repeats", l)
+		}
+		seen[l] = true
+	}
+}
