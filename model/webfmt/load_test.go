@@ -1,0 +1,133 @@
+package webfmt
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/patchlab/patchlab/model/gpt2"
+	"github.com/patchlab/patchlab/model/tensor"
+)
+
+func TestLoadRejectsDamage(t *testing.T) {
+	src := t.TempDir()
+	convertSmallShards(t, gpt2.Random(tinyConfig, 1), src)
+	man := readManifest(t, src)
+	shard := man.Shards[3].File
+	cases := []struct {
+		name   string
+		damage func(dir string)
+		want   []string
+	}{
+		{"truncated", func(dir string) {
+			if err := os.Truncate(filepath.Join(dir, shard), 100); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{shard, "100 bytes"}},
+		{"bit flipped", func(dir string) {
+			path := filepath.Join(dir, shard)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data[len(data)/2] ^= 4
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{shard, "sha256"}},
+		{"missing", func(dir string) {
+			if err := os.Remove(filepath.Join(dir, shard)); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{shard, "no such file"}},
+		{"other version", func(dir string) {
+			var raw map[string]any
+			path := filepath.Join(dir, ManifestName)
+			data, _ := os.ReadFile(path)
+			if err := json.Unmarshal(data, &raw); err != nil {
+				t.Fatal(err)
+			}
+			raw["version"] = 2
+			data, _ = json.Marshal(raw)
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"version 2 is not supported", ManifestName}},
+		{"no manifest", func(dir string) {
+			os.Remove(filepath.Join(dir, ManifestName))
+		}, []string{ManifestName}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := copyDir(t, src)
+			c.damage(dir)
+			_, err := Load(dir)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func copyDir(t *testing.T, src string) string {
+	dst := t.TempDir()
+	for _, name := range dirNames(t, src) {
+		data, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// LoadFrom wraps shard bytes without copying them, except for a tensor
+// split over shards.
+func TestLoadFromViewsShardBytes(t *testing.T) {
+	dir := t.TempDir()
+	convertSmallShards(t, gpt2.Random(tinyConfig, 1), dir)
+	man := readManifest(t, dir)
+	var shards [][]byte
+	m, err := LoadFrom(man, func(name string) ([]byte, error) {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		shards = append(shards, b)
+		return b, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inShard := func(p unsafe.Pointer) bool {
+		for _, b := range shards {
+			base := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+			if uintptr(p) >= base && uintptr(p) < base+uintptr(len(b)) {
+				return true
+			}
+		}
+		return false
+	}
+	proj := m.Blocks[1].Proj.(*tensor.Q8)
+	if !inShard(unsafe.Pointer(&proj.Q[0])) || !inShard(unsafe.Pointer(&proj.Scales[0])) || !inShard(unsafe.Pointer(&m.Blocks[0].LN2B[0])) {
+		t.Errorf("a tensor in one shard was copied")
+	}
+	if wte := m.WTE.(*tensor.Q8); inShard(unsafe.Pointer(&wte.Q[0])) {
+		t.Errorf("wte.weight, split over shards, is not a joined copy")
+	}
+}
+
+func TestLoadFromReportsOpenError(t *testing.T) {
+	man := planned(t, tinyConfig, 10_000)
+	_, err := LoadFrom(man, func(name string) ([]byte, error) { return nil, os.ErrNotExist })
+	if err == nil || !strings.Contains(err.Error(), man.Shards[0].File) {
+		t.Errorf("got %v, want an error naming %s", err, man.Shards[0].File)
+	}
+}

@@ -1,0 +1,130 @@
+package webfmt
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/patchlab/patchlab/model/gpt2"
+)
+
+var tinyConfig = gpt2.Config{Layers: 2, Heads: 2, Width: 64, Context: 32, Vocab: 500}
+
+// planned is a valid manifest for c laid out in shards of maxShard bytes,
+// with made-up checksums.
+func planned(t testing.TB, c gpt2.Config, maxShard int64) *Manifest {
+	ts, sizes, err := layout(c, maxShard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &Manifest{Format: FormatName, Version: Version, Config: configOf(c), Q8Block: 32, Tensors: ts}
+	for i, s := range sizes {
+		m.Shards = append(m.Shards, Shard{File: "shard-" + string(rune('a'+i)) + ".bin", Size: s, SHA256: strings.Repeat("0f", 32)})
+	}
+	return m
+}
+
+func marshal(t testing.TB, m any) []byte {
+	data, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestParseManifestRoundTrip(t *testing.T) {
+	m := planned(t, tinyConfig, 100_000)
+	got, err := ParseManifest(marshal(t, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, m) {
+		t.Errorf("round trip changed the manifest")
+	}
+}
+
+func TestParseManifestRejects(t *testing.T) {
+	cases := []struct {
+		name, want string
+		edit       func(m *Manifest)
+	}{
+		{"format", `format is "safetensors"`, func(m *Manifest) { m.Format = "safetensors" }},
+		{"version", "version 2 is not supported", func(m *Manifest) { m.Version = 2 }},
+		{"block", "q8_block is 64", func(m *Manifest) { m.Q8Block = 64 }},
+		{"config", "configuration", func(m *Manifest) { m.Config.Heads = 3 }},
+		{"no shards", "no shards", func(m *Manifest) { m.Shards = nil }},
+		{"path", `invalid file name "../x.bin"`, func(m *Manifest) { m.Shards[0].File = "../x.bin" }},
+		{"dup shard", "listed twice", func(m *Manifest) { m.Shards[1].File = m.Shards[0].File }},
+		{"big shard", "size 16000001", func(m *Manifest) { m.Shards[0].Size = MaxShardSize + 1 }},
+		{"sha", "sha256", func(m *Manifest) { m.Shards[0].SHA256 = strings.Repeat("0F", 32) }},
+		{"missing", "tensors, the configuration implies", func(m *Manifest) { m.Tensors = m.Tensors[1:] }},
+		{"unknown", `"lm_head.weight" is not`, func(m *Manifest) { m.Tensors[0].Name = "lm_head.weight" }},
+		{"dup tensor", "listed twice", func(m *Manifest) { m.Tensors[1].Name = m.Tensors[0].Name }},
+		{"dtype", "wte.weight: f32", func(m *Manifest) { m.Tensors[0].DType = "f32" }},
+		{"shape", "wte.weight: i8[500 32]", func(m *Manifest) { m.Tensors[0].Shape = []int{500, 32} }},
+		{"no parts", "no parts", func(m *Manifest) { m.Tensors[2].Parts = nil }},
+		{"rows", "do not tile", func(m *Manifest) { m.Tensors[2].Parts[0].Rows-- }},
+		{"shard index", "shard index 99", func(m *Manifest) { m.Tensors[2].Parts[0].Shard = 99 }},
+		{"align", "aligned to 64", func(m *Manifest) { m.Tensors[3].Parts[0].Offset += 4 }},
+		{"bounds", "do not fit shard", func(m *Manifest) { m.Shards[m.Tensors[2].Parts[0].Shard].Size = 100 }},
+		{"overlap", "overlap", func(m *Manifest) { m.Tensors[3].Parts[0].Offset = m.Tensors[2].Parts[0].Offset }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := planned(t, tinyConfig, 100_000)
+			c.edit(m)
+			_, err := ParseManifest(marshal(t, m))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v, want an error containing %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestParseManifestRejectsJSON(t *testing.T) {
+	valid := marshal(t, planned(t, tinyConfig, 100_000))
+	cases := map[string][]byte{
+		"empty":         nil,
+		"not an object": []byte(`[1]`),
+		"unknown field": append(valid[:len(valid)-1:len(valid)-1], []byte(`,"extra":1}`)...),
+		"trailing":      append(append([]byte{}, valid...), []byte(` {}`)...),
+		"other version": []byte(`{"format":"patchlab-int8","version":7,"whatever":true}`),
+	}
+	for name, data := range cases {
+		if _, err := ParseManifest(data); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	_, err := ParseManifest(cases["other version"])
+	if err == nil || !strings.Contains(err.Error(), "version 7") {
+		t.Errorf("a manifest of another version: got %v, want an error naming the version", err)
+	}
+}
+
+func FuzzParseManifest(f *testing.F) {
+	f.Add(marshal(f, planned(f, tinyConfig, 100_000)))
+	f.Add(marshal(f, planned(f, gpt2.Config{Layers: 1, Heads: 1, Width: 32, Context: 1, Vocab: 1}, MaxShardSize)))
+	f.Add([]byte(`{"format":"patchlab-int8","version":1}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := ParseManifest(data)
+		if err != nil {
+			return
+		}
+		// A valid manifest survives a round trip and its layout is usable.
+		again, err := ParseManifest(marshal(t, m))
+		if err != nil {
+			t.Fatalf("re-parsing a valid manifest: %v", err)
+		}
+		if !reflect.DeepEqual(m, again) {
+			t.Fatal("round trip changed the manifest")
+		}
+		for _, tn := range m.Tensors {
+			for _, p := range tn.Parts {
+				if p.Offset+int64(p.Rows)*tn.rowBytes() > m.Shards[p.Shard].Size {
+					t.Fatalf("%s runs past its shard", tn.Name)
+				}
+			}
+		}
+	})
+}
