@@ -169,7 +169,7 @@ func TestInvariants(t *testing.T) {
 }
 
 // TestF16Logits: the F16 copy of the fixture loads and its logits stay
-// within 2e-2 of the F32 file's.
+// within 2e-2 of the F32 file's on the golden cases that have outputs.
 func TestF16Logits(t *testing.T) {
 	m32, cases := loadGolden(t)
 	m16, err := weights.LoadSafetensors(filepath.Join(fixtures, "tiny-gpt2", "model-f16.safetensors"))
@@ -177,6 +177,9 @@ func TestF16Logits(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, gc := range cases {
+		if gc.Error != "" {
+			continue
+		}
 		for _, ids := range [][]int{gc.CleanIDs, gc.CorruptedIDs} {
 			a, _, err := m32.Forward(ids, nil, false)
 			if err != nil {
@@ -193,6 +196,7 @@ func TestF16Logits(t *testing.T) {
 			if worst > 2e-2 {
 				t.Errorf("%s: F16 logits off by %g", gc.Name, worst)
 			}
+			t.Logf("%s: F16 logits within %.4g of F32", gc.Name, worst)
 		}
 	}
 }
