@@ -1,0 +1,50 @@
+package main
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestConvertAndLoad converts the tiny model to the web format and runs it
+// through -model DIR and -model DIR/manifest.json.
+func TestConvertAndLoad(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "web")
+	code, out, errs := patchlab(t, "convert", "-in", tinyModel, "-out", dir)
+	if code != 0 || !strings.Contains(out, "manifest.json") {
+		t.Fatalf("convert: status %d, %q, %q", code, out, errs)
+	}
+	if !strings.Contains(errs, "convert") {
+		t.Errorf("no progress on stderr: %q", errs)
+	}
+	for _, m := range []string{dir, filepath.Join(dir, "manifest.json")} {
+		code, out, errs := patchlab(t, "top", "-model", m, "-k", "1", michelle)
+		// int8 weights: the top token is the F32 model's, the probability close.
+		if code != 0 || !strings.Contains(out, "| 1        | 233         |") {
+			t.Errorf("top -model %s: status %d, %q, %q", m, code, out, errs)
+		}
+	}
+}
+
+// TestFetch fetches the tiny model from a local server (with its
+// config.json beside it) and runs it from the output directory.
+func TestFetch(t *testing.T) {
+	srv := httptest.NewServer(http.FileServer(http.Dir(fixtures)))
+	defer srv.Close()
+	dir := filepath.Join(t.TempDir(), "gpt2")
+	code, out, errs := patchlab(t, "fetch", "-url", srv.URL+"/model.safetensors", "-out", dir)
+	if code != 0 || !strings.Contains(out, "ready in "+dir) {
+		t.Fatalf("fetch: status %d, %q, %q", code, out, errs)
+	}
+	for _, stage := range []string{"download", "convert"} {
+		if !strings.Contains(errs, stage) {
+			t.Errorf("no %s progress on stderr: %q", stage, errs)
+		}
+	}
+	t.Setenv("PATCHLAB_WEIGHTS", dir)
+	if code, out, errs := patchlab(t, "top", "-k", "1", michelle); code != 0 || !strings.Contains(out, "| 1        | 233         |") {
+		t.Errorf("top with the fetched model: status %d, %q, %q", code, out, errs)
+	}
+}

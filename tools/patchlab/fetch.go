@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	"github.com/patchlab/patchlab/model/fetch"
+)
+
+func runFetch(ctx context.Context, std *stdio, args []string) error {
+	dir, dirErr := defaultModelDir()
+	f := newFlags("fetch", "[-url URL] [-out DIR]", `
+Downloads GPT-2 small (model.safetensors, 548 MB; resumed if interrupted, kept
+for later) and converts it to the web format in DIR, with progress on stderr.
+Without -out, DIR is the default place where the other commands look for the
+model: $PATCHLAB_WEIGHTS, else the user cache directory (patchlab/gpt2).`)
+	src := f.String("url", fetch.DefaultURL, "the checkpoint's `URL`")
+	out := f.String("out", dir, "the output `DIR`")
+	pos, err := f.parse(args, std.out)
+	if err != nil {
+		return err
+	}
+	if err := f.wantArgs(pos, 0, "no arguments"); err != nil {
+		return err
+	}
+	if *out == "" {
+		return asInput(dirErr)
+	}
+	if u, err := url.Parse(*src); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return inputf("-url %q: want an http or https URL", *src)
+	}
+	prog := newProgress(std.err, bytesUnit)
+	err = fetch.FetchAndConvert(ctx, *src, *out, func(stage string, done, total int64) {
+		prog.update(stage, done, total)
+	})
+	prog.done()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(std.out, "GPT-2 is ready in %s\n", *out)
+	if *out != dir {
+		fmt.Fprintf(std.out, "use it with -model %s (or set PATCHLAB_WEIGHTS=%s)\n", *out, *out)
+	}
+	return nil
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/patchlab/patchlab/model/gpt2"
+	"github.com/patchlab/patchlab/model/webfmt"
+	"github.com/patchlab/patchlab/model/weights"
+)
+
+const modelFlagUsage = "the model: a `model.safetensors`, or a web-format directory (or its manifest.json); default: the converted GPT-2 in $PATCHLAB_WEIGHTS, else in the user cache directory (patchlab/gpt2)"
+
+// defaultModelDir is where `patchlab fetch` and `./build.sh weights` put the
+// converted GPT-2: $PATCHLAB_WEIGHTS if set, else <user cache dir>/patchlab/gpt2.
+func defaultModelDir() (string, error) {
+	if d := os.Getenv("PATCHLAB_WEIGHTS"); d != "" {
+		return d, nil
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no $PATCHLAB_WEIGHTS and no user cache directory: %w", err)
+	}
+	return filepath.Join(cache, "patchlab", "gpt2"), nil
+}
+
+// loadModel loads the -model argument: a model.safetensors, a web-format
+// directory or its manifest.json, or (when path is empty) the default
+// directory. Every failure is the user's to fix (exit 2).
+func loadModel(path string) (*gpt2.Model, error) {
+	if path == "" {
+		dir, err := defaultModelDir()
+		if err != nil {
+			return nil, asInput(err)
+		}
+		if !exists(filepath.Join(dir, webfmt.ManifestName)) && !exists(filepath.Join(dir, "model.safetensors")) {
+			return nil, inputf("no model given and no GPT-2 in %s: get it with `go run ./tools/patchlab fetch` (or `./build.sh weights`), set $PATCHLAB_WEIGHTS, or pass -model model.safetensors", dir)
+		}
+		path = dir
+	}
+	m, err := loadPath(path)
+	if err != nil {
+		return nil, inputf("model %s: %v", path, err)
+	}
+	return m, nil
+}
+
+func loadPath(path string) (*gpt2.Model, error) {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, errors.New("no such file or directory")
+	case err != nil:
+		return nil, err
+	case st.IsDir() && exists(filepath.Join(path, webfmt.ManifestName)):
+		return webfmt.Load(path)
+	case st.IsDir() && exists(filepath.Join(path, "model.safetensors")):
+		return weights.LoadSafetensors(filepath.Join(path, "model.safetensors"))
+	case st.IsDir():
+		return nil, fmt.Errorf("a directory with neither %s nor model.safetensors", webfmt.ManifestName)
+	case filepath.Base(path) == webfmt.ManifestName:
+		return webfmt.Load(filepath.Dir(path))
+	}
+	return weights.LoadSafetensors(path)
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

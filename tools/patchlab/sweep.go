@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/patchlab/patchlab/model/analysis"
+	"github.com/patchlab/patchlab/model/bpe"
+	"github.com/patchlab/patchlab/model/gpt2"
+	"github.com/patchlab/patchlab/model/patch"
+)
+
+const sweepAbout = `
+Runs the clean and the corrupted text (which must have the same number of
+tokens), prints both tokenizations and both top-20 tables, then patches the
+corrupted run with the clean run's activation at every cell of each site
+(a progress bar on stderr) and writes the outputs.
+
+Sites (TransformerLens names):
+  resid_post      output of block L at position p (the assignment's heatmap)
+  embed           token + position embedding at position p
+  attn_out        block L's attention output at position p
+  mlp_out         block L's MLP output at position p
+  z               head h's attention result of block L, at every position
+  z_per_position  head h of block L at position p (rows L0.H0, L0.H1, …)
+  all             all of the above
+When both resid_post and embed are swept, the embed row is shown above
+layer 0 in resid_post's figure and CSV (as "embed") rather than on its own.
+
+Outputs (each written atomically, all at the end; an interrupted or failed
+run writes none):
+  -json F   the whole analysis: ids, tokens, top-20 tables, the logit
+            difference of every cell (patch_* fields, as golden.json names
+            them) and, with another -metric, that metric (matrices).
+  -csv F    the chosen metric, per site: a header row "layer,<0 tok, 1 tok…>"
+            then one row per layer (embed, 0…11, or L3.H2) with its values.
+  -png F, -svg F, -pdf F
+            heatmaps, 8×5 in: positions across, layer 0 at the top, a
+            blue–white–red palette centred at 0 with a colour bar.
+When there are several sites (resid_post with embed counting as one), each
+flag writes one file per site, its name inserted before the extension:
+-png out.png gives out-resid_post.png, out-attn_out.png…; with one (as with
+the default resid_post,embed) the file is F itself. z's columns are heads
+(H0, H1…). Without any output flag the matrices are printed.
+
+Exit status: 0 done, 1 internal error, 2 bad input (one line on stderr says
+what to change), 130 interrupted.
+
+Metrics (the value of each cell of the patched corrupted run):
+  logit_diff          logit(corrupted target) − logit(clean target)
+  clean_target_delta  logit(clean target) − its value in the clean run
+  normalized          (logit_diff − corrupted) / (clean − corrupted): 0 at the
+                      corrupted run, 1 at the clean run
+  prob_diff           p(corrupted target) − p(clean target)
+
+Example:
+  patchlab sweep -clean "Michelle Jones was a top-notch student. Michelle" \
+    -corrupted "Michelle Smith was a top-notch student. Michelle" \
+    -clean-target " Jones" -corrupted-target " Smith" -png michelle.png`
+
+// sweepFlags is what sweep was asked.
+type sweepFlags struct {
+	model, sites, metric     string
+	req                      analysis.Request
+	json, csv, png, svg, pdf string
+	int8                     bool
+	siteList                 []patch.Site
+	met                      patch.Metric
+}
+
+func runSweep(ctx context.Context, std *stdio, args []string) error {
+	f := newFlags("sweep", "[-model M] -clean TEXT -corrupted TEXT -clean-target TOKEN -corrupted-target TOKEN [-sites LIST] [-metric M] [-json F] [-csv F] [-png F] [-svg F] [-pdf F] [-int8]", sweepAbout)
+	var o sweepFlags
+	f.StringVar(&o.model, "model", "", modelFlagUsage)
+	f.StringVar(&o.req.Clean, "clean", "", "the clean `text`")
+	f.StringVar(&o.req.Corrupted, "corrupted", "", "the corrupted `text`, with as many tokens as the clean one")
+	f.StringVar(&o.req.CleanTarget, "clean-target", "", "the clean run's expected next `token`, with its leading space (\" Jones\")")
+	f.StringVar(&o.req.CorruptedTarget, "corrupted-target", "", "the corrupted run's expected next `token` (\" Smith\")")
+	f.StringVar(&o.sites, "sites", "resid_post,embed", "comma-separated `sites` to sweep, or all")
+	f.StringVar(&o.metric, "metric", "logit_diff", "the `metric`: logit_diff, clean_target_delta, normalized or prob_diff")
+	f.StringVar(&o.json, "json", "", "write the analysis as JSON to `F`")
+	f.StringVar(&o.csv, "csv", "", "write the metric's matrices as CSV to `F` (one file per site)")
+	f.StringVar(&o.png, "png", "", "write the heatmaps as PNG to `F` (one file per site)")
+	f.StringVar(&o.svg, "svg", "", "write the heatmaps as SVG to `F` (one file per site)")
+	f.StringVar(&o.pdf, "pdf", "", "write the heatmaps as PDF to `F` (one file per site)")
+	f.BoolVar(&o.int8, "int8", false, "quantise an F32 model's weight matrices to int8 in memory first (to compare)")
+	pos, err := f.parse(args, std.out)
+	if err != nil {
+		return err
+	}
+	if err := f.wantArgs(pos, 0, "no arguments: give the texts with -clean and -corrupted"); err != nil {
+		return err
+	}
+	if err := o.check(f); err != nil {
+		return err
+	}
+	m, err := loadModel(o.model)
+	if err != nil {
+		return err
+	}
+	if o.int8 {
+		m = m.Quantize()
+	}
+	tok := bpe.New()
+	a, err := analysis.New(m, tok, o.req)
+	if err != nil {
+		return err
+	}
+	printRuns(std.out, tok, a)
+	if _, err := o.met.Value(a.Session.CleanBase, a.Session.CleanBase, a.Session.CorruptedBase); err != nil {
+		return asInput(err) // e.g. normalized with equal baselines
+	}
+	swept, err := sweepSites(ctx, std.err, a.Session, o.siteList, o.met)
+	if err != nil {
+		return err
+	}
+	return o.write(ctx, std.out, tok, a, swept)
+}
+
+// check validates the flags before anything is loaded.
+func (o *sweepFlags) check(f *flags) error {
+	set := map[string]bool{}
+	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	var missing []string
+	for _, name := range []string{"clean", "corrupted", "clean-target", "corrupted-target"} {
+		if !set[name] {
+			missing = append(missing, "-"+name)
+		}
+	}
+	if len(missing) > 0 {
+		return inputf("missing %s: sweep needs -clean, -corrupted, -clean-target and -corrupted-target (see patchlab sweep -h)", strings.Join(missing, ", "))
+	}
+	for _, t := range []struct{ name, s string }{{"clean text", o.req.Clean}, {"corrupted text", o.req.Corrupted}, {"clean target", o.req.CleanTarget}, {"corrupted target", o.req.CorruptedTarget}} {
+		if !utf8.ValidString(t.s) {
+			return inputf("the %s is not valid UTF-8", t.name)
+		}
+	}
+	var err error
+	if o.siteList, err = parseSites(o.sites); err != nil {
+		return err
+	}
+	if o.met, err = patch.ParseMetric(o.metric); err != nil {
+		return asInput(err)
+	}
+	return nil
+}
+
+var allSites = []patch.Site{
+	{Kind: gpt2.ResidPost}, {Kind: gpt2.Embed}, {Kind: gpt2.AttnOut}, {Kind: gpt2.MLPOut},
+	{Kind: gpt2.Z}, {Kind: gpt2.Z, PerPosition: true},
+}
+
+// parseSites reads -sites: names separated by commas, or all.
+func parseSites(list string) ([]patch.Site, error) {
+	var out []patch.Site
+	seen := map[patch.Site]bool{}
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		var add []patch.Site
+		if name == "all" {
+			add = allSites
+		}
+		for _, s := range allSites {
+			if s.String() == name {
+				add = []patch.Site{s}
+			}
+		}
+		if add == nil {
+			return nil, inputf("unknown site %q in -sites (want a comma-separated list of resid_post, embed, attn_out, mlp_out, z, z_per_position, or all)", name)
+		}
+		for _, s := range add {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out, nil
+}
+
+// sweepSites sweeps each site in turn, with one progress bar for all cells.
+func sweepSites(ctx context.Context, stderr io.Writer, s *patch.Session, sites []patch.Site, met patch.Metric) ([]sweptSite, error) {
+	var total, done int64
+	for _, site := range sites {
+		r, c := s.Shape(site)
+		total += int64(r * c)
+	}
+	prog := newProgress(stderr, cellsUnit)
+	defer prog.done()
+	prog.update("sweep: cells", 0, total)
+	var out []sweptSite
+	for _, site := range sites {
+		_, cols := s.Shape(site)
+		mx, err := s.Sweep(ctx, site, patch.Options{Probs: met.NeedsProbs()}, func(_, c int, _ patch.Cell) {
+			done++
+			if c == cols-1 { // cells arrive a row at a time
+				prog.update("sweep: cells", done, total)
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		vals, err := s.Values(mx, met)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sweptSite{site: site, mx: mx, vals: vals})
+	}
+	return out, nil
+}
+
+// write stages every requested output and renames them into place, or
+// prints the matrices when none was requested.
+func (o *sweepFlags) write(ctx context.Context, stdout io.Writer, tok *bpe.Tokenizer, a *analysis.Analysis, swept []sweptSite) error {
+	views := makeViews(a, swept)
+	if o.json == "" && o.csv == "" && o.png == "" && o.svg == "" && o.pdf == "" {
+		for _, v := range views {
+			printView(stdout, v, o.met)
+		}
+		return nil
+	}
+	outs := &outputs{}
+	defer outs.abort()
+	if o.json != "" {
+		mxs := make([]*patch.Matrix, len(swept))
+		for i, s := range swept {
+			mxs[i] = s.mx
+		}
+		rec, err := a.Record(tok, mxs, o.met)
+		if err != nil {
+			return err
+		}
+		if err := outs.add(o.json, func(w io.Writer) error { return writeJSON(w, rec, true) }); err != nil {
+			return err
+		}
+	}
+	several := len(views) > 1
+	for _, v := range views {
+		if o.csv != "" {
+			if err := outs.add(perView(o.csv, v.name, several), func(w io.Writer) error { return writeCSV(w, v) }); err != nil {
+				return err
+			}
+		}
+		fig := figure{view: v, title: figureTitle(a, v, o.met), barLabel: metricFormula(a, o.met)}
+		for _, out := range []struct{ path, format string }{{o.png, "png"}, {o.svg, "svg"}, {o.pdf, "pdf"}} {
+			if out.path == "" {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := outs.add(perView(out.path, v.name, several), func(w io.Writer) error { return writeFigure(w, out.format, fig) }); err != nil {
+				return err
+			}
+		}
+	}
+	written := outs.paths()
+	if err := outs.commit(ctx); err != nil {
+		return err
+	}
+	for _, p := range written {
+		fmt.Fprintf(stdout, "wrote %s\n", p)
+	}
+	return nil
+}
