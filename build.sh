@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# build.sh — build, and serve, patchlab's web page: a static folder that any
+# static host (GitHub Pages, a plain web server) can serve as it is.
+#
+#   ./build.sh build     the site into dist/: the engine compiled to WebAssembly,
+#                        Go's wasm_exec.js, site/, gzip copies (idempotent)
+#   ./build.sh weights   download GPT-2 and convert it to the web format into
+#                        $PATCHLAB_WEIGHTS (needs the network; without it, says
+#                        how else to give weights and goes on)
+#   ./build.sh serve     build, fetch the weights if missing, put them in
+#                        dist/weights/ (a link), serve dist/ at http://127.0.0.1:8080/
+#   ./build.sh           the same as serve
+#
+# Environment:
+#   PATCHLAB_WEIGHTS  converted weights (manifest.json + shards);
+#                     default ${XDG_CACHE_HOME:-$HOME/.cache}/patchlab/gpt2
+#   DIST              output folder (default dist)
+#   ADDR              address to serve on (default 127.0.0.1:8080)
+#
+# To publish: ./build.sh build, then copy the weights into dist/weights/
+# (cp -r "$PATCHLAB_WEIGHTS" dist/weights) or leave them out (the page then
+# offers to open a model.safetensors), and upload dist/.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+DIST="${DIST:-dist}"
+WEIGHTS="${PATCHLAB_WEIGHTS:-${XDG_CACHE_HOME:-$HOME/.cache}/patchlab/gpt2}"
+ADDR="${ADDR:-127.0.0.1:8080}"
+
+say() { printf 'build.sh: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+need_go() {
+	command -v go >/dev/null 2>&1 || die "Go is not installed or not on PATH (https://go.dev/dl/); it builds the engine."
+}
+
+build() {
+	need_go
+	say "building the site into $DIST/"
+	go run ./tools/serve -build -dir "$DIST" || die "the build failed (see above); $DIST/ is left as it was."
+}
+
+no_weights() {
+	cat >&2 <<MSG
+build.sh: no GPT-2 weights were fetched ($1). The page still works: it will
+  offer to open a model.safetensors from your disk or a URL and convert it in
+  the browser. To serve converted weights instead, either
+  - run ./build.sh weights on a machine with internet, and copy
+    $WEIGHTS there to this machine (or point PATCHLAB_WEIGHTS at the copy), or
+  - convert a model.safetensors you already have with the patchlab command
+    (go run ./tools/patchlab help) into $WEIGHTS.
+MSG
+}
+
+weights() {
+	if [ -f "$WEIGHTS/manifest.json" ]; then
+		say "the weights are in $WEIGHTS"
+		return 0
+	fi
+	need_go
+	if [ ! -d tools/patchlab ]; then
+		no_weights "this checkout has no tools/patchlab command yet"
+		return 0
+	fi
+	say "downloading GPT-2 and converting it into $WEIGHTS"
+	mkdir -p "$(dirname "$WEIGHTS")"
+	if go run ./tools/patchlab fetch -out "$WEIGHTS"; then
+		say "the weights are in $WEIGHTS"
+	else
+		no_weights "the download or the conversion failed, see above"
+	fi
+	return 0
+}
+
+serve() {
+	build
+	[ -f "$WEIGHTS/manifest.json" ] || weights
+	rm -rf "$DIST/weights"
+	if [ -f "$WEIGHTS/manifest.json" ]; then
+		ln -s "$(cd "$WEIGHTS" && pwd -P)" "$DIST/weights"
+		say "serving the weights of $WEIGHTS as $DIST/weights/"
+	fi
+	exec go run ./tools/serve -dir "$DIST" -addr "$ADDR"
+}
+
+case "${1:-serve}" in
+build) build ;;
+weights) weights ;;
+serve) serve ;;
+-h | --help | help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
+*) die "unknown command ${1}: use build, weights or serve (./build.sh help)" ;;
+esac

@@ -1,0 +1,63 @@
+// The service worker: keeps the app shell so that a page opened once works
+// offline (with the weights this browser keeps, see weightstore.js).
+// Network first, so a new build shows at once when online; the cache when
+// the network fails. The build stamps VERSION; a new version re-caches the
+// shell and drops the old one.
+"use strict";
+const VERSION = "dev";
+const SHELL = `patchlab-shell-${VERSION}`;
+const FILES = [
+	"./", "index.html", "style.css", "app.js", "pool.js", "model.js", "heatmap.js", "urlstate.js", "export.js",
+	"weightstore.js", "worker.js", "memfs.js", "wasm_exec.js", "patchlab.wasm", "presets.json", "icon.svg", "app.webmanifest",
+];
+const MANIFEST = "weights/manifest.json";
+
+self.addEventListener("install", (ev) => {
+	ev.waitUntil((async () => {
+		const cache = await caches.open(SHELL);
+		await cache.addAll(FILES.map((f) => new Request(f, { cache: "reload" })));
+		// The weights' manifest, when the site has one (the shards themselves
+		// are kept by the page, see weightstore.js).
+		try {
+			const res = await fetch(new Request(MANIFEST, { cache: "reload" }));
+			if (res.ok) await cache.put(MANIFEST, res);
+		} catch {
+			// no weights beside the page
+		}
+		await self.skipWaiting();
+	})());
+});
+
+self.addEventListener("activate", (ev) => {
+	ev.waitUntil((async () => {
+		for (const name of await caches.keys()) {
+			if (name.startsWith("patchlab-shell-") && name !== SHELL) await caches.delete(name);
+		}
+		await self.clients.claim();
+	})());
+});
+
+self.addEventListener("fetch", (ev) => {
+	const req = ev.request;
+	const url = new URL(req.url);
+	if (req.method !== "GET" || url.origin !== self.location.origin) return;
+	const path = url.pathname.slice(new URL(self.registration.scope).pathname.length);
+	// Shards are content-addressed and kept by the page itself (Cache Storage,
+	// checked by sha256): the service worker leaves them alone.
+	if (path.startsWith("weights/") && path !== MANIFEST) return;
+	if (path.startsWith("__patchlab__/")) return;
+	const shell = req.mode === "navigate" || path === MANIFEST || FILES.includes(path);
+	if (!shell) return;
+	ev.respondWith((async () => {
+		const cache = await caches.open(SHELL);
+		try {
+			const res = await fetch(req);
+			if (res.ok && res.type === "basic") ev.waitUntil(cache.put(req.mode === "navigate" ? "index.html" : req, res.clone()));
+			return res;
+		} catch (e) {
+			const hit = await cache.match(req.mode === "navigate" ? "index.html" : req, { ignoreSearch: true });
+			if (hit) return hit;
+			throw e;
+		}
+	})());
+});

@@ -1,0 +1,45 @@
+// The analysis in the URL's fragment (#clean=…&corrupted=…&clean_target=…
+// &corrupted_target=…&site=…&metric=…), so that a shared link reproduces
+// it. The query string is read too. Anything unexpected is ignored.
+
+const TEXT_KEYS = ["clean", "corrupted", "clean_target", "corrupted_target"];
+const MAX_TEXT = 4000;
+
+export function readState(loc, sites, metrics) {
+	const out = {};
+	for (const src of [loc.search, loc.hash]) {
+		let params;
+		try {
+			params = new URLSearchParams(String(src || "").replace(/^[?#]/, ""));
+		} catch {
+			continue;
+		}
+		for (const k of TEXT_KEYS) {
+			const v = params.get(k);
+			if (typeof v === "string" && v.length <= MAX_TEXT) out[k] = v;
+		}
+		const site = params.get("site"), metric = params.get("metric");
+		if (site && Object.hasOwn(sites, site)) out.site = site;
+		if (metric && Object.hasOwn(metrics, metric)) out.metric = metric;
+	}
+	return out;
+}
+
+export function writeState(s) {
+	const p = new URLSearchParams();
+	for (const k of TEXT_KEYS) p.set(k, s[k] ?? "");
+	p.set("site", s.site);
+	p.set("metric", s.metric);
+	const url = new URL(location.href);
+	url.hash = p.toString();
+	if (url.href !== location.href) history.replaceState(null, "", url.href);
+}
+
+// An option from the query string, for tests and benchmarks (?workers=2).
+export function option(name) {
+	try {
+		return new URLSearchParams(location.search).get(name);
+	} catch {
+		return null;
+	}
+}

@@ -1,0 +1,175 @@
+// A patchlab worker: the Go engine (patchlab.wasm) with one model, driven by
+// messages from the page (pool.js). The page never waits on it: every
+// answer is a message. See wasm/main_js.go for the functions it calls.
+"use strict";
+importScripts("memfs.js", "wasm_exec.js", "weightstore.js");
+
+// plYield lets the event loop run (and a "cancel" message arrive) in the
+// middle of a sweep; Go calls it every few tens of milliseconds.
+self.plYield = () => new Promise((resolve) => {
+	const ch = new MessageChannel();
+	ch.port1.onmessage = () => resolve();
+	ch.port2.postMessage(0);
+});
+
+const post = (msg, transfer) => self.postMessage(msg, transfer || []);
+const engine = () => self.patchlab;
+
+const booted = (async () => {
+	const go = new Go();
+	let inst;
+	try {
+		inst = (await WebAssembly.instantiateStreaming(fetch("patchlab.wasm"), go.importObject)).instance;
+	} catch (e) {
+		// A host that serves .wasm with another Content-Type: compile from bytes.
+		const res = await fetch("patchlab.wasm");
+		if (!res.ok) throw new Error(`patchlab.wasm: HTTP ${res.status}`);
+		inst = (await WebAssembly.instantiate(await res.arrayBuffer(), go.importObject)).instance;
+	}
+	go.run(inst); // runs main until it waits; self.patchlab is set
+	self.wasmMemory = inst.exports.mem;
+	post({ type: "booted" });
+})().catch((e) => post({ type: "fatal", message: `The engine did not start: ${e.message}` }));
+
+const parse = (s) => {
+	const v = JSON.parse(s);
+	if (v && v.fatal) throw new Error(v.fatal);
+	return v;
+};
+
+// readerOf reads a Blob synchronously, as Go's io.ReaderAt needs.
+function readerOf(blob, onRead) {
+	const reader = new FileReaderSync();
+	return (off, len) => {
+		try {
+			const buf = new Uint8Array(reader.readAsArrayBuffer(blob.slice(off, off + len)));
+			onRead && onRead(off + buf.length);
+			return buf;
+		} catch (e) {
+			return `reading ${blob.name || "the file"}: ${e.message}`;
+		}
+	};
+}
+
+function memoryMB() {
+	const m = engine().memory();
+	return { wasm: self.wasmMemory.buffer.byteLength / 1048576, goSys: m.sys / 1048576, goHeap: m.heap / 1048576 };
+}
+
+// Throttled progress messages.
+function progress(phase, total) {
+	let done = 0, last = 0;
+	return (n, absolute) => {
+		done = absolute ? n : done + n;
+		const now = performance.now();
+		if (now - last > 80 || done >= total) {
+			last = now;
+			post({ type: "progress", phase, done, total });
+		}
+	};
+}
+
+async function loadWeb({ manifest, base }) {
+	const m = JSON.parse(manifest);
+	const total = m.shards.reduce((a, s) => a + s.size, 0);
+	const byFile = new Map(m.shards.map((s) => [s.file, s]));
+	let fromNet = 0;
+	const onBytes = progress("weights", total);
+	const fetchShard = (file) => {
+		const s = byFile.get(file);
+		return PatchlabStore.getShard(s, base ? new URL(file, base).href : null, (n, where) => {
+			if (where === "network") fromNet += n;
+			onBytes(n);
+		}, (note) => post({ type: "note", message: note }));
+	};
+	const info = parse(await engine().loadWeb(manifest, fetchShard));
+	return { info, fromNetwork: fromNet };
+}
+
+async function loadBlob({ blob, config }) {
+	const onRead = progress("read", blob.size);
+	const info = parse(await engine().loadBlob(readerOf(blob, (end) => onRead(end, true)), blob.size, blob.name || "model.safetensors", config || null));
+	return { info, fromNetwork: 0 };
+}
+
+// convert turns a safetensors Blob into the web format and stores it in
+// Cache Storage; it answers with the manifest's text.
+async function convert({ blob, config }) {
+	// Reading and writing go together, tensor by tensor: the bytes written
+	// are the progress.
+	const onWrite = (done, total) => post({ type: "progress", phase: "convert", done, total });
+	await engine().convert(readerOf(blob), blob.size, blob.name || "model.safetensors", config || null, "/out", onWrite);
+	const manifest = new TextDecoder().decode(MEMFS.file("/out/manifest.json"));
+	const m = JSON.parse(manifest);
+	let done = 0;
+	const total = m.shards.reduce((a, s) => a + s.size, 0);
+	for (const s of m.shards) {
+		const bytes = MEMFS.file(`/out/${s.file}`);
+		if ((await PatchlabStore.sha256(bytes)) !== s.sha256) throw new Error(`converted shard ${s.file}: sha256 mismatch`);
+		await PatchlabStore.putShard(s.sha256, bytes);
+		MEMFS.remove(`/out/${s.file}`);
+		done += s.size;
+		post({ type: "progress", phase: "store", done, total });
+	}
+	await PatchlabStore.setUserManifest(manifest);
+	return manifest;
+}
+
+const handlers = {
+	tokenize(msg) {
+		post({ type: "tokens", id: msg.id, result: parse(engine().tokenize(JSON.stringify(msg.req))) });
+	},
+	async load(msg) {
+		const t0 = performance.now();
+		const r = msg.source.kind === "web" ? await loadWeb(msg.source) : await loadBlob(msg.source);
+		post({ type: "loaded", info: r.info, fromNetwork: r.fromNetwork, seconds: (performance.now() - t0) / 1000, memory: memoryMB() });
+	},
+	async convert(msg) {
+		post({ type: "converted", manifest: await convert(msg) });
+	},
+	async start(msg) {
+		if (msg.fresh) engine().forget();
+		try {
+			const baseline = JSON.parse(await engine().start(JSON.stringify(msg.req)));
+			post({ type: "started", run: msg.run, baseline });
+		} catch (e) {
+			let input = null;
+			try { input = JSON.parse(e.message); } catch { /* a plain error */ }
+			post({ type: "started", run: msg.run, error: input ? input.message : e.message, input });
+		}
+	},
+	async sweep(msg) {
+		try {
+			const status = await engine().sweep(msg.site, !!msg.probs, msg.rows, (r, bytes) => {
+				const cells = new Float64Array(bytes.buffer);
+				post({ type: "row", run: msg.run, site: msg.site, r, cells }, [cells.buffer]);
+			}, msg.delayMs || 0);
+			post({ type: "swept", run: msg.run, status });
+		} catch (e) {
+			post({ type: "swept", run: msg.run, status: "error", error: e.message });
+		}
+	},
+	cancel() {
+		engine().cancel();
+	},
+	async record(msg) {
+		await engine().start(JSON.stringify(msg.req)); // the analysis the record is of
+		const sweeps = msg.sweeps.map((s) => ({ site: s.site, cells: new Uint8Array(s.cells.buffer, s.cells.byteOffset, s.cells.byteLength) }));
+		const r = engine().record(sweeps, msg.metric);
+		post({ type: "record", id: msg.id, json: typeof r === "string" ? r : null, error: typeof r === "string" ? null : r.error });
+	},
+	memory(msg) {
+		post({ type: "memory", id: msg.id, memory: memoryMB() });
+	},
+};
+
+self.onmessage = async (ev) => {
+	const msg = ev.data;
+	try {
+		await booted;
+		if (!self.patchlab) return;
+		await handlers[msg.type](msg);
+	} catch (e) {
+		post({ type: "error", of: msg.type, id: msg.id, message: e.message || String(e) });
+	}
+};

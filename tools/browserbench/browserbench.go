@@ -1,0 +1,241 @@
+// Package browserbench times patchlab's sweep where users run it: the wasm
+// engine in headless Chromium, in the page's web workers. It builds the
+// site, converts a randomly initialised GPT-2-small-shaped model (the real
+// sizes, so the real cost) to the web format, serves both, and drives the
+// page through a resid_post sweep of 12 layers × N positions.
+//
+// patchlab bench -browser calls Run.
+package browserbench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/patchlab/patchlab/model/analysis"
+	"github.com/patchlab/patchlab/model/bpe"
+	"github.com/patchlab/patchlab/model/gpt2"
+	"github.com/patchlab/patchlab/model/webfmt"
+	"github.com/patchlab/patchlab/tools/serve/web"
+)
+
+// Options tune a run. The zero value is the standard benchmark.
+type Options struct {
+	// Tokens is the number of tokens of each text (default 11); the texts
+	// differ at position 1, as in the assignment's example.
+	Tokens int
+	// Seed seeds the random weights (default 1).
+	Seed uint64
+	// Workers is the number of web workers (0: what the page picks for
+	// this machine: its cores, at most 4, as memory allows).
+	Workers int
+	// Runs times the sweep that many times and reports the fastest (default 1).
+	Runs int
+	// Chromium is the browser (default /usr/bin/chromium).
+	Chromium string
+	// Root is the patchlab module (default: found from the working directory).
+	Root string
+	// Log, if not nil, receives progress lines.
+	Log io.Writer
+}
+
+// Run builds, serves and measures; the result is
+// {"engine":"wasm-chromium", "workers", "cells", "sweep_seconds",
+// "first_row_seconds", "load_seconds", "wasm_gzip_bytes", "wasm_heap_mb", …}.
+// The weights are always int8 (the web format).
+func Run(ctx context.Context, opts Options) (map[string]any, error) {
+	if opts.Tokens == 0 {
+		opts.Tokens = 11
+	}
+	if opts.Seed == 0 {
+		opts.Seed = 1
+	}
+	if opts.Runs < 1 {
+		opts.Runs = 1
+	}
+	if opts.Chromium == "" {
+		opts.Chromium = "/usr/bin/chromium"
+	}
+	logf := func(format string, args ...any) {
+		if opts.Log != nil {
+			fmt.Fprintf(opts.Log, "browserbench: "+format+"\n", args...)
+		}
+	}
+	if _, err := os.Stat(opts.Chromium); err != nil {
+		return nil, fmt.Errorf("browserbench needs Chromium (apt-get install chromium): %w", err)
+	}
+	req, err := texts(opts.Tokens)
+	if err != nil {
+		return nil, err
+	}
+	root := opts.Root
+	if root == "" {
+		if root, err = web.ModuleRoot("."); err != nil {
+			return nil, err
+		}
+	}
+
+	tmp, err := os.MkdirTemp("", "patchlab-browserbench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	dist := filepath.Join(tmp, "dist")
+	start := time.Now()
+	rep, err := web.Build(ctx, root, dist)
+	if err != nil {
+		return nil, err
+	}
+	logf("built the site in %.1fs: %s", time.Since(start).Seconds(), rep)
+	start = time.Now()
+	if err := webfmt.ConvertModel(gpt2.Random(gpt2.Small, opts.Seed), filepath.Join(dist, "weights"), nil); err != nil {
+		return nil, err
+	}
+	logf("converted a random GPT-2 small to int8 in %.1fs", time.Since(start).Seconds())
+
+	srv := httptest.NewServer(web.Handler(dist))
+	defer srv.Close()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(opts.Chromium),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(filepath.Join(tmp, "profile")),
+	)...)
+	defer cancelAlloc()
+	bctx, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+
+	page := srv.URL + "/?sw=0"
+	if opts.Workers > 0 {
+		page += fmt.Sprintf("&workers=%d", opts.Workers)
+	}
+	start = time.Now()
+	if err := chromedp.Do(bctx, chromedp.Navigate(page)); err != nil {
+		return nil, fmt.Errorf("opening the page: %w", err)
+	}
+	if err := wait(bctx, `window.patchlab && patchlab.status().ready && patchlab.status().workers.ready === patchlab.status().workers.total`, 10*time.Minute); err != nil {
+		return nil, fmt.Errorf("loading the model: %w", err)
+	}
+	load := time.Since(start).Seconds()
+	status, err := eval[struct {
+		Workers struct{ Ready int }
+	}](bctx, `patchlab.status()`)
+	if err != nil {
+		return nil, err
+	}
+	logf("the page loaded the model in %d workers in %.1fs", status.Workers.Ready, load)
+
+	js, _ := json.Marshal(req)
+	if _, err := eval[chromedp.Void](bctx, fmt.Sprintf(`(() => {
+		const r = %s;
+		for (const [id, v] of Object.entries({clean: r.clean, corrupted: r.corrupted, clean_target: r.clean_target, corrupted_target: r.corrupted_target})) {
+			const e = document.getElementById(id); e.value = v; e.dispatchEvent(new Event("input"));
+		}
+	})()`, js)); err != nil {
+		return nil, err
+	}
+	var best struct {
+		SweepSeconds, FirstRowSeconds float64
+		Cells                         int
+	}
+	for i := range opts.Runs {
+		if _, err := eval[chromedp.Void](bctx, `patchlab.run({sites: ["resid_post"], fresh: true})`); err != nil {
+			return nil, err
+		}
+		if err := wait(bctx, `patchlab.status().running`, time.Minute); err != nil {
+			st, _ := eval[string](bctx, `patchlab.status().runStatus`)
+			return nil, fmt.Errorf("the sweep did not start: %s", st)
+		}
+		if err := wait(bctx, `!patchlab.status().running`, 30*time.Minute); err != nil {
+			return nil, fmt.Errorf("the sweep: %w", err)
+		}
+		if st, _ := eval[string](bctx, `patchlab.status().runStatus`); !strings.HasPrefix(st, "Swept") {
+			return nil, fmt.Errorf("the sweep ended with %q", st)
+		}
+		tm, err := eval[struct {
+			SweepSeconds, FirstRowSeconds float64
+			Cells                         int
+		}](bctx, `patchlab.timings()`)
+		if err != nil {
+			return nil, err
+		}
+		logf("run %d: %d cells in %.2fs (first row after %.2fs)", i+1, tm.Cells, tm.SweepSeconds, tm.FirstRowSeconds)
+		if i == 0 || tm.SweepSeconds < best.SweepSeconds {
+			best = tm
+		}
+	}
+	mem, err := eval[[]struct{ Wasm float64 }](bctx, `patchlab.memory()`)
+	if err != nil {
+		return nil, err
+	}
+	heap := 0.0
+	for _, m := range mem {
+		heap = max(heap, m.Wasm)
+	}
+	return map[string]any{
+		"engine":            "wasm-chromium",
+		"model":             "small-random",
+		"weights":           "int8",
+		"tokens":            opts.Tokens,
+		"workers":           status.Workers.Ready,
+		"runs":              opts.Runs,
+		"cells":             best.Cells,
+		"sweep_seconds":     round(best.SweepSeconds),
+		"first_row_seconds": round(best.FirstRowSeconds),
+		"load_seconds":      round(load),
+		"wasm_bytes":        rep.WasmBytes,
+		"wasm_gzip_bytes":   rep.WasmGzipBytes,
+		"wasm_heap_mb":      round(heap),
+	}, nil
+}
+
+func round(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
+
+// texts is the assignment's Michelle case when n is 11, else the same
+// pattern at length n: "Michelle Jones and and … Michelle".
+func texts(n int) (analysis.Request, error) {
+	req := analysis.Request{
+		Clean: "Michelle Jones was a top-notch student. Michelle", Corrupted: "Michelle Smith was a top-notch student. Michelle",
+		CleanTarget: " Jones", CorruptedTarget: " Smith",
+	}
+	if n < 3 || n > gpt2.Small.Context {
+		return req, fmt.Errorf("browserbench: %d tokens: want 3…%d", n, gpt2.Small.Context)
+	}
+	if n != 11 {
+		pad := strings.Repeat(" and", n-3)
+		req.Clean, req.Corrupted = "Michelle Jones"+pad+" Michelle", "Michelle Smith"+pad+" Michelle"
+	}
+	if _, err := analysis.Check(bpe.New(), gpt2.Small, req); err != nil {
+		return req, fmt.Errorf("browserbench: the texts of %d tokens: %w", n, err)
+	}
+	if got := len(bpe.New().Encode(req.Clean)); got != n {
+		return req, fmt.Errorf("browserbench: the texts have %d tokens, want %d", got, n)
+	}
+	return req, nil
+}
+
+func eval[T any](ctx context.Context, expr string) (T, error) {
+	return chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+}
+
+func wait(ctx context.Context, expr string, timeout time.Duration) error {
+	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+	if err != nil {
+		if st, e2 := eval[json.RawMessage](ctx, `JSON.stringify(patchlab.status())`); e2 == nil {
+			return fmt.Errorf("%w (page status %s)", err, st)
+		}
+	}
+	return err
+}

@@ -1,0 +1,309 @@
+// Command wasm is patchlab's engine for the browser: built with GOOS=js
+// GOARCH=wasm, it runs in the page's web workers. This file is the engine as
+// the workers see it, free of syscall/js so that it is tested natively; the
+// bridge to JavaScript is main_js.go. Every computation is a call into
+// model/: this package only translates.
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+
+	"github.com/patchlab/patchlab/model/analysis"
+	"github.com/patchlab/patchlab/model/bpe"
+	"github.com/patchlab/patchlab/model/gpt2"
+	"github.com/patchlab/patchlab/model/patch"
+	"github.com/patchlab/patchlab/model/safetensors"
+	"github.com/patchlab/patchlab/model/webfmt"
+	"github.com/patchlab/patchlab/model/weights"
+)
+
+// Engine holds one model and the analysis of the request last started.
+type Engine struct {
+	tok   *bpe.Tokenizer
+	model *gpt2.Model
+	an    *analysis.Analysis
+}
+
+// NewEngine returns an engine with the tokenizer and no model yet.
+func NewEngine() *Engine { return &Engine{tok: bpe.New()} }
+
+// Info describes a loaded model.
+type Info struct {
+	Config    gpt2.Config `json:"config"`
+	Bytes     int64       `json:"bytes"`
+	Quantized bool        `json:"quantized"`
+}
+
+func (e *Engine) setModel(m *gpt2.Model, quantized bool) Info {
+	e.model, e.an = m, nil
+	return Info{Config: m.Config, Bytes: m.Bytes(), Quantized: quantized}
+}
+
+// LoadWeb loads the int8 web format: manifest.json's bytes, and open giving
+// each shard's bytes (which webfmt checks against the manifest's sha256).
+func (e *Engine) LoadWeb(manifest []byte, open func(file string) ([]byte, error)) (Info, error) {
+	m, err := webfmt.ParseManifest(manifest)
+	if err != nil {
+		return Info{}, err
+	}
+	model, err := webfmt.LoadFrom(m, open)
+	if err != nil {
+		return Info{}, err
+	}
+	return e.setModel(model, true), nil
+}
+
+// LoadSafetensors loads a Hugging Face GPT-2 checkpoint in float32, read
+// tensor by tensor through r. configJSON is its config.json (nil: none, and
+// the heads are taken to be 64 wide, as in every GPT-2).
+func (e *Engine) LoadSafetensors(r io.ReaderAt, size int64, name string, configJSON []byte) (Info, error) {
+	f, err := safetensors.Parse(r, size, name)
+	if err != nil {
+		return Info{}, err
+	}
+	m, err := weights.FromSafetensors(f, configJSON)
+	if err != nil {
+		return Info{}, err
+	}
+	return e.setModel(m, false), nil
+}
+
+// Convert converts a Hugging Face GPT-2 checkpoint read through r to the
+// web format in outDir (in the browser, a directory of the worker's
+// in-memory file system), one tensor at a time. configJSON as for
+// LoadSafetensors.
+func Convert(ctx context.Context, r io.ReaderAt, size int64, name string, configJSON []byte, outDir string, progress func(done, total int64)) error {
+	f, err := safetensors.Parse(r, size, name)
+	if err != nil {
+		return err
+	}
+	return webfmt.Convert(ctx, f, configJSON, outDir, progress)
+}
+
+// Tokens is the live tokenization of a request and what is wrong with it.
+type Tokens struct {
+	Clean           []analysis.Token     `json:"clean"`
+	Corrupted       []analysis.Token     `json:"corrupted"`
+	CleanTarget     []analysis.Token     `json:"clean_target"`
+	CorruptedTarget []analysis.Token     `json:"corrupted_target"`
+	Error           *analysis.InputError `json:"error,omitempty"`
+	// Differ lists the positions whose tokens differ, when the counts agree.
+	Differ []int `json:"differ"`
+}
+
+// Tokenize tokenizes the four fields and checks the request as a run would
+// (against the loaded model's context, or GPT-2 small's before one loads).
+func (e *Engine) Tokenize(req analysis.Request) Tokens {
+	t := Tokens{
+		Clean: analysis.Tokenize(e.tok, req.Clean), Corrupted: analysis.Tokenize(e.tok, req.Corrupted),
+		CleanTarget: analysis.Tokenize(e.tok, req.CleanTarget), CorruptedTarget: analysis.Tokenize(e.tok, req.CorruptedTarget),
+		Differ: []int{},
+	}
+	cfg := gpt2.Small
+	if e.model != nil {
+		cfg = e.model.Config
+	}
+	if _, err := analysis.Check(e.tok, cfg, req); err != nil {
+		t.Error = inputError(err)
+	}
+	if len(t.Clean) == len(t.Corrupted) {
+		for i := range t.Clean {
+			if t.Clean[i].ID != t.Corrupted[i].ID {
+				t.Differ = append(t.Differ, i)
+			}
+		}
+	}
+	return t
+}
+
+func inputError(err error) *analysis.InputError {
+	var ie *analysis.InputError
+	if errors.As(err, &ie) {
+		return ie
+	}
+	return &analysis.InputError{Msg: err.Error(), FirstDiff: -1}
+}
+
+// Top is one row of a probability table, as in the assignment.
+type Top struct {
+	Rank  int     `json:"rank"`
+	ID    int     `json:"id"`
+	Token string  `json:"token"`
+	P     float64 `json:"p"`
+}
+
+// Baseline is a started analysis: the two unpatched runs.
+type Baseline struct {
+	CleanTokens       []analysis.Token `json:"clean_tokens"`
+	CorruptedTokens   []analysis.Token `json:"corrupted_tokens"`
+	Labels            []string         `json:"labels"`
+	CleanTargetID     int              `json:"clean_target_id"`
+	CorruptedTargetID int              `json:"corrupted_target_id"`
+	CleanTop          []Top            `json:"clean_top"`
+	CorruptedTop      []Top            `json:"corrupted_top"`
+	// CleanBase and CorruptedBase are the unpatched runs as cells:
+	// [clean target logit, corrupted target logit, log-sum-exp].
+	CleanBase     [3]float64  `json:"clean_base"`
+	CorruptedBase [3]float64  `json:"corrupted_base"`
+	FirstDiff     int         `json:"first_diff"`
+	Config        gpt2.Config `json:"config"`
+}
+
+// ErrNoModel is returned by calls that need weights before any loaded.
+var ErrNoModel = errors.New("no model is loaded yet")
+
+// Start checks the request and runs both texts, unless the analysis of the
+// same request is already there.
+func (e *Engine) Start(req analysis.Request) (*Baseline, error) {
+	if e.model == nil {
+		return nil, ErrNoModel
+	}
+	if e.an == nil || e.an.Request != req {
+		a, err := analysis.New(e.model, e.tok, req)
+		if err != nil {
+			return nil, err
+		}
+		e.an = a
+	}
+	a, s := e.an, e.an.Session
+	return &Baseline{
+		CleanTokens: a.CleanTokens, CorruptedTokens: a.CorruptedTokens,
+		Labels:        analysis.ColumnLabels(a.CleanTokens),
+		CleanTargetID: a.CleanTargetID, CorruptedTargetID: a.CorruptedTargetID,
+		CleanTop: e.tops(a.CleanTop), CorruptedTop: e.tops(a.CorruptedTop),
+		CleanBase: cell3(s.CleanBase), CorruptedBase: cell3(s.CorruptedBase),
+		FirstDiff: s.FirstDiff, Config: e.model.Config,
+	}, nil
+}
+
+func (e *Engine) tops(ps []patch.Prob) []Top {
+	out := make([]Top, len(ps))
+	for i, p := range ps {
+		out[i] = Top{Rank: i + 1, ID: p.ID, Token: e.tok.DecodeToken(p.ID), P: p.P}
+	}
+	return out
+}
+
+func cell3(c patch.Cell) [3]float64 { return [3]float64{float64(c.Clean), float64(c.Corrupted), c.LSE} }
+
+// Forget drops the started analysis, so that the next Start runs both
+// texts again (benchmarks time it).
+func (e *Engine) Forget() { e.an = nil }
+
+// ParseSite reads a site as the page names it: embed, resid_post,
+// attn_out, mlp_out, z (each head at every position) or z_per_position.
+func ParseSite(name string) (patch.Site, error) {
+	if name == "z_per_position" {
+		return patch.Site{Kind: gpt2.Z, PerPosition: true}, nil
+	}
+	k, err := gpt2.ParseSiteKind(name)
+	return patch.Site{Kind: k}, err
+}
+
+// Sweep patches the given rows of a site of the started analysis, in order,
+// calling onRow with each row's cells as it finishes.
+func (e *Engine) Sweep(ctx context.Context, site string, probs bool, rows []int, onRow func(r int, cells []patch.Cell)) error {
+	if e.an == nil {
+		return errors.New("no analysis is started")
+	}
+	s, err := ParseSite(site)
+	if err != nil {
+		return err
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	sess := e.an.Session
+	_, cols := sess.Shape(s)
+	row := make([]patch.Cell, cols)
+	_, err = sess.Sweep(ctx, s, patch.Options{Probs: probs, Rows: rows}, func(r, c int, cell patch.Cell) {
+		row[c] = cell
+		if c == cols-1 {
+			onRow(r, row)
+		}
+	})
+	return err
+}
+
+// Shape is the size of a site's matrix in the started analysis.
+func (e *Engine) Shape(site string) (rows, cols int, err error) {
+	if e.an == nil {
+		return 0, 0, errors.New("no analysis is started")
+	}
+	s, err := ParseSite(site)
+	if err != nil {
+		return 0, 0, err
+	}
+	rows, cols = e.an.Session.Shape(s)
+	return rows, cols, nil
+}
+
+// SiteCells is a finished sweep as the page keeps it.
+type SiteCells struct {
+	Site  string
+	Cells []patch.Cell // rows × cols, row-major
+}
+
+// Record builds the JSON export (analysis.Record, the CLI's field names)
+// of the started analysis from the sweeps the page has finished.
+func (e *Engine) Record(sweeps []SiteCells, metric string) ([]byte, error) {
+	if e.an == nil {
+		return nil, errors.New("no analysis is started")
+	}
+	m, err := patch.ParseMetric(metric)
+	if err != nil {
+		return nil, err
+	}
+	var mxs []*patch.Matrix
+	for _, sc := range sweeps {
+		s, err := ParseSite(sc.Site)
+		if err != nil {
+			return nil, err
+		}
+		rows, cols := e.an.Session.Shape(s)
+		if len(sc.Cells) != rows*cols {
+			return nil, fmt.Errorf("%s: %d cells, want %d×%d", sc.Site, len(sc.Cells), rows, cols)
+		}
+		mxs = append(mxs, &patch.Matrix{Site: s, Rows: rows, Cols: cols, Cells: sc.Cells})
+	}
+	slices.SortStableFunc(mxs, func(a, b *patch.Matrix) int { return int(a.Site.Kind) - int(b.Site.Kind) })
+	rec, err := e.an.Record(e.tok, mxs, m)
+	if err != nil {
+		return nil, err
+	}
+	return json.MarshalIndent(rec, "", " ")
+}
+
+// The page receives cells as little-endian float64 triples
+// (clean target logit, corrupted target logit, log-sum-exp or NaN).
+
+// EncodeCells packs cells for the page.
+func EncodeCells(cells []patch.Cell) []byte {
+	b := make([]byte, 0, 24*len(cells))
+	for _, c := range cells {
+		for _, v := range cell3(c) {
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(v))
+		}
+	}
+	return b
+}
+
+// DecodeCells unpacks cells from the page.
+func DecodeCells(b []byte) ([]patch.Cell, error) {
+	if len(b)%24 != 0 {
+		return nil, fmt.Errorf("cells: %d bytes is not a whole number of cells", len(b))
+	}
+	cells := make([]patch.Cell, len(b)/24)
+	for i := range cells {
+		f := func(k int) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(b[24*i+8*k:])) }
+		cells[i] = patch.Cell{Clean: float32(f(0)), Corrupted: float32(f(1)), LSE: f(2)}
+	}
+	return cells, nil
+}

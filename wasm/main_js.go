@@ -1,0 +1,290 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"syscall/js"
+	"time"
+
+	"github.com/patchlab/patchlab/model/analysis"
+	"github.com/patchlab/patchlab/model/patch"
+)
+
+// The worker script (site/worker.js) calls these functions on
+// globalThis.patchlab. Results are JSON strings or Uint8Arrays; long calls
+// return Promises and run in their own goroutine, so that they may wait for
+// JavaScript (a fetch, a yield to the worker's event loop).
+
+var (
+	engine = NewEngine()
+	// cancel stops the sweep in progress, if any.
+	cancel context.CancelFunc = func() {}
+)
+
+func main() {
+	api := map[string]any{
+		"tokenize": js.FuncOf(tokenize),
+		"loadWeb":  js.FuncOf(loadWeb),
+		"loadBlob": js.FuncOf(loadBlob),
+		"convert":  js.FuncOf(convert),
+		"start":    js.FuncOf(start),
+		"sweep":    js.FuncOf(sweep),
+		"cancel":   js.FuncOf(func(js.Value, []js.Value) any { cancel(); return nil }),
+		"forget":   js.FuncOf(func(js.Value, []js.Value) any { engine.Forget(); return nil }),
+		"record":   js.FuncOf(record),
+		"memory":   js.FuncOf(memory),
+	}
+	js.Global().Set("patchlab", js.ValueOf(api))
+	select {}
+}
+
+// tokenize(requestJSON) → tokensJSON
+func tokenize(_ js.Value, args []js.Value) any {
+	var req analysis.Request
+	if err := json.Unmarshal([]byte(args[0].String()), &req); err != nil {
+		return errorJSON(err)
+	}
+	return toJSON(engine.Tokenize(req))
+}
+
+// loadWeb(manifestJSON, fetchShard(file) → Promise<Uint8Array>) → Promise<infoJSON>
+func loadWeb(_ js.Value, args []js.Value) any {
+	manifest, fetch := args[0].String(), args[1]
+	return promise(func() (any, error) {
+		info, err := engine.LoadWeb([]byte(manifest), func(file string) ([]byte, error) {
+			v, err := await(fetch.Invoke(file))
+			if err != nil {
+				return nil, err
+			}
+			return bytesOf(v), nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		return toJSON(info), nil
+	})
+}
+
+// loadBlob(readAt(offset, length) → Uint8Array, size, name, configJSON|null) → Promise<infoJSON>:
+// a safetensors checkpoint in float32.
+func loadBlob(_ js.Value, args []js.Value) any {
+	r, size, name, config := readerAt{args[0]}, int64(args[1].Float()), args[2].String(), optBytes(args[3])
+	return promise(func() (any, error) {
+		info, err := engine.LoadSafetensors(r, size, name, config)
+		if err != nil {
+			return nil, err
+		}
+		return toJSON(info), nil
+	})
+}
+
+// convert(readAt, size, name, configJSON|null, outDir, progress(done, total)) → Promise:
+// writes the web format to outDir of the worker's in-memory file system.
+func convert(_ js.Value, args []js.Value) any {
+	r, size, name, config := readerAt{args[0]}, int64(args[1].Float()), args[2].String(), optBytes(args[3])
+	out, progress := args[4].String(), args[5]
+	return promise(func() (any, error) {
+		last := time.Time{}
+		err := Convert(context.Background(), r, size, name, config, out, func(done, total int64) {
+			if now := time.Now(); done == total || now.Sub(last) > 100*time.Millisecond {
+				last = now
+				progress.Invoke(float64(done), float64(total))
+			}
+		})
+		return nil, err
+	})
+}
+
+// start(requestJSON) → Promise<baselineJSON>; an invalid request rejects
+// with the InputError's JSON as the message.
+func start(_ js.Value, args []js.Value) any {
+	var req analysis.Request
+	err := json.Unmarshal([]byte(args[0].String()), &req)
+	return promise(func() (any, error) {
+		if err != nil {
+			return nil, err
+		}
+		b, err := engine.Start(req)
+		var ie *analysis.InputError
+		if errors.As(err, &ie) {
+			return nil, errors.New(string(toJSON(ie).(string)))
+		}
+		if err != nil {
+			return nil, err
+		}
+		return toJSON(b), nil
+	})
+}
+
+// sweep(site, probs, rows, onRow(r, Uint8Array), delayMs) → Promise<"done"|"cancelled">
+// delayMs (a debugging aid for tests) waits that long after each row.
+func sweep(_ js.Value, args []js.Value) any {
+	site, probs, onRow := args[0].String(), args[1].Bool(), args[3]
+	rows := make([]int, args[2].Length())
+	for i := range rows {
+		rows[i] = args[2].Index(i).Int()
+	}
+	delay := time.Duration(args[4].Float() * float64(time.Millisecond))
+	cancel() // a sweep still winding down stops at its next check
+	ctx, stop := context.WithCancel(context.Background())
+	cancel = stop
+	return promise(func() (any, error) {
+		defer stop()
+		err := engine.Sweep(&yielding{Context: ctx}, site, probs, rows, func(r int, cells []patch.Cell) {
+			b := EncodeCells(cells)
+			u := js.Global().Get("Uint8Array").New(len(b))
+			js.CopyBytesToJS(u, b)
+			onRow.Invoke(r, u)
+			if delay > 0 {
+				time.Sleep(delay)
+			}
+		})
+		if errors.Is(err, context.Canceled) {
+			return "cancelled", nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return "done", nil
+	})
+}
+
+// record([{site, cells: Uint8Array}], metric) → the JSON of analysis.Record,
+// or {error} when it cannot be made.
+func record(_ js.Value, args []js.Value) any {
+	fail := func(err error) any { return js.ValueOf(map[string]any{"error": err.Error()}) }
+	var sweeps []SiteCells
+	for i := 0; i < args[0].Length(); i++ {
+		v := args[0].Index(i)
+		cells, err := DecodeCells(bytesOf(v.Get("cells")))
+		if err != nil {
+			return fail(err)
+		}
+		sweeps = append(sweeps, SiteCells{Site: v.Get("site").String(), Cells: cells})
+	}
+	b, err := engine.Record(sweeps, args[1].String())
+	if err != nil {
+		return fail(err)
+	}
+	return string(b)
+}
+
+// memory() → {sys, heap}: bytes the Go runtime holds and the live heap.
+func memory(js.Value, []js.Value) any {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return js.ValueOf(map[string]any{"sys": float64(ms.Sys), "heap": float64(ms.HeapAlloc)})
+}
+
+// yielding is a context whose Err, which a sweep calls between rows and
+// between blocks, lets the worker's event loop run every few tens of
+// milliseconds: that is when a "cancel" message reaches the worker. Go on
+// js/wasm is one thread, so without it the message would wait for the
+// sweep's end.
+type yielding struct {
+	context.Context
+	next time.Time
+}
+
+const yieldEvery = 40 * time.Millisecond
+
+func (y *yielding) Err() error {
+	if now := time.Now(); now.After(y.next) {
+		await(js.Global().Call("plYield"))
+		y.next = time.Now().Add(yieldEvery)
+	}
+	return y.Context.Err()
+}
+
+// readerAt reads a browser Blob through the worker's synchronous
+// readAt(offset, length) → Uint8Array (FileReaderSync).
+type readerAt struct{ read js.Value }
+
+func (r readerAt) ReadAt(p []byte, off int64) (int, error) {
+	v := r.read.Invoke(float64(off), len(p))
+	if v.Type() == js.TypeString {
+		return 0, errors.New(v.String())
+	}
+	n := js.CopyBytesToGo(p, v)
+	if n < len(p) {
+		return n, fmt.Errorf("short read: %d of %d bytes at offset %d", n, len(p), off)
+	}
+	return n, nil
+}
+
+// optBytes is a string argument's bytes, nil for null or undefined.
+func optBytes(v js.Value) []byte {
+	if v.Type() != js.TypeString {
+		return nil
+	}
+	return []byte(v.String())
+}
+
+func bytesOf(v js.Value) []byte {
+	b := make([]byte, v.Get("byteLength").Int())
+	js.CopyBytesToGo(b, v)
+	return b
+}
+
+func toJSON(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return errorJSON(err)
+	}
+	return string(b)
+}
+
+func errorJSON(err error) any {
+	b, _ := json.Marshal(map[string]string{"fatal": err.Error()})
+	return string(b)
+}
+
+// promise runs f in a goroutine and returns a Promise of its result.
+func promise(f func() (any, error)) js.Value {
+	var exec js.Func
+	exec = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		exec.Release()
+		resolve, reject := args[0], args[1]
+		go func() {
+			v, err := f()
+			if err != nil {
+				reject.Invoke(js.Global().Get("Error").New(err.Error()))
+				return
+			}
+			resolve.Invoke(v)
+		}()
+		return nil
+	})
+	return js.Global().Get("Promise").New(exec)
+}
+
+// await blocks the calling goroutine (never a callback's) until p settles.
+func await(p js.Value) (js.Value, error) {
+	type result struct {
+		v   js.Value
+		err error
+	}
+	ch := make(chan result, 1)
+	then := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		ch <- result{v: args[0]}
+		return nil
+	})
+	catch := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		msg := args[0].String()
+		if m := args[0].Get("message"); m.Type() == js.TypeString {
+			msg = m.String()
+		}
+		ch <- result{err: errors.New(msg)}
+		return nil
+	})
+	defer then.Release()
+	defer catch.Release()
+	p.Call("then", then, catch)
+	r := <-ch
+	return r.v, r.err
+}
