@@ -9,6 +9,7 @@ import (
 
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/patch"
+	"github.com/patchlab/patchlab/tools/browserbench"
 )
 
 const benchAbout = `
@@ -73,13 +74,8 @@ func runBench(ctx context.Context, std *stdio, args []string) error {
 	seed := f.Uint64("seed", 1, "the random `seed` of the weights and tokens")
 	config := f.String("config", "small", "the model's shape: small or tiny")
 	f.hidden["config"] = true
-	// ---- -browser: planned, not implemented here ----
-	// Another engineer writes package github.com/patchlab/patchlab/tools/browserbench,
-	// which runs this same sweep in headless Chromium on the wasm build. Wire it
-	// here: a -browser flag, and when it is set, call browserbench with the same
-	// tokens / int8 / seed and print its result in this JSON shape with
-	// "engine":"browser" instead of running the native benchmark below.
-	// ---- end -browser ----
+	browser := f.Bool("browser", false, "run the sweep in headless Chromium on the wasm build (int8 web format) instead")
+	workers := f.Int("workers", 0, "with -browser: the number of web workers `N` (0: what the page picks)")
 	pos, err := f.parse(args, std.out)
 	if err != nil {
 		return err
@@ -97,6 +93,9 @@ func runBench(ctx context.Context, std *stdio, args []string) error {
 		return inputf("-runs %d: want at least 1", *runs)
 	case *threads < 1:
 		return inputf("-threads %d: want at least 1", *threads)
+	}
+	if *browser {
+		return benchBrowser(ctx, std, *tokens, *seed, *workers, *runs)
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(*threads))
 
@@ -185,4 +184,14 @@ func seconds(d time.Duration) float64 { return round(d.Seconds(), 6) }
 func round(x float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
 	return math.Round(x*p) / p
+}
+
+// benchBrowser times the same sweep in headless Chromium on the wasm build
+// and prints browserbench's JSON line.
+func benchBrowser(ctx context.Context, std *stdio, tokens int, seed uint64, workers, runs int) error {
+	res, err := browserbench.Run(ctx, browserbench.Options{Tokens: tokens, Seed: seed, Workers: workers, Runs: runs, Log: std.err})
+	if err != nil {
+		return err
+	}
+	return writeJSON(std.out, res, false)
 }
