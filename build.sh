@@ -9,6 +9,8 @@
 #                        how else to give weights and goes on)
 #   ./build.sh serve     build, fetch the weights if missing, put them in
 #                        dist/weights/ (a link), serve dist/ at http://127.0.0.1:8080/
+#   ./build.sh dist      build, fetch the weights if missing, copy them into
+#                        dist/weights/: the folder to publish (GitHub Pages)
 #   ./build.sh           the same as serve
 #
 # Environment:
@@ -17,9 +19,8 @@
 #   DIST              output folder (default dist)
 #   ADDR              address to serve on (default 127.0.0.1:8080)
 #
-# To publish: ./build.sh build, then copy the weights into dist/weights/
-# (cp -r "$PATCHLAB_WEIGHTS" dist/weights) or leave them out (the page then
-# offers to open a model.safetensors), and upload dist/.
+# To publish: ./build.sh dist, and upload dist/. Without weights the page
+# offers to open a model.safetensors instead.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -83,10 +84,24 @@ serve() {
 	exec go run ./tools/serve -dir "$DIST" -addr "$ADDR"
 }
 
+# dist builds the folder to publish, with a real copy of the weights.
+dist() {
+	build
+	[ -f "$WEIGHTS/manifest.json" ] || weights
+	rm -rf "$DIST/weights"
+	if [ -f "$WEIGHTS/manifest.json" ]; then
+		mkdir -p "$DIST/weights"
+		cp "$WEIGHTS"/manifest.json "$WEIGHTS"/shard-*.bin "$DIST/weights/"
+		say "copied the weights of $WEIGHTS into $DIST/weights/"
+	fi
+	say "$DIST/ is ready to publish"
+}
+
 case "${1:-serve}" in
 build) build ;;
+dist) dist ;;
 weights) weights ;;
 serve) serve ;;
 -h | --help | help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' ;;
-*) die "unknown command ${1}: use build, weights or serve (./build.sh help)" ;;
+*) die "unknown command ${1}: use build, weights, serve or dist (./build.sh help)" ;;
 esac
