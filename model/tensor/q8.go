@@ -8,6 +8,10 @@ const Q8Block = 32
 // Q8 is an int8 Matrix with one float32 scale per Q8Block weights along each
 // row (like ggml's Q8_0): M[o][k] = Scales[o][k/Q8Block] · Q[o][k].
 // Cols must be a multiple of Q8Block.
+//
+// The kernels dequantise weights in registers, w = Scales·float32(Q) rounded
+// to float32 exactly as Row does, and then sum exactly as F32 does, so MulT
+// equals F32.MulT of the dequantised matrix bit for bit.
 type Q8 struct {
 	R, C   int
 	Q      []int8    // [R][C]
@@ -59,41 +63,53 @@ func (m *Q8) Cols() int    { return m.C }
 func (m *Q8) Bytes() int64 { return int64(len(m.Q)) + 4*int64(len(m.Scales)) }
 
 func (m *Q8) Row(dst []float32, r int) {
-	nb := m.C / Q8Block
-	for b := 0; b < nb; b++ {
-		s := m.Scales[r*nb+b]
-		for k := 0; k < Q8Block; k++ {
-			dst[b*Q8Block+k] = s * float32(m.Q[r*m.C+b*Q8Block+k])
-		}
+	dequantRow(dst[:m.C], m.Q[r*m.C:(r+1)*m.C], m.Scales[r*(m.C/Q8Block):])
+}
+
+// dequantRow writes scales[k/Q8Block]·q[k] to dst[k] for k < len(dst)
+// (unrolled by 8 for js/wasm, where each loop iteration is expensive).
+func dequantRow(dst []float32, q []int8, scales []float32) {
+	q = q[:len(dst)]
+	for k := 0; k+8 <= len(dst); k += 8 {
+		s := scales[k/Q8Block]
+		d := dst[k : k+8 : k+8]
+		v := q[k : k+8 : k+8]
+		d[0] = s * float32(v[0])
+		d[1] = s * float32(v[1])
+		d[2] = s * float32(v[2])
+		d[3] = s * float32(v[3])
+		d[4] = s * float32(v[4])
+		d[5] = s * float32(v[5])
+		d[6] = s * float32(v[6])
+		d[7] = s * float32(v[7])
 	}
 }
 
+// MulT computes y = x·Mᵀ (see Matrix and F32.MulT).
 func (m *Q8) MulT(y, x []float32, n int) {
-	for i := 0; i < n; i++ {
-		for o := 0; o < m.R; o++ {
-			y[i*m.R+o] = m.dotRow(x[i*m.C:(i+1)*m.C], o)
-		}
+	m.check()
+	if !checkMul(m.R, m.C, len(m.Q), y, x, n, m.R) {
+		return
 	}
+	forChunks(m.R, chunkRows(m.C, 1.125, m.R), n*m.R*m.C, func(lo, hi int) {
+		mulQ8(m, y, x, n, nil, lo, hi, m.R)
+	})
 }
 
+// MulTRows is MulT restricted to the listed rows of M.
 func (m *Q8) MulTRows(y, x []float32, n int, rows []int) {
-	for i := 0; i < n; i++ {
-		for j, o := range rows {
-			y[i*len(rows)+j] = m.dotRow(x[i*m.C:(i+1)*m.C], o)
-		}
+	m.check()
+	if !checkMul(m.R, m.C, len(m.Q), y, x, n, len(rows)) {
+		return
 	}
+	checkRows(rows, m.R)
+	forChunks(len(rows), chunkRows(m.C, 1.125, len(rows)), n*len(rows)*m.C, func(lo, hi int) {
+		mulQ8(m, y, x, n, rows, lo, hi, len(rows))
+	})
 }
 
-func (m *Q8) dotRow(x []float32, o int) float32 {
-	nb := m.C / Q8Block
-	var s float32
-	for b := 0; b < nb; b++ {
-		var acc float32
-		q := m.Q[o*m.C+b*Q8Block : o*m.C+(b+1)*Q8Block]
-		for k, v := range q {
-			acc += x[b*Q8Block+k] * float32(v)
-		}
-		s += acc * m.Scales[o*nb+b]
+func (m *Q8) check() {
+	if m.C%Q8Block != 0 || len(m.Scales) < m.R*m.C/Q8Block {
+		panic("tensor: Q8: bad shape")
 	}
-	return s
 }

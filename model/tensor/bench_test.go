@@ -1,0 +1,101 @@
+package tensor
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+)
+
+// GPT-2 small shapes (Rows×Cols).
+var benchShapes = []struct {
+	name string
+	R, C int
+	ns   []int
+}{
+	{"qkv", 2304, 768, []int{1, 11, 55, 300}},
+	{"proj", 768, 768, []int{1, 11, 55, 300}},
+	{"fc", 3072, 768, []int{1, 11, 55, 300}},
+	{"fcproj", 768, 3072, []int{1, 11, 55, 300}},
+	{"unembed", 50257, 768, []int{1, 4}},
+}
+
+// BenchmarkMulT reports GFLOP/s for every GPT-2 small shape, with p = 1 and
+// p = 2 threads (GOMAXPROCS, set here because -cpu does not reach
+// sub-benchmarks; p = 2 only where there are two CPUs).
+func BenchmarkMulT(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, s := range benchShapes {
+		f := randF32(rng, s.R, s.C)
+		q := Quantize(f)
+		for _, m := range []Matrix{f, q} {
+			kind := "f32"
+			if _, ok := m.(*Q8); ok {
+				kind = "q8"
+			}
+			for _, n := range s.ns {
+				x := randVec(rng, n*s.C)
+				y := make([]float32, n*s.R)
+				for _, p := range benchThreads() {
+					b.Run(fmt.Sprintf("%s/%s/n=%d/p=%d", kind, s.name, n, p), func(b *testing.B) {
+						defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(p))
+						b.SetBytes(m.Bytes())
+						for b.Loop() {
+							m.MulT(y, x, n)
+						}
+						reportGFLOPs(b, 2*n*s.R*s.C)
+					})
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkMulTRows(b *testing.B) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	f := randF32(rng, 50257, 768)
+	rows := make([]int, 20)
+	for j := range rows {
+		rows[j] = rng.IntN(f.R)
+	}
+	x := randVec(rng, 11*f.C)
+	y := make([]float32, 11*len(rows))
+	for _, m := range []Matrix{f, Quantize(f)} {
+		b.Run(fmt.Sprintf("%T/rows=20/n=11", m), func(b *testing.B) {
+			for b.Loop() {
+				m.MulTRows(y, x, 11, rows)
+			}
+			reportGFLOPs(b, 2*11*len(rows)*f.C)
+		})
+	}
+}
+
+func BenchmarkDot64(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	x, w := randVec(rng, 64), randVec(rng, 64)
+	var s float32
+	for b.Loop() {
+		s += Dot(x, w)
+	}
+	reportGFLOPs(b, 2*64)
+}
+
+func BenchmarkAxpy64(b *testing.B) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	x, y := randVec(rng, 64), randVec(rng, 64)
+	for b.Loop() {
+		Axpy(1e-3, x, y)
+	}
+	reportGFLOPs(b, 2*64)
+}
+
+func benchThreads() []int {
+	if runtime.NumCPU() > 1 {
+		return []int{1, 2}
+	}
+	return []int{1}
+}
+
+func reportGFLOPs(b *testing.B, flopsPerOp int) {
+	b.ReportMetric(float64(flopsPerOp)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
