@@ -139,20 +139,30 @@ func Random(c Config, seed uint64) *Model {
 	return m
 }
 
-// Quantize returns a copy of m whose F32 weight matrices are int8 (tensor.Q8).
-// LayerNorm parameters and biases stay float32, as the web format keeps them.
+// Quantize returns a copy of m with its weights as the web format stores
+// them: the block matrices as 9-bit codes (tensor.Q9), wte as int8
+// (tensor.Q8, float16 block scales), wpe rounded to float16; LayerNorm
+// parameters and biases stay float32.
 func (m *Model) Quantize() *Model {
-	q := func(t tensor.Matrix) tensor.Matrix {
-		if f, ok := t.(*tensor.F32); ok && f.C%tensor.Q8Block == 0 {
-			return tensor.Quantize(f)
+	f32 := func(t tensor.Matrix) *tensor.F32 {
+		f, ok := t.(*tensor.F32)
+		if !ok {
+			panic("gpt2: Quantize needs a float32 model")
 		}
-		return t
+		return f
 	}
 	out := *m
-	out.WTE, out.WPE = q(m.WTE), q(m.WPE)
+	out.WTE = tensor.QuantizeMSE(f32(m.WTE))
+	wpe := f32(m.WPE)
+	rounded := make([]float32, len(wpe.Data))
+	for i, v := range wpe.Data {
+		rounded[i] = tensor.RoundF16(v)
+	}
+	out.WPE = tensor.NewF32(wpe.R, wpe.C, rounded)
 	out.Blocks = make([]Block, len(m.Blocks))
 	for i, b := range m.Blocks {
-		b.QKV, b.Proj, b.FC, b.FCProj = q(b.QKV), q(b.Proj), q(b.FC), q(b.FCProj)
+		b.QKV, b.Proj = tensor.QuantizeQ9(f32(b.QKV)), tensor.QuantizeQ9(f32(b.Proj))
+		b.FC, b.FCProj = tensor.QuantizeQ9(f32(b.FC)), tensor.QuantizeQ9(f32(b.FCProj))
 		out.Blocks[i] = b
 	}
 	return &out
