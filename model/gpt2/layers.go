@@ -43,14 +43,18 @@ func linear(y, x []float32, w tensor.Matrix, bias []float32, n int) {
 	}
 }
 
-// gelu applies GPT-2's tanh approximation in place:
-// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+// gelu applies GPT-2's tanh approximation in place,
+// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), computed as the equal
+// x / (1 + exp(−2·√(2/π)·(x + 0.044715·x³))): one exp instead of a tanh.
+// It is a fifth of a sweep's time, so long slices are split across threads.
 func gelu(x []float32) {
-	const s = 0.7978845608028654 // √(2/π)
-	for i, v := range x {
-		u := float64(v)
-		x[i] = float32(0.5 * u * (1 + math.Tanh(s*(u+0.044715*u*u*u))))
-	}
+	tensor.Parallel(len(x), 4096, 16*len(x), func(lo, hi int) {
+		const s2 = 2 * 0.7978845608028654 // 2·√(2/π)
+		for i, v := range x[lo:hi] {
+			u := float64(v)
+			x[lo+i] = float32(u / (1 + math.Exp(-s2*(u+0.044715*u*u*u))))
+		}
+	})
 }
 
 // add computes dst[i] = a[i] + b[i].

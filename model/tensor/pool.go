@@ -154,3 +154,11 @@ func chunkRows(cols int, bytesPerWeight float64, total int) int {
 	}
 	return r
 }
+
+// Parallel runs fn over [lo, hi) chunks of [0, total), each at most chunk
+// long, on the kernels' helper goroutines when work (in multiply-adds or
+// their equivalent) is large enough to pay for them. fn must not care
+// which goroutine runs which chunk.
+func Parallel(total, chunk, work int, fn func(lo, hi int)) {
+	forChunks(total, max(chunk, 1), work, fn)
+}
