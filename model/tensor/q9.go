@@ -167,6 +167,10 @@ func quantizeBlock(codes []int32, w []float32, top, lo int32) float32 {
 			best, bestErr = s, sse
 		}
 	}
+	if best == 0 { // every candidate scale is below float16's range
+		clear(codes)
+		return 0
+	}
 	for k, v := range w {
 		codes[k] = clampRound(v/best, lo, top)
 	}

@@ -129,3 +129,21 @@ func TestQ9MulT(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizeTinyBlock: a block too small for any float16 scale becomes
+// zeros (not codes from a division by zero, which differ by platform).
+func TestQuantizeTinyBlock(t *testing.T) {
+	w := make([]float32, 64)
+	w[3], w[9] = 1e-7, -2e-7
+	q := QuantizeQ9(NewF32(1, 64, w))
+	row := make([]float32, 64)
+	q.Row(row, 0)
+	for k, v := range row {
+		if v != 0 || q.Hi[k] != 0 {
+			t.Fatalf("weight %d: %g (hi %d), want 0", k, v, q.Hi[k])
+		}
+	}
+	if q8 := QuantizeMSE(NewF32(1, 64, w)); q8.Q[3] != 0 || q8.Q[9] != 0 {
+		t.Fatalf("int8 codes %d %d, want 0", q8.Q[3], q8.Q[9])
+	}
+}

@@ -2,8 +2,11 @@ package webfmt
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"unsafe"
+
+	"github.com/patchlab/patchlab/model/tensor"
 )
 
 // The format is little-endian. On a little-endian machine (amd64, arm64,
@@ -45,4 +48,28 @@ func float32Bytes(v []float32) []byte {
 		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
 	}
 	return b
+}
+
+// float16s decodes little-endian IEEE binary16 values to float32, exactly.
+func float16s(b []byte) []float32 {
+	v := make([]float32, len(b)/2)
+	for i := range v {
+		v[i] = tensor.F16ToF32(binary.LittleEndian.Uint16(b[2*i:]))
+	}
+	return v
+}
+
+// float16Bytes encodes v as little-endian IEEE binary16, rounding each value
+// to nearest even. With exact set, a value float16 cannot hold exactly is an
+// error instead (NaNs are encoded as float16's quiet NaN).
+func float16Bytes(v []float32, exact bool) ([]byte, error) {
+	b := make([]byte, 2*len(v))
+	for i, x := range v {
+		h := tensor.F32ToF16(x)
+		if y := tensor.F16ToF32(h); exact && y != x && x == x {
+			return nil, fmt.Errorf("value %v is not a float16 value", x)
+		}
+		binary.LittleEndian.PutUint16(b[2*i:], h)
+	}
+	return b, nil
 }

@@ -15,13 +15,15 @@ import (
 type source func(p param) (tensor.Matrix, []float32, error)
 
 // Convert converts a Hugging Face GPT-2 checkpoint to the web format in
-// outDir, one parameter at a time: memory holds the largest parameter (wte)
-// in F32 and int8, never the whole model. configJSON is the checkpoint's
-// config.json, or nil; the configuration comes from the tensor shapes and
-// n_head from configJSON or else GPT-2's 64-wide heads, as
-// weights.ConfigFromShapes has it. Shards and manifest.json are written
-// under temporary names and renamed into place, the manifest last. progress,
-// if not nil, is called with the bytes written so far and the total.
+// outDir, one parameter at a time, quantised exactly as
+// gpt2.(*Model).Quantize quantises the checkpoint's F32 model: memory holds
+// one parameter (at most wte) in F32 and quantised, never the whole model.
+// configJSON is the checkpoint's config.json, or nil; the configuration
+// comes from the tensor shapes and n_head from configJSON or else GPT-2's
+// 64-wide heads, as weights.ConfigFromShapes has it. Shards and
+// manifest.json are written under temporary names and renamed into place,
+// the manifest last. progress, if not nil, is called with the bytes written
+// so far and the total.
 func Convert(ctx context.Context, src *safetensors.File, configJSON []byte, outDir string, progress func(done, total int64)) error {
 	c, err := weights.ConfigFromShapes(src, configJSON)
 	if err != nil {
@@ -31,8 +33,10 @@ func Convert(ctx context.Context, src *safetensors.File, configJSON []byte, outD
 }
 
 // ConvertModel converts an in-memory model to the web format in outDir, as
-// Convert does. Q8 matrices are stored as they are; other matrices are
-// quantised.
+// Convert does. Its matrices are F32, quantised as gpt2.(*Model).Quantize
+// quantises them, or already quantised as Quantize returns them (Q9 block
+// matrices, Q8 wte, both with float16 scales), and then stored as they are:
+// ConvertModel(m) and ConvertModel(m.Quantize()) write the same files.
 func ConvertModel(m *gpt2.Model, outDir string, progress func(done, total int64)) error {
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("webfmt: %w", err)
@@ -87,12 +91,16 @@ func convert(ctx context.Context, c gpt2.Config, src source, outDir string, maxS
 		case p.mat == nil && len(vec) != p.rows:
 			return fmt.Errorf("webfmt: %s: %d values, want %d", p.name, len(vec), p.rows)
 		case p.mat != nil:
-			q := quantize(mat)
-			err = w.write(next[0], int8Bytes(q.Q))
-			if err == nil {
-				err = w.write(next[1], float32Bytes(q.Scales))
+			var data [][]byte
+			if data, err = encode(p, mat); err != nil {
+				return err
 			}
-			next = next[2:]
+			for _, d := range data {
+				if err = w.write(next[0], d); err != nil {
+					break
+				}
+				next = next[1:]
+			}
 		default:
 			err = w.write(next[0], float32Bytes(vec))
 			next = next[1:]
@@ -105,7 +113,7 @@ func convert(ctx context.Context, c gpt2.Config, src source, outDir string, maxS
 	if err != nil {
 		return fmt.Errorf("webfmt: writing %s: %w", outDir, err)
 	}
-	m := &Manifest{Format: FormatName, Version: Version, Config: configOf(c), Q8Block: tensor.Q8Block, Shards: shards, Tensors: ts}
+	m := &Manifest{Format: FormatName, Version: Version, Config: configOf(c), Q8Block: tensor.Q8Block, Q9Block: tensor.Q9Block, Shards: shards, Tensors: ts}
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("webfmt: internal error: %w", err)
 	}
@@ -115,20 +123,47 @@ func convert(ctx context.Context, c gpt2.Config, src source, outDir string, maxS
 	return nil
 }
 
-// quantize returns m as Q8: itself if it is one, else quantised row by row.
-func quantize(m tensor.Matrix) *tensor.Q8 {
+// encode returns the bytes of the tensors that store the matrix parameter
+// p (p.stored()), quantising an F32 matrix as gpt2.(*Model).Quantize does.
+func encode(p param, m tensor.Matrix) ([][]byte, error) {
+	var f *tensor.F32
 	switch m := m.(type) {
-	case *tensor.Q8:
-		return m
 	case *tensor.F32:
-		return tensor.Quantize(m)
+		f = m
+	case *tensor.Q9:
+		if p.kind == q9 {
+			return encodeQ9(p, m)
+		}
+	case *tensor.Q8:
+		if p.kind == q8 {
+			return encodeQ8(p, m)
+		}
 	}
-	rows, cols, nb := m.Rows(), m.Cols(), m.Cols()/tensor.Q8Block
-	q, s := make([]int8, rows*cols), make([]float32, rows*nb)
-	row := make([]float32, cols)
-	for r := range rows {
-		m.Row(row, r)
-		tensor.QuantizeRow(q[r*cols:(r+1)*cols], s[r*nb:(r+1)*nb], row)
+	if f == nil {
+		return nil, fmt.Errorf("webfmt: %s: a %T cannot be stored (want a float32 matrix, or the type gpt2.(*Model).Quantize gives it)", p.name, m)
 	}
-	return tensor.NewQ8(rows, cols, q, s)
+	switch p.kind {
+	case q9:
+		return encodeQ9(p, tensor.QuantizeQ9(f))
+	case q8:
+		return encodeQ8(p, tensor.QuantizeMSE(f))
+	}
+	b, _ := float16Bytes(f.Data, false) // rounded to nearest, as tensor.RoundF16
+	return [][]byte{b}, nil
+}
+
+func encodeQ9(p param, q *tensor.Q9) ([][]byte, error) {
+	s, err := float16Bytes(q.Scales, true)
+	if err != nil {
+		return nil, fmt.Errorf("webfmt: %s: scale %w", p.name, err)
+	}
+	return [][]byte{int8Bytes(q.Hi), q.Lo, s}, nil
+}
+
+func encodeQ8(p param, q *tensor.Q8) ([][]byte, error) {
+	s, err := float16Bytes(q.Scales, true)
+	if err != nil {
+		return nil, fmt.Errorf("webfmt: %s: scale %w (quantised with tensor.Quantize rather than QuantizeMSE?)", p.name, err)
+	}
+	return [][]byte{int8Bytes(q.Q), s}, nil
 }

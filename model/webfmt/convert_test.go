@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -59,8 +60,8 @@ func TestConvertTinyGPT2(t *testing.T) {
 		t.Errorf("progress ended at %d of %d, shards hold %d bytes", done, total, man.Bytes())
 	}
 
-	// Matrices are Q8 and within quantisation error of the F32 weights,
-	// which Hugging Face stores [in, out] for Conv1D.
+	// Matrices are quantised and within quantisation error of the F32
+	// weights, which Hugging Face stores [in, out] for Conv1D.
 	matrices := []struct {
 		name   string
 		m      tensor.Matrix
@@ -111,24 +112,55 @@ func fixtureFloat32(t testing.TB, f *safetensors.File, name string) []float32 {
 	return v
 }
 
-// checkQuantised checks that m is Q8 and each weight within half a
-// quantisation step of want.
+// checkQuantised checks that m has the type Quantize gives the parameter
+// (Q8 wte, F32 wpe, Q9 block matrices), float16 scales, and each weight
+// within half a quantisation step of want, or clamped to the largest code
+// (scales may be chosen below max|w|/top).
 func checkQuantised(t *testing.T, name string, m tensor.Matrix, want func(r, k int) float32) {
 	t.Helper()
-	q, ok := m.(*tensor.Q8)
-	if !ok {
-		t.Errorf("%s is %T, want *tensor.Q8", name, m)
+	var (
+		scales     []float32
+		block      int
+		lo, top    float64
+		wantType   string
+		rows, cols = m.Rows(), m.Cols()
+	)
+	switch q := m.(type) {
+	case *tensor.Q8:
+		scales, block, lo, top, wantType = q.Scales, tensor.Q8Block, -128, 127, "*tensor.Q8"
+	case *tensor.Q9:
+		scales, block, lo, top, wantType = q.Scales, tensor.Q9Block, -256, 255, "*tensor.Q9"
+	case *tensor.F32:
+		wantType = "*tensor.F32"
+	}
+	if name == "wte.weight" && wantType != "*tensor.Q8" || name == "wpe.weight" && wantType != "*tensor.F32" ||
+		strings.HasPrefix(name, "h.") && wantType != "*tensor.Q9" {
+		t.Errorf("%s is %T", name, m)
 		return
 	}
-	row := make([]float32, q.C)
+	for _, s := range scales {
+		if tensor.RoundF16(s) != s {
+			t.Fatalf("%s: scale %v is not a float16 value", name, s)
+		}
+	}
+	row := make([]float32, cols)
 	worst := 0.0
-	for r := range q.R {
-		q.Row(row, r)
+	for r := range rows {
+		m.Row(row, r)
 		for k, got := range row {
-			step := float64(q.Scales[r*q.C/tensor.Q8Block+k/tensor.Q8Block])
-			err := math.Abs(float64(got) - float64(want(r, k)))
-			if err > step/2*(1+1e-5)+1e-12 {
-				t.Fatalf("%s[%d][%d] = %v, want %v ± %v", name, r, k, got, want(r, k), step/2)
+			w := float64(want(r, k))
+			err := math.Abs(float64(got) - w)
+			if scales == nil { // float16: relative error 2⁻¹¹
+				if float32(got) != tensor.RoundF16(float32(w)) {
+					t.Fatalf("%s[%d][%d] = %v, want %v rounded to float16", name, r, k, got, w)
+				}
+				worst = max(worst, err)
+				continue
+			}
+			step := float64(scales[(r*cols+k)/block])
+			clamped := w >= step*top && float64(got) == step*top || w <= step*lo && float64(got) == step*lo
+			if err > step/2*(1+1e-5)+1e-12 && !clamped {
+				t.Fatalf("%s[%d][%d] = %v, want %v ± %v", name, r, k, got, w, step/2)
 			}
 			worst = max(worst, err)
 		}
@@ -247,22 +279,58 @@ func convertSmallShards(t *testing.T, m *gpt2.Model, dir string) {
 	}
 }
 
+// ConvertModel of an F32 model loads as that model's Quantize(), bit for
+// bit, and so does ConvertModel of the quantised model, which writes the
+// same shards.
 func TestConvertModelIsExact(t *testing.T) {
-	src := gpt2.Random(tinyConfig, 1).Quantize()
-	dir := t.TempDir()
-	convertSmallShards(t, src, dir)
-	if parts := readManifest(t, dir).Tensors[0].Parts; len(parts) < 2 {
-		t.Fatalf("wte.weight in %d parts: the test means to split it", len(parts))
+	f32 := gpt2.Random(tinyConfig, 1)
+	ref := f32.Quantize()
+	var shards []Shard
+	for _, src := range []*gpt2.Model{f32, ref} {
+		dir := t.TempDir()
+		convertSmallShards(t, src, dir)
+		man := readManifest(t, dir)
+		if parts := man.Tensors[0].Parts; len(parts) < 2 {
+			t.Fatalf("wte.weight in %d parts: the test means to split it", len(parts))
+		}
+		if shards == nil {
+			shards = man.Shards
+		} else if !slices.Equal(man.Shards, shards) {
+			t.Errorf("ConvertModel(m.Quantize()) wrote other shards than ConvertModel(m)")
+		}
+		m, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkSame(t, m, ref)
 	}
-	m, err := Load(dir)
-	if err != nil {
-		t.Fatal(err)
+}
+
+// ConvertModel refuses matrices it would have to quantise twice.
+func TestConvertModelRejectsOtherQuantisation(t *testing.T) {
+	cases := map[string]func(m *gpt2.Model){
+		"wte.weight: scale": func(m *gpt2.Model) { m.WTE = tensor.Quantize(m.WTE.(*tensor.F32)) }, // float32 scales
+		"h.1.mlp.c_fc.weight: a *tensor.Q8 cannot be stored": func(m *gpt2.Model) {
+			m.Blocks[1].FC = tensor.QuantizeMSE(m.Blocks[1].FC.(*tensor.F32))
+		},
+		"wpe.weight: a *tensor.Q9 cannot be stored": func(m *gpt2.Model) { m.WPE = tensor.QuantizeQ9(m.WPE.(*tensor.F32)) },
 	}
-	checkSame(t, m, src)
+	for want, edit := range cases {
+		m := gpt2.Random(tinyConfig, 1)
+		edit(m)
+		dir := t.TempDir()
+		err := ConvertModel(m, dir, nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want an error containing %q", err, want)
+		}
+		if names := dirNames(t, dir); len(names) != 0 {
+			t.Errorf("a failed conversion left %v", names)
+		}
+	}
 }
 
 // checkSame checks that the parameters of m and of ref, a quantised
-// model, are equal.
+// model, are equal bit for bit and of the same types.
 func checkSame(t *testing.T, m, ref *gpt2.Model) {
 	t.Helper()
 	if m.Config != ref.Config {
@@ -270,29 +338,36 @@ func checkSame(t *testing.T, m, ref *gpt2.Model) {
 	}
 	got, want := params(m), params(ref)
 	for i := range want {
+		name := want[i].name
 		if want[i].vec != nil {
-			if !equal(*got[i].vec, *want[i].vec) {
-				t.Errorf("%s differs", want[i].name)
+			if !sameFloats(*got[i].vec, *want[i].vec) {
+				t.Errorf("%s differs", name)
 			}
 			continue
 		}
-		w, g := (*want[i].mat).(*tensor.Q8), (*got[i].mat).(*tensor.Q8)
-		if !equal(g.Q, w.Q) || !equal(g.Scales, w.Scales) {
-			t.Errorf("%s differs", want[i].name)
+		same := false
+		switch w := (*want[i].mat).(type) {
+		case *tensor.Q9:
+			g, ok := (*got[i].mat).(*tensor.Q9)
+			same = ok && g.R == w.R && g.C == w.C && slices.Equal(g.Hi, w.Hi) && slices.Equal(g.Lo, w.Lo) && sameFloats(g.Scales, w.Scales)
+		case *tensor.Q8:
+			g, ok := (*got[i].mat).(*tensor.Q8)
+			same = ok && g.R == w.R && g.C == w.C && slices.Equal(g.Q, w.Q) && sameFloats(g.Scales, w.Scales)
+		case *tensor.F32:
+			g, ok := (*got[i].mat).(*tensor.F32)
+			same = ok && g.R == w.R && g.C == w.C && sameFloats(g.Data, w.Data)
+		default:
+			t.Fatalf("%s: reference is %T", name, w)
+		}
+		if !same {
+			t.Errorf("%s differs: %T, want %T equal bit for bit", name, *got[i].mat, *want[i].mat)
 		}
 	}
 }
 
-func equal[T comparable](a, b []T) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+// sameFloats reports whether a and b are equal bit for bit.
+func sameFloats(a, b []float32) bool {
+	return slices.EqualFunc(a, b, func(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) })
 }
 
 func TestConvertReplacesPreviousConversion(t *testing.T) {
@@ -318,8 +393,25 @@ func TestConvertReplacesPreviousConversion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !equal(got.LNFG, b.LNFG) || !equal(got.Blocks[1].FCB, b.Blocks[1].FCB) {
+	if !sameFloats(got.LNFG, b.LNFG) || !sameFloats(got.Blocks[1].FCB, b.Blocks[1].FCB) {
 		t.Errorf("loaded the earlier model")
+	}
+}
+
+// Converting over a conversion of version 1 removes its shards too.
+func TestConvertReplacesVersion1(t *testing.T) {
+	dir := t.TempDir()
+	old := `{"format":"patchlab-int8","version":1,"q8_block":32,"shards":[{"file":"shard-000-0123456789ab.bin","size":3,"sha256":"x"}],"tensors":[]}`
+	if err := os.WriteFile(filepath.Join(dir, ManifestName), []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "shard-000-0123456789ab.bin"), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	convertSmallShards(t, gpt2.Random(tinyConfig, 1), dir)
+	m := readManifest(t, dir)
+	if len(dirNames(t, dir)) != len(m.Shards)+1 {
+		t.Errorf("files %v, want the manifest and its %d shards", dirNames(t, dir), len(m.Shards))
 	}
 }
 

@@ -16,6 +16,9 @@ func TestLayoutGPT2Small(t *testing.T) {
 			t.Errorf("shard %d: %d bytes", i, s)
 		}
 	}
+	if len(ts) != 20*12+5 {
+		t.Errorf("%d tensors, want 20·n_layer + 5", len(ts))
+	}
 	for _, tn := range ts {
 		want := 1
 		if tn.Name == "wte.weight" {
@@ -31,7 +34,7 @@ func TestLayoutGPT2Small(t *testing.T) {
 			t.Errorf("%s shares a shard with wte.weight", tn.Name)
 		}
 	}
-	m := &Manifest{Format: FormatName, Version: Version, Config: configOf(gpt2.Small), Q8Block: 32, Tensors: ts}
+	m := &Manifest{Format: FormatName, Version: Version, Config: configOf(gpt2.Small), Q8Block: 32, Q9Block: 64, Tensors: ts}
 	for _, s := range sizes {
 		m.Shards = append(m.Shards, Shard{File: "s" + string(rune('A'+len(m.Shards))), Size: s, SHA256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"})
 	}

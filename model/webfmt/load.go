@@ -55,8 +55,11 @@ func readFile(path string, want int64) ([]byte, error) {
 
 // LoadFrom builds the model m describes from shard bytes that open returns
 // (from a directory, a fetch, a cache), after checking each shard's size and
-// sha256. The model's arrays are views of the shard bytes wherever a tensor
-// lies whole in one shard; open's results must not be modified afterwards.
+// sha256. The model is the one gpt2.(*Model).Quantize gives: Q9 block
+// matrices, Q8 wte, F32 wpe; float16 scales and wpe are converted to
+// float32, and the other arrays (int8 and low-bit planes, float32 vectors)
+// are views of the shard bytes wherever a tensor lies whole in one shard, so
+// open's results must not be modified afterwards.
 func LoadFrom(m *Manifest, open func(shard string) ([]byte, error)) (*gpt2.Model, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
@@ -79,12 +82,17 @@ func LoadFrom(m *Manifest, open func(shard string) ([]byte, error)) (*gpt2.Model
 	data := func(name string) []byte { return byName[name].data(shards) }
 	model := emptyModel(m.Config.GPT2())
 	for _, p := range params(model) {
-		if p.mat == nil {
+		switch p.kind {
+		case vector:
 			*p.vec = float32s(data(p.name))
-			continue
+		case q9:
+			hi, lo := int8s(data(p.name)), data(lowBitsName(p.name))
+			*p.mat = tensor.NewQ9(p.rows, p.cols, hi, lo, float16s(data(scaleName(p.name))))
+		case q8:
+			*p.mat = tensor.NewQ8(p.rows, p.cols, int8s(data(p.name)), float16s(data(scaleName(p.name))))
+		case f16:
+			*p.mat = tensor.NewF32(p.rows, p.cols, float16s(data(p.name)))
 		}
-		q, scales := int8s(data(p.name)), float32s(data(scaleName(p.name)))
-		*p.mat = tensor.NewQ8(p.rows, p.cols, q, scales)
 	}
 	if err := model.Validate(); err != nil {
 		return nil, fmt.Errorf("webfmt: %w", err)

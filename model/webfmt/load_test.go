@@ -43,19 +43,12 @@ func TestLoadRejectsDamage(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, []string{shard, "no such file"}},
-		{"other version", func(dir string) {
-			var raw map[string]any
-			path := filepath.Join(dir, ManifestName)
-			data, _ := os.ReadFile(path)
-			if err := json.Unmarshal(data, &raw); err != nil {
-				t.Fatal(err)
-			}
-			raw["version"] = 2
-			data, _ = json.Marshal(raw)
-			if err := os.WriteFile(path, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}, []string{"version 2 is not supported", ManifestName}},
+		{"version 1", func(dir string) {
+			setVersion(t, dir, 1)
+		}, []string{"version 1 is not supported", "convert the checkpoint (model.safetensors) again", ManifestName}},
+		{"newer version", func(dir string) {
+			setVersion(t, dir, 3)
+		}, []string{"version 3 is not supported", "newer patchlab", ManifestName}},
 		{"no manifest", func(dir string) {
 			os.Remove(filepath.Join(dir, ManifestName))
 		}, []string{ManifestName}},
@@ -77,6 +70,21 @@ func TestLoadRejectsDamage(t *testing.T) {
 	}
 }
 
+// setVersion rewrites dir's manifest as if it were of another version.
+func setVersion(t *testing.T, dir string, version int) {
+	var raw map[string]any
+	path := filepath.Join(dir, ManifestName)
+	data, _ := os.ReadFile(path)
+	if err := json.Unmarshal(data, &raw); err != nil {
+		t.Fatal(err)
+	}
+	raw["version"] = version
+	data, _ = json.Marshal(raw)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func copyDir(t *testing.T, src string) string {
 	dst := t.TempDir()
 	for _, name := range dirNames(t, src) {
@@ -92,7 +100,7 @@ func copyDir(t *testing.T, src string) string {
 }
 
 // LoadFrom wraps shard bytes without copying them, except for a tensor
-// split over shards.
+// split over shards and for float16 arrays, converted to float32.
 func TestLoadFromViewsShardBytes(t *testing.T) {
 	dir := t.TempDir()
 	convertSmallShards(t, gpt2.Random(tinyConfig, 1), dir)
@@ -115,12 +123,16 @@ func TestLoadFromViewsShardBytes(t *testing.T) {
 		}
 		return false
 	}
-	proj := m.Blocks[1].Proj.(*tensor.Q8)
-	if !inShard(unsafe.Pointer(&proj.Q[0])) || !inShard(unsafe.Pointer(&proj.Scales[0])) || !inShard(unsafe.Pointer(&m.Blocks[0].LN2B[0])) {
+	proj := m.Blocks[1].Proj.(*tensor.Q9)
+	if !inShard(unsafe.Pointer(&proj.Hi[0])) || !inShard(unsafe.Pointer(&proj.Lo[0])) || !inShard(unsafe.Pointer(&m.Blocks[0].LN2B[0])) {
 		t.Errorf("a tensor in one shard was copied")
 	}
-	if wte := m.WTE.(*tensor.Q8); inShard(unsafe.Pointer(&wte.Q[0])) {
+	wte := m.WTE.(*tensor.Q8)
+	if inShard(unsafe.Pointer(&wte.Q[0])) {
 		t.Errorf("wte.weight, split over shards, is not a joined copy")
+	}
+	if inShard(unsafe.Pointer(&proj.Scales[0])) || inShard(unsafe.Pointer(&wte.Scales[0])) || inShard(unsafe.Pointer(&m.WPE.(*tensor.F32).Data[0])) {
+		t.Errorf("float16 data is not converted to float32")
 	}
 }
 

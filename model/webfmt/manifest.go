@@ -1,7 +1,8 @@
-// Package webfmt is patchlab's int8 weight format for the web: GPT-2's
-// matrices quantised to tensor.Q8, stored out-major in shards of at most
-// 16 MB, described by a JSON manifest with each shard's size and sha256.
-// FORMAT.md beside this file is the specification.
+// Package webfmt is patchlab's quantised weight format for the web: GPT-2
+// as gpt2.(*Model).Quantize has it (9-bit block matrices, int8 wte, float16
+// wpe and scales), stored out-major in shards of at most 16 MB, described by
+// a JSON manifest with each shard's size and sha256. FORMAT.md beside this
+// file is the specification.
 package webfmt
 
 import (
@@ -20,7 +21,7 @@ import (
 const (
 	// FormatName and Version identify the format in the manifest.
 	FormatName = "patchlab-int8"
-	Version    = 1
+	Version    = 2
 	// ManifestName is the manifest's file name in a converted directory.
 	ManifestName = "manifest.json"
 	// MaxShardSize is the largest shard, in bytes (16 MB).
@@ -36,6 +37,7 @@ type Manifest struct {
 	Version int      `json:"version"`
 	Config  Config   `json:"config"`
 	Q8Block int      `json:"q8_block"`
+	Q9Block int      `json:"q9_block"`
 	Shards  []Shard  `json:"shards"`
 	Tensors []Tensor `json:"tensors"`
 }
@@ -60,7 +62,7 @@ type Shard struct {
 // first dimension into Parts that are consecutive in the tensor.
 type Tensor struct {
 	Name  string `json:"name"`
-	DType string `json:"dtype"` // "i8" or "f32"
+	DType string `json:"dtype"` // "i8", "u8", "f16" or "f32"
 	Shape []int  `json:"shape"`
 	Parts []Part `json:"parts"`
 }
@@ -123,8 +125,14 @@ func checkFormat(format string, version int) error {
 	if format != FormatName {
 		return fmt.Errorf("webfmt: manifest format is %q, want %q", format, FormatName)
 	}
-	if version != Version {
-		return fmt.Errorf("webfmt: manifest version %d is not supported (this build reads version %d)", version, Version)
+	switch {
+	case version == Version:
+	case version >= 1 && version < Version:
+		return fmt.Errorf("webfmt: manifest version %d is not supported: an older patchlab wrote it, and this one reads version %d, whose weights are quantised differently; convert the checkpoint (model.safetensors) again with this patchlab", version, Version)
+	case version > Version:
+		return fmt.Errorf("webfmt: manifest version %d is not supported (this patchlab reads version %d; a newer patchlab wrote it?)", version, Version)
+	default:
+		return fmt.Errorf("webfmt: manifest version %d is not supported (this patchlab reads version %d)", version, Version)
 	}
 	return nil
 }
@@ -136,6 +144,9 @@ func (m *Manifest) Validate() error {
 	}
 	if m.Q8Block != tensor.Q8Block {
 		return fmt.Errorf("webfmt: manifest q8_block is %d, want %d", m.Q8Block, tensor.Q8Block)
+	}
+	if m.Q9Block != tensor.Q9Block {
+		return fmt.Errorf("webfmt: manifest q9_block is %d, want %d", m.Q9Block, tensor.Q9Block)
 	}
 	if err := m.Config.validate(); err != nil {
 		return err
@@ -162,9 +173,9 @@ func (c Config) validate() error {
 		c.Width >= 1 && c.Width <= maxWidth &&
 		c.Context >= 1 && c.Context <= maxCtx &&
 		c.Vocab >= 1 && c.Vocab <= maxVocab &&
-		c.Width%c.Heads == 0 && c.Width%tensor.Q8Block == 0
+		c.Width%c.Heads == 0 && c.Width%tensor.Q9Block == 0
 	if !ok {
-		return fmt.Errorf("webfmt: configuration %+v is invalid (n_embd must be a multiple of n_head and of %d)", c, tensor.Q8Block)
+		return fmt.Errorf("webfmt: configuration %+v is invalid (n_embd must be a multiple of n_head and of %d)", c, tensor.Q9Block)
 	}
 	return nil
 }
@@ -297,8 +308,10 @@ func (t Tensor) Bytes() int64 { return int64(t.Shape[0]) * t.rowBytes() }
 
 func dtypeSize(dtype string) int {
 	switch dtype {
-	case "i8":
+	case "i8", "u8":
 		return 1
+	case "f16":
+		return 2
 	case "f32":
 		return 4
 	}

@@ -18,7 +18,7 @@ func planned(t testing.TB, c gpt2.Config, maxShard int64) *Manifest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &Manifest{Format: FormatName, Version: Version, Config: configOf(c), Q8Block: 32, Tensors: ts}
+	m := &Manifest{Format: FormatName, Version: Version, Config: configOf(c), Q8Block: 32, Q9Block: 64, Tensors: ts}
 	for i, s := range sizes {
 		m.Shards = append(m.Shards, Shard{File: "shard-" + string(rune('a'+i)) + ".bin", Size: s, SHA256: strings.Repeat("0f", 32)})
 	}
@@ -50,9 +50,12 @@ func TestParseManifestRejects(t *testing.T) {
 		edit       func(m *Manifest)
 	}{
 		{"format", `format is "safetensors"`, func(m *Manifest) { m.Format = "safetensors" }},
-		{"version", "version 2 is not supported", func(m *Manifest) { m.Version = 2 }},
+		{"version 1", "an older patchlab wrote it", func(m *Manifest) { m.Version = 1 }},
+		{"version 3", "version 3 is not supported", func(m *Manifest) { m.Version = 3 }},
 		{"block", "q8_block is 64", func(m *Manifest) { m.Q8Block = 64 }},
+		{"q9 block", "q9_block is 32", func(m *Manifest) { m.Q9Block = 32 }},
 		{"config", "configuration", func(m *Manifest) { m.Config.Heads = 3 }},
+		{"width", "multiple of n_head and of 64", func(m *Manifest) { m.Config.Width, m.Config.Heads = 32, 1 }},
 		{"no shards", "no shards", func(m *Manifest) { m.Shards = nil }},
 		{"path", `invalid file name "../x.bin"`, func(m *Manifest) { m.Shards[0].File = "../x.bin" }},
 		{"dup shard", "listed twice", func(m *Manifest) { m.Shards[1].File = m.Shards[0].File }},
@@ -62,6 +65,8 @@ func TestParseManifestRejects(t *testing.T) {
 		{"unknown", `"lm_head.weight" is not`, func(m *Manifest) { m.Tensors[0].Name = "lm_head.weight" }},
 		{"dup tensor", "listed twice", func(m *Manifest) { m.Tensors[1].Name = m.Tensors[0].Name }},
 		{"dtype", "wte.weight: f32", func(m *Manifest) { m.Tensors[0].DType = "f32" }},
+		{"scale dtype", "wte.scale: f32[500 2], want f16[500 2]", func(m *Manifest) { m.Tensors[1].DType = "f32" }},
+		{"lowbits", "h.0.attn.c_attn.lowbits: u8[192 64], want u8[192 8]", func(m *Manifest) { lowbits(m).Shape[1] = 64 }},
 		{"shape", "wte.weight: i8[500 32]", func(m *Manifest) { m.Tensors[0].Shape = []int{500, 32} }},
 		{"no parts", "no parts", func(m *Manifest) { m.Tensors[2].Parts = nil }},
 		{"rows", "do not tile", func(m *Manifest) { m.Tensors[2].Parts[0].Rows-- }},
@@ -79,6 +84,30 @@ func TestParseManifestRejects(t *testing.T) {
 				t.Errorf("got %v, want an error containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// lowbits is the first low-bit plane in m.
+func lowbits(m *Manifest) *Tensor {
+	for i := range m.Tensors {
+		if strings.HasSuffix(m.Tensors[i].Name, ".lowbits") {
+			return &m.Tensors[i]
+		}
+	}
+	panic("no lowbits")
+}
+
+// A manifest of version 1, as the previous patchlab wrote them (int8 with
+// float32 scales, no q9_block), gets an error telling the user to convert
+// the model again, not a complaint about its fields.
+func TestParseManifestVersion1(t *testing.T) {
+	v1 := `{"format":"patchlab-int8","version":1,"config":{"n_layer":2,"n_head":2,"n_embd":64,"n_ctx":32,"vocab_size":500},"q8_block":32,
+"shards":[{"file":"shard-000-3f9a0c1d2e4b.bin","size":9000,"sha256":"` + strings.Repeat("0f", 32) + `"}],
+"tensors":[{"name":"wte.weight","dtype":"i8","shape":[500,64],"parts":[{"shard":0,"offset":0,"rows":100}]},
+{"name":"wte.scale","dtype":"f32","shape":[500,2],"parts":[{"shard":0,"offset":6400,"rows":500}]}]}`
+	_, err := ParseManifest([]byte(v1))
+	if err == nil || !strings.Contains(err.Error(), "version 1 is not supported") || !strings.Contains(err.Error(), "convert the checkpoint (model.safetensors) again with this patchlab") {
+		t.Errorf("got %v, want an error telling to convert again", err)
 	}
 }
 
@@ -104,8 +133,10 @@ func TestParseManifestRejectsJSON(t *testing.T) {
 
 func FuzzParseManifest(f *testing.F) {
 	f.Add(marshal(f, planned(f, tinyConfig, 100_000)))
-	f.Add(marshal(f, planned(f, gpt2.Config{Layers: 1, Heads: 1, Width: 32, Context: 1, Vocab: 1}, MaxShardSize)))
-	f.Add([]byte(`{"format":"patchlab-int8","version":1}`))
+	f.Add(marshal(f, planned(f, gpt2.Config{Layers: 1, Heads: 1, Width: 64, Context: 1, Vocab: 1}, MaxShardSize)))
+	f.Add(marshal(f, planned(f, tinyConfig, 3000))) // wte split over shards
+	f.Add([]byte(`{"format":"patchlab-int8","version":2}`))
+	f.Add([]byte(`{"format":"patchlab-int8","version":1,"q8_block":32}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := ParseManifest(data)
 		if err != nil {

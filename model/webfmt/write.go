@@ -172,15 +172,26 @@ func writeManifest(dir string, m *Manifest) error {
 	return nil
 }
 
-// listedShards returns the shard files of the manifest in dir, if any.
+// listedShards returns the shard files of the manifest in dir, if any: of
+// any version of the format, so that converting again over an older
+// conversion removes its shards too.
 func listedShards(dir string) map[string]bool {
 	names := map[string]bool{}
 	data, err := os.ReadFile(filepath.Join(dir, ManifestName))
 	if err != nil {
 		return names
 	}
-	if m, err := ParseManifest(data); err == nil {
-		for _, s := range m.Shards {
+	var m struct {
+		Format string `json:"format"`
+		Shards []struct {
+			File string `json:"file"`
+		} `json:"shards"`
+	}
+	if json.Unmarshal(data, &m) != nil || m.Format != FormatName {
+		return names
+	}
+	for _, s := range m.Shards {
+		if validFileName(s.File) && s.File != ManifestName {
 			names[s.File] = true
 		}
 	}
