@@ -36,6 +36,7 @@ const state = {
 	timings: {},
 	focus: null,
 	notes: [], // what the pool had to say (a corrupt cache entry, a worker lost)
+	loads: 0, // models loaded
 };
 
 let pool = newPool();
@@ -48,9 +49,24 @@ const keyOf = (r) => JSON.stringify(FIELDS.map((f) => r[f]));
 const sweepKey = (key, site) => `${key}\u0000${site}`;
 const mb = (n) => (n / MB).toFixed(1);
 
-// visible shows a token's spaces and control characters.
-function visible(s) {
-	return String(s).replace(/ /g, "␣").replace(/\n/g, "↵").replace(/\t/g, "⇥").replace(/\r/g, "␍");
+// visible shows a token's spaces and control characters: the usual ones
+// as ␣ ↵ ⇥ ␍, the other C0 controls and DEL as their control pictures (␀,
+// ␛, ␡), and the invisible ones that would reorder or hide text (C1
+// controls, bidirectional overrides and isolates, zero-width characters,
+// the byte-order mark) by their code point, ⟨U+202E⟩.
+const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb ]/g;
+function visible(s, keepSpaces = false) {
+	return String(s).replace(HIDDEN, (c) => {
+		if (keepSpaces && (c === " " || c === "\n" || c === "\t")) return c;
+		const n = c.charCodeAt(0);
+		if (c === " ") return "␣";
+		if (c === "\n") return "↵";
+		if (c === "\t") return "⇥";
+		if (c === "\r") return "␍";
+		if (n < 0x20) return String.fromCharCode(0x2400 + n);
+		if (n === 0x7f) return "␡";
+		return `⟨U+${n.toString(16).toUpperCase().padStart(4, "0")}⟩`;
+	});
 }
 
 function el(tag, props = {}, ...children) {
@@ -78,17 +94,25 @@ function seconds(ms) {
 function newPool() {
 	return new Pool({
 		onProgress: showProgress,
-		onNote: (text) => {
+		onNote: (text, how = {}) => {
 			state.notes.push(text);
+			// A lost worker is said again when the run it was in ends.
+			if (how.lost && state.run) state.run.notes.push(text);
 			setStatus("run-status", text);
 		},
 		onWorkers: (st) => {
 			if (st.ready === st.total && !state.timings.allWorkersReadySeconds) state.timings.allWorkersReadySeconds = performance.now() / 1000;
 			modelStatus();
+			// A tokenization lost with a worker is asked again.
+			if (state.tokensKey !== keyOf(request())) scheduleTokenize();
 		},
 		onFatal: (text) => {
+			// No worker is left: nothing can run until a model is opened again.
+			state.ready = false;
 			setStatus("model-status", text);
 			$("load-progress").hidden = true;
+			showWeights(true);
+			updateButtons();
 		},
 	});
 }
@@ -119,10 +143,12 @@ function modelStatus() {
 // ---------------------------------------------------------------- weights
 
 async function startWeights() {
-	let source = null;
+	let source = null, why = "";
 	try {
 		const res = await fetch("weights/manifest.json", { cache: "no-cache" });
-		if (res.ok) source = { kind: "web", manifest: await res.text(), base: res.url };
+		// A host that answers every path with its home page has no weights either.
+		if (res.ok && /^text\/html\b/i.test(res.headers.get("content-type") || "")) why = "weights/manifest.json beside this page is an HTML page, not a manifest: the site has no converted weights. ";
+		else if (res.ok) source = { kind: "web", manifest: await res.text(), base: res.url, name: "weights/manifest.json" };
 	} catch {
 		// offline without a cached manifest, or no weights beside the page
 	}
@@ -132,6 +158,7 @@ async function startWeights() {
 	}
 	if (!source) {
 		showWeights(true);
+		if (why) $("weights-why").textContent = why + $("weights-why").textContent.replace(/^No converted weights were found beside this page\. /, "");
 		setStatus("model-status", "No model yet: open GPT-2's weights below.");
 		return;
 	}
@@ -163,6 +190,7 @@ async function loadModel(source) {
 	}
 	state.info = first.info;
 	state.ready = true;
+	state.loads++;
 	state.timings.loadSeconds = (performance.now() - t) / 1000;
 	state.timings.pageToReadySeconds = performance.now() / 1000;
 	$("load-progress").hidden = true;
@@ -178,6 +206,7 @@ async function loadModel(source) {
 }
 
 function resetPool() {
+	if (state.run) cancel(); // its timer and progress go with it
 	pool.terminate();
 	pool = newPool();
 	state.ready = false;
@@ -195,20 +224,33 @@ function resetPool() {
 
 // useBlob loads a checkpoint: in float32 as it is, or converted to int8
 // (and kept in this browser). config is its config.json's text, or null.
+// The model the page has is let go of only once the new file has passed:
+// its header checked (float32) or converted whole (int8). A file that is
+// not a GPT-2 checkpoint leaves the page as it was.
 async function useBlob(blob, config) {
 	const f32 = document.querySelector("input[name=precision]:checked").value === "f32";
-	resetPool();
+	const name = blob.name || "the checkpoint";
 	$("weights-why").textContent = "";
-	if (f32) return loadModel({ kind: "blob", blob, config });
+	let source;
 	try {
-		setStatus("model-status", `Converting ${blob.name || "the checkpoint"} in a worker…`);
-		const manifest = await pool.convert(blob, config);
-		await loadModel({ kind: "web", manifest, base: null });
+		if (f32) {
+			setStatus("model-status", `Checking ${name}…`);
+			await pool.check(blob, config);
+			source = { kind: "blob", blob, config };
+		} else {
+			setStatus("model-status", `Converting ${name} in a worker…`);
+			const manifest = await pool.convert(blob, config);
+			source = { kind: "web", manifest, base: null };
+		}
 	} catch (e) {
 		$("load-progress").hidden = true;
-		$("weights-why").textContent = `The file could not be converted: ${e.message}`;
-		setStatus("model-status", "No model: see “Model weights” below.");
+		$("weights-why").textContent = `${name} could not be ${f32 ? "opened" : "converted"}: ${e.message}`;
+		if (state.ready) modelStatus();
+		else setStatus("model-status", "No model: see “Model weights” below.");
+		return;
 	}
+	resetPool();
+	await loadModel(source);
 }
 
 async function download(url) {
@@ -247,6 +289,8 @@ async function download(url) {
 
 $("weights-file").addEventListener("change", async (ev) => {
 	const files = [...(ev.target.files || [])];
+	// Choosing the same file again (after another precision, say) is a change too.
+	ev.target.value = "";
 	const model = files.find((f) => !f.name.endsWith(".json"));
 	const config = files.find((f) => f.name.endsWith(".json"));
 	if (!model) {
@@ -284,7 +328,9 @@ $("weights-forget").addEventListener("click", async () => {
 
 // ---------------------------------------------------------------- tokens
 
-let tokenTimer = 0, tokenSeq = 0;
+// Typing tokenizes after a pause (150 ms), with one tokenization at a time
+// in the worker: input that comes meanwhile is tokenized once, after.
+let tokenTimer = 0, tokenBusy = false, tokenAgain = false;
 
 function scheduleTokenize() {
 	clearTimeout(tokenTimer);
@@ -292,18 +338,30 @@ function scheduleTokenize() {
 }
 
 async function tokenizeNow() {
-	const r = request(), seq = ++tokenSeq;
-	let t;
-	try {
-		t = await pool.tokenize(r);
-	} catch {
-		return; // the pool was replaced; the next call answers
+	clearTimeout(tokenTimer);
+	if (tokenBusy) {
+		tokenAgain = true;
+		return;
 	}
-	if (seq !== tokenSeq) return;
-	state.tokens = t;
-	state.tokensKey = keyOf(r);
-	renderTokens(t);
-	renderHeat();
+	tokenBusy = true;
+	try {
+		do {
+			tokenAgain = false;
+			const r = request();
+			let t;
+			try {
+				t = await pool.tokenize(r);
+			} catch {
+				return; // the pool or the worker was replaced: asked again once it is there
+			}
+			state.tokens = t;
+			state.tokensKey = keyOf(r);
+			renderTokens(t);
+			renderHeat();
+		} while (tokenAgain);
+	} finally {
+		tokenBusy = false;
+	}
 }
 
 function chip(tok, cls = "") {
@@ -317,23 +375,35 @@ function chip(tok, cls = "") {
 	return el("span", { class: `chip ${cls}`, title: `token ${tok.id}: ${JSON.stringify(tok.text)}` }, text, el("span", { class: "id", text: String(tok.id) }));
 }
 
-function renderChips(id, toks, classOf = () => "") {
-	$(id).replaceChildren(...toks.map((t, i) => chip(t, classOf(i))));
+// renderChips shows a text's tokens; count is how many it has (−1: more
+// than the context), when more than the ones given.
+function renderChips(id, toks, classOf = () => "", count = toks.length) {
+	const chips = toks.map((t, i) => chip(t, classOf(i)));
+	if (count < 0 || count > toks.length) {
+		chips.push(el("span", { class: "chip more", text: count < 0 ? "… and more" : `… and ${count - toks.length} more` }));
+	}
+	$(id).replaceChildren(...chips);
+}
+
+function countText(n) {
+	if (n < 0) return `more than ${state.info ? state.info.config.n_ctx : 1024} tokens`;
+	return `${n} token${n === 1 ? "" : "s"}`;
 }
 
 function renderTokens(t) {
 	const differ = new Set(t.differ || []);
-	renderChips("clean-tokens", t.clean, (i) => (differ.has(i) ? "differs" : ""));
-	renderChips("corrupted-tokens", t.corrupted, (i) => (differ.has(i) ? "differs" : ""));
-	for (const f of ["clean_target", "corrupted_target"]) renderChips(`${f}-tokens`, t[f], () => (t[f].length === 1 ? "" : "bad"));
-	$("clean-count").textContent = `${t.clean.length} token${t.clean.length === 1 ? "" : "s"}`;
-	$("corrupted-count").textContent = `${t.corrupted.length} token${t.corrupted.length === 1 ? "" : "s"}`;
+	const cleanN = t.clean_count ?? t.clean.length, corruptedN = t.corrupted_count ?? t.corrupted.length;
+	renderChips("clean-tokens", t.clean, (i) => (differ.has(i) ? "differs" : ""), cleanN);
+	renderChips("corrupted-tokens", t.corrupted, (i) => (differ.has(i) ? "differs" : ""), corruptedN);
+	for (const f of ["clean_target", "corrupted_target"]) renderChips(`${f}-tokens`, t[f], () => (t[f].length === 1 && !(t.error && t.error.field === f) ? "" : "bad"));
+	$("clean-count").textContent = countText(cleanN);
+	$("corrupted-count").textContent = countText(corruptedN);
 	for (const f of FIELDS) $(f).removeAttribute("aria-invalid");
 	const e = t.error;
 	$("check").hidden = !e;
 	$("check-align").replaceChildren();
 	if (!e) return;
-	$("check-msg").textContent = e.message;
+	$("check-msg").textContent = visible(e.message, true);
 	if (FIELDS.includes(e.field)) $(e.field).setAttribute("aria-invalid", "true");
 	if (e.clean_tokens && e.corrupted_tokens) $("check-align").append(alignTable(e.clean_tokens, e.corrupted_tokens, e.first_diff));
 }
@@ -361,18 +431,39 @@ function alignTable(a, b, first) {
 // ---------------------------------------------------------------- runs
 
 function updateButtons() {
-	$("run").disabled = !state.ready || !!state.run;
+	$("run").disabled = !state.ready || !!state.run || starting;
 	$("cancel").disabled = !state.run;
 	const have = !!state.baseline;
 	for (const id of ["export-png", "export-csv", "export-tables", "export-json"]) $(id).disabled = !have;
 }
 
+// starting is set from Run until the sweep is handed to the pool (the
+// texts may have to be tokenized first): a second Run meanwhile does nothing.
+let starting = null;
+
 async function run(opts = {}) {
-	if (!state.ready || state.run) return;
+	if (!state.ready || state.run || starting) return;
+	const me = {};
+	starting = me;
+	updateButtons();
+	try {
+		await startRun(opts);
+	} finally {
+		if (starting === me) starting = null;
+		updateButtons();
+	}
+}
+
+async function startRun(opts) {
 	const r = request(), key = keyOf(r);
 	let t = state.tokensKey === key ? state.tokens : null;
 	if (!t) {
-		t = await pool.tokenize(r);
+		try {
+			t = await pool.tokenize(r);
+		} catch (e) {
+			setStatus("run-status", `Nothing was run: ${e.message}. Press Run again.`);
+			return;
+		}
 		state.tokens = t;
 		state.tokensKey = key;
 		renderTokens(t);
@@ -407,8 +498,10 @@ async function run(opts = {}) {
 		renderTables();
 	}
 	const total = jobs.reduce((a, j) => a + j.cost, 0);
-	const rn = { key, probs, t0: performance.now(), firstRow: 0, total, done: 0, rows: jobs.length, rowsDone: 0, cells, site: state.site };
+	const rn = { key, probs, t0: performance.now(), firstRow: 0, total, done: 0, rows: jobs.length, rowsDone: 0, cells, site: state.site, notes: [] };
+	state.timings.runs = (state.timings.runs || 0) + 1;
 	state.run = rn;
+	starting = null; // state.run guards from here
 	updateButtons();
 	setStatus("run-status", jobs.length ? `Running ${VIEWS[state.site].short}…` : "Running the two texts…");
 	$("run-progress").hidden = false;
@@ -441,7 +534,7 @@ async function run(opts = {}) {
 				state.timings.cells = rn.cells;
 				state.timings.rows = rn.rows;
 				const n = pool.status().ready;
-				setStatus("run-status", rn.rows ? `Swept ${VIEWS[rn.site].short} in ${seconds(ms)} with ${n} worker${n > 1 ? "s" : ""}.` : "Done: the tables are for these texts; the heatmap was computed before.");
+				setStatus("run-status", (rn.rows ? `Swept ${VIEWS[rn.site].short} in ${seconds(ms)} with ${n} worker${n > 1 ? "s" : ""}.` : "Done: the tables are for these texts; the heatmap was computed before.") + (rn.notes.length ? ` Meanwhile: ${rn.notes.join(" ")}` : ""));
 			} else if (status === "cancelled") {
 				setStatus("run-status", `Cancelled after ${seconds(ms)}: ${rn.rowsDone} of ${rn.rows} rows done (Run again completes the rest).`);
 			} else {
@@ -715,12 +808,13 @@ $("export-json").addEventListener("click", async () => {
 	}
 });
 $("copy-link").addEventListener("click", async () => {
-	writeState({ ...request(), site: state.site, metric: state.metric });
+	const whole = writeState({ ...request(), site: state.site, metric: state.metric });
+	const left = whole ? "" : " (without the texts too long for a link)";
 	try {
 		await navigator.clipboard.writeText(location.href);
-		setStatus("export-status", "The link is copied.");
+		setStatus("export-status", `The link is copied${left}.`);
 	} catch {
-		setStatus("export-status", "Copy the link from the address bar: it carries this analysis.");
+		setStatus("export-status", `Copy the link from the address bar: it carries this analysis${left}.`);
 	}
 });
 
@@ -835,6 +929,7 @@ window.patchlab = {
 		runStatus: $("run-status").textContent,
 		modelStatus: $("model-status").textContent,
 		notes: state.notes.slice(),
+		loads: state.loads,
 	}),
 	heatmap: () => {
 		const m = heatModel();
@@ -852,6 +947,9 @@ window.patchlab = {
 	setRowDelay: (ms) => { state.rowDelay = ms; },
 	run: (opts) => run(opts || {}),
 	cancel,
+	// crashWorker(i, kind) makes worker i fail, for the fault tests: "close",
+	// "throw", "panic" or "oom" (see worker.js).
+	crashWorker: (i, kind) => pool.debug(i, kind),
 };
 
 init();

@@ -12,6 +12,7 @@
 	let nextFd = 3;
 	const decoder = new TextDecoder("utf-8");
 	let outBuf = "";
+	let fatalLine = "";
 
 	const C = { O_WRONLY: 1, O_RDWR: 2, O_CREAT: 64, O_EXCL: 128, O_TRUNC: 512, O_APPEND: 1024, O_DIRECTORY: 65536 };
 	const err = (code) => { const e = new Error(code); e.code = code; return e; };
@@ -43,8 +44,11 @@
 				outBuf += decoder.decode(buf);
 				const nl = outBuf.lastIndexOf("\n");
 				if (nl !== -1) {
-					console.log(outBuf.substring(0, nl));
+					const lines = outBuf.substring(0, nl);
+					console.log(lines);
 					outBuf = outBuf.substring(nl + 1);
+					// The line that says why the Go runtime stopped, if it did.
+					if (fd === 2 && !fatalLine) fatalLine = (/^(fatal error|panic|runtime: out of memory).*$/m.exec(lines) || [""])[0];
 				}
 				return buf.length;
 			}
@@ -172,5 +176,8 @@
 			return f && f.data.subarray(0, f.size);
 		},
 		remove(path) { files.delete(norm(path)); },
+		// fatal is the first "fatal error: …" or "panic: …" line the Go
+		// runtime wrote, or "".
+		fatal() { return fatalLine; },
 	};
 })();

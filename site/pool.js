@@ -19,39 +19,93 @@ export function workerCount(modelBytes, override) {
 	return Math.max(1, Math.min(cores, 4, byMemory));
 }
 
+let spawned = 0;
+
+// spawn starts a worker. onMessage gets its messages; onDeath(reason) is
+// called once if it ends by itself: the Go engine exited (a panic, no
+// memory left), an uncaught error, the engine did not start, or the
+// worker closed without a word (seen through the Web Lock it holds, see
+// worker.js). stop() ends it without a call.
+function spawn(onMessage, onDeath) {
+	const name = `patchlab-worker-${Date.now().toString(36)}-${++spawned}-${Math.random().toString(36).slice(2)}`;
+	const w = new Worker("worker.js", { name });
+	let over = false;
+	const die = (reason) => {
+		if (over) return;
+		over = true;
+		w.terminate();
+		onDeath(reason);
+	};
+	w.onmessage = (ev) => {
+		const m = ev.data;
+		if (over) return;
+		if (m.type === "alive") {
+			// The worker holds its lock: it is granted to us when the worker ends.
+			if (navigator.locks) navigator.locks.request(name, () => die("the worker ended")).catch(() => {});
+		} else if (m.type === "exited") {
+			die(m.message);
+		} else if (m.type === "fatal") {
+			die(m.message);
+		} else {
+			onMessage(m);
+		}
+	};
+	w.onerror = (ev) => {
+		ev.preventDefault();
+		die(ev.message ? `an uncaught error (${ev.message})` : "the worker failed to start");
+	};
+	return {
+		post: (msg, transfer) => { if (!over) w.postMessage(msg, transfer || []); },
+		stop: () => { over = true; w.terminate(); },
+	};
+}
+
 class PoolWorker {
 	constructor(pool, index) {
 		this.pool = pool;
 		this.index = index;
-		this.w = new Worker("worker.js");
 		this.ready = false; // a model is loaded
+		this.lost = false; // it ended (or was ended)
 		this.started = 0; // the run whose analysis it holds
 		this.job = null; // the job it is sweeping
 		this.memory = null;
-		this.w.onmessage = (ev) => pool.onMessage(this, ev.data);
-		this.w.onerror = (ev) => pool.onMessage(this, { type: "fatal", message: ev.message || "the worker failed to start" });
+		this.life = spawn((m) => pool.onMessage(this, m), (reason) => pool.lose(this, reason));
 	}
 	post(msg, transfer) {
-		this.w.postMessage(msg, transfer || []);
+		this.life.post(msg, transfer);
+	}
+	stop() {
+		this.lost = true;
+		this.life.stop();
 	}
 }
 
+// A pool replaces at most this many lost workers a minute; beyond, it goes
+// on with those left (a worker that dies on every start is not restarted forever).
+const RESPAWNS_PER_MINUTE = 4;
+
 export class Pool {
 	constructor(events) {
-		this.events = events; // {onProgress, onNote, onWorkers, onFatal}
+		this.events = events; // {onProgress, onNote(text, {lost}), onWorkers, onFatal}
 		this.workers = [new PoolWorker(this, 0)];
-		this.pending = new Map(); // request id → {resolve, reject}
+		this.pending = new Map(); // request id → {resolve, reject, worker}
 		this.seq = 0;
 		this.run = null;
 		this.source = null;
 		this.info = null;
 		this.target = 1;
+		this.respawns = []; // when workers were replaced
+		this.over = false; // terminated
 	}
 
 	request(worker, msg, transfer) {
 		const id = ++this.seq;
 		return new Promise((resolve, reject) => {
-			this.pending.set(id, { resolve, reject });
+			if (!worker) {
+				reject(new Error("no worker is running: reload the page"));
+				return;
+			}
+			this.pending.set(id, { resolve, reject, worker });
 			worker.post({ ...msg, id }, transfer);
 		});
 	}
@@ -65,15 +119,22 @@ export class Pool {
 
 	// terminate stops every worker; pending requests fail.
 	terminate() {
+		this.over = true;
 		this.run = null;
-		for (const w of this.workers) w.w.terminate();
+		for (const w of this.workers) w.stop();
 		this.workers = [];
 		for (const p of this.pending.values()) p.reject(new Error("the workers were replaced"));
 		this.pending.clear();
 	}
 
+	// primary is the worker for tokenizing and exports: the first with the
+	// model, else the first.
+	primary() {
+		return this.workers.find((w) => w.ready) || this.workers[0];
+	}
+
 	tokenize(req) {
-		return this.request(this.workers[0], { type: "tokenize", req });
+		return this.request(this.primary(), { type: "tokenize", req });
 	}
 
 	// load loads the model in worker 0 (which fills the cache), then in the
@@ -96,30 +157,114 @@ export class Pool {
 		return new Promise((resolve, reject) => {
 			w.onLoaded = (msg) => {
 				w.ready = true;
+				w.onLoadError = null;
 				w.memory = msg.memory;
 				this.events.onWorkers(this.status());
 				this.joinRun(w);
 				resolve(msg);
 			};
-			w.onLoadError = reject;
+			w.onLoadError = (e) => {
+				w.onLoadError = null;
+				reject(e);
+			};
 			w.post({ type: "load", source: this.source });
 		});
 	}
 
-	// convert runs a safetensors Blob through a converter worker of its own
-	// (terminated after, giving its memory back); resolves with the manifest.
-	convert(blob, config) {
+	// lose replaces a worker that ended by itself: its pending requests
+	// fail, its row goes back to the queue of the run, and a new worker
+	// loads the model (from this browser's cache) and joins the run. One
+	// that ran out of memory is not replaced while others are left: the
+	// pool goes on with fewer.
+	lose(w, reason) {
+		if (w.lost) return;
+		w.lost = true;
+		w.life.stop();
+		const i = this.workers.indexOf(w);
+		if (this.over || i < 0) return;
+		const name = `Worker ${w.index + 1}`;
+		for (const [id, p] of this.pending) {
+			if (p.worker !== w) continue;
+			this.pending.delete(id);
+			p.reject(new Error(`${name} stopped: ${reason}`));
+		}
+		const run = this.run;
+		const busy = !!(run && ((w.job && w.job.run === run.id) || w.started === -run.id));
+		if (w.job && run && w.job.run === run.id) {
+			run.active--;
+			run.queue.unshift(w.job.spec); // the row it was on, computed again
+		}
+		w.job = null;
+		const now = performance.now();
+		this.respawns = this.respawns.filter((t) => now - t < 60000);
+		const others = this.workers.filter((x) => x !== w && !x.lost);
+		const oom = /out of memory/.test(reason);
+		const budget = this.respawns.length < RESPAWNS_PER_MINUTE;
+		// With a model: a replacement that loads it, unless memory is short and
+		// others go on. Without one: a replacement only if none is left, for the tokenizer.
+		const replace = budget && (others.length === 0 || (this.info && !(oom && others.some((x) => x.ready))));
+		// A load it was doing fails, unless its replacement does it.
+		if (w.onLoadError && !(replace && this.info)) w.onLoadError(new Error(`${name} stopped: ${reason}`));
+		let text;
+		if (replace) {
+			this.respawns.push(now);
+			const nw = new PoolWorker(this, w.index);
+			this.workers[i] = nw;
+			if (this.info) {
+				this.loadWorker(nw).catch((e) => this.events.onNote(`The new worker ${w.index + 1} could not load the model (${e.message}).`));
+				text = `${name} stopped (${reason}); a new worker is loading the model${busy ? " and takes over its work" : ""}.`;
+			} else {
+				text = `${name} stopped (${reason}); a new one was started.`;
+			}
+		} else {
+			this.workers.splice(i, 1);
+			if (oom) this.target = Math.max(1, this.target - 1);
+			this.target = Math.min(this.target, Math.max(1, this.workers.length));
+			const n = this.workers.length;
+			text = n ? `${name} stopped (${reason}); going on with ${n} worker${n > 1 ? "s" : ""}.` : `Every worker stopped (${reason}): reload the page.`;
+		}
+		this.events.onNote(text, { lost: true });
+		this.events.onWorkers(this.status());
+		if (!this.workers.length) {
+			this.events.onFatal(text);
+			this.cancel("error", text);
+			return;
+		}
+		if (this.run) for (const x of this.workers) this.dispatch(x);
+	}
+
+	// oneShot runs one message in a worker of its own, terminated after
+	// (giving its memory back): resolves with the answer of type done, or
+	// rejects with the worker's error or its end.
+	oneShot(msg, done) {
 		return new Promise((resolve, reject) => {
-			const w = new Worker("worker.js");
-			w.onmessage = (ev) => {
-				const m = ev.data;
+			const life = spawn((m) => {
 				if (m.type === "progress") this.events.onProgress(m);
 				else if (m.type === "note") this.events.onNote(m.message);
-				else if (m.type === "converted") { w.terminate(); resolve(m.manifest); }
-				else if (m.type === "error" || m.type === "fatal") { w.terminate(); reject(new Error(m.message)); }
-			};
-			w.postMessage({ type: "convert", blob, config });
+				else if (m.type === done) { life.stop(); resolve(m); }
+				else if (m.type === "error") { life.stop(); reject(new Error(m.message)); }
+			}, (reason) => reject(new Error(`the worker stopped: ${reason}`)));
+			life.post(msg);
 		});
+	}
+
+	// convert runs a safetensors Blob through a converter worker of its own;
+	// resolves with the manifest.
+	async convert(blob, config) {
+		return (await this.oneShot({ type: "convert", blob, config }, "converted")).manifest;
+	}
+
+	// check reads a safetensors Blob's header in a worker of its own:
+	// rejects unless it is a GPT-2 checkpoint.
+	async check(blob, config) {
+		await this.oneShot({ type: "check", blob, config }, "checked");
+	}
+
+	// debug makes worker i fail in one of the ways worker.js's debug handler knows.
+	debug(i, kind) {
+		const w = this.workers[i];
+		if (!w) throw new Error(`no worker ${i}`);
+		w.post({ type: "debug", kind });
 	}
 
 	status() {
@@ -132,7 +277,7 @@ export class Pool {
 	}
 
 	record(req, sweeps, metric) {
-		return this.request(this.workers[0], { type: "record", req, sweeps, metric });
+		return this.request(this.workers.find((w) => w.ready), { type: "record", req, sweeps, metric });
 	}
 
 	memory() {
@@ -166,7 +311,7 @@ export class Pool {
 			this.maybeDone(run);
 			return;
 		}
-		w.job = { ...job, run: run.id };
+		w.job = { spec: job, run: run.id };
 		run.active++;
 		w.post({ type: "sweep", run: run.id, site: job.site, rows: [job.r], probs: run.probs, delayMs: run.delayMs });
 	}
@@ -197,7 +342,8 @@ export class Pool {
 		case "booted":
 			return;
 		case "progress":
-			if (w.index === 0) this.events.onProgress(m);
+			// The first load's (a replacement loads from the cache, unseen).
+			if (w.index === 0 && !this.info) this.events.onProgress(m);
 			return;
 		case "note":
 			this.events.onNote(m.message);
@@ -254,10 +400,6 @@ export class Pool {
 				return;
 			}
 			this.events.onNote(`Worker ${w.index + 1}: ${m.message}`);
-			return;
-		case "fatal":
-			if (w.onLoadError) w.onLoadError(new Error(m.message));
-			this.events.onFatal(m.message);
 			return;
 		}
 	}

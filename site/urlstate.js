@@ -25,14 +25,23 @@ export function readState(loc, sites, metrics) {
 	return out;
 }
 
+// writeState puts the analysis in the URL's fragment, leaving out a text
+// longer than readState takes (a pasted book must not go into the address
+// bar). Returns whether every text went in.
 export function writeState(s) {
 	const p = new URLSearchParams();
-	for (const k of TEXT_KEYS) p.set(k, s[k] ?? "");
+	let whole = true;
+	for (const k of TEXT_KEYS) {
+		const v = String(s[k] ?? "");
+		if (v.length <= MAX_TEXT) p.set(k, v);
+		else whole = false;
+	}
 	p.set("site", s.site);
 	p.set("metric", s.metric);
 	const url = new URL(location.href);
 	url.hash = p.toString();
 	if (url.href !== location.href) history.replaceState(null, "", url.href);
+	return whole;
 }
 
 // An option from the query string, for tests and benchmarks (?workers=2).

@@ -41,23 +41,39 @@
 				await cache.delete(key);
 			}
 		}
-		if (!url) throw new Error(`${shard.file} is not in this browser's cache any more: open the model file again.`);
+		// The errors below name no file: the engine says which shard they are of.
+		if (!url) throw new Error("it is not in this browser's cache any more: open the model file again");
 		// Kept in Cache Storage below: no second copy in the HTTP cache.
 		const res = await fetch(url, cache ? { cache: "no-store" } : {});
-		if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${res.statusText}`);
+		if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText} from ${url}`);
+		// A host that answers every path with its home page (status 200).
+		const type = res.headers.get("content-type") || "";
+		if (/^text\/html\b/i.test(type)) {
+			res.body && res.body.cancel().catch(() => {});
+			throw new Error(`${url} answered with an HTML page (${type.split(";")[0]}), not the shard's bytes: the weights are not where the manifest is`);
+		}
 		const bytes = new Uint8Array(shard.size);
 		let n = 0;
 		const reader = res.body.getReader();
 		for (;;) {
-			const { done, value } = await reader.read();
+			let chunk;
+			try {
+				chunk = await reader.read();
+			} catch (e) {
+				throw new Error(`the download broke off after ${n} of ${shard.size} bytes (${e.message})`);
+			}
+			const { done, value } = chunk;
 			if (done) break;
-			if (n + value.length > shard.size) throw new Error(`${shard.file}: more than the ${shard.size} bytes the manifest says`);
+			if (n + value.length > shard.size) {
+				reader.cancel().catch(() => {});
+				throw new Error(`more than the ${shard.size} bytes the manifest says (a wrong or stale file?)`);
+			}
 			bytes.set(value, n);
 			n += value.length;
 			onBytes(value.length, "network");
 		}
-		if (n !== shard.size) throw new Error(`${shard.file}: ${n} bytes, the manifest says ${shard.size} (truncated download?)`);
-		if ((await sha256(bytes)) !== shard.sha256) throw new Error(`${shard.file}: sha256 does not match the manifest (corrupt or stale file on the server)`);
+		if (n !== shard.size) throw new Error(`${n} bytes, the manifest says ${shard.size} (a truncated file or download?)`);
+		if ((await sha256(bytes)) !== shard.sha256) throw new Error("its sha256 does not match the manifest (a corrupt or stale file on the server?)");
 		if (cache) await putShard(cache, shard.sha256, bytes);
 		return bytes;
 	}

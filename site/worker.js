@@ -15,6 +15,27 @@ self.plYield = () => new Promise((resolve) => {
 const post = (msg, transfer) => self.postMessage(msg, transfer || []);
 const engine = () => self.patchlab;
 
+// The page learns that this worker is gone, even when it goes without a
+// word (closed, or killed while computing), by a Web Lock held for the
+// worker's lifetime under the name the page gave it: the browser releases
+// it when the worker ends, and the page is waiting for it.
+if (self.name && self.navigator && navigator.locks) {
+	navigator.locks.request(self.name, () => {
+		post({ type: "alive" });
+		return new Promise(() => {}); // held until the worker ends
+	}).catch(() => {});
+}
+
+// Messages of the Go runtime that are no use to a person.
+const plain = (msg) => String(msg).replace(/^(webfmt|weights|safetensors): /, "");
+
+// exitReason says why the Go program stopped, from what it wrote last.
+function exitReason() {
+	const line = MEMFS.fatal();
+	if (/out of memory/.test(line)) return "the engine ran out of memory";
+	return line ? `the engine crashed (${line})` : "the engine stopped";
+}
+
 const booted = (async () => {
 	const go = new Go();
 	let inst;
@@ -26,7 +47,10 @@ const booted = (async () => {
 		if (!res.ok) throw new Error(`patchlab.wasm: HTTP ${res.status}`);
 		inst = (await WebAssembly.instantiate(await res.arrayBuffer(), go.importObject)).instance;
 	}
-	go.run(inst); // runs main until it waits; self.patchlab is set
+	// run returns at once (main waits for calls), self.patchlab is set;
+	// its promise settles if the Go program ever exits: a panic, or no
+	// memory left. The worker is of no use after that: the page replaces it.
+	go.run(inst).then(() => post({ type: "exited", message: exitReason() }));
 	self.wasmMemory = inst.exports.mem;
 	post({ type: "booted" });
 })().catch((e) => post({ type: "fatal", message: `The engine did not start: ${e.message}` }));
@@ -69,10 +93,20 @@ function progress(phase, total) {
 	};
 }
 
-async function loadWeb({ manifest, base }) {
-	const m = JSON.parse(manifest);
-	const total = m.shards.reduce((a, s) => a + s.size, 0);
-	const byFile = new Map(m.shards.map((s) => [s.file, s]));
+// loadWeb loads the web format: the manifest's text, the URL it came from
+// (null: the shards are in this browser's cache only) and what to call it
+// in messages.
+async function loadWeb({ manifest, base, name }) {
+	const where = name || "the manifest of the weights kept in this browser";
+	let m;
+	try {
+		m = JSON.parse(manifest);
+	} catch {
+		throw new Error(`${where} is not a weights manifest: ${/^\s*</.test(manifest) ? "it is an HTML page" : "it is not JSON"}`);
+	}
+	const shards = m && Array.isArray(m.shards) ? m.shards.filter((s) => s && typeof s.file === "string") : [];
+	const total = shards.reduce((a, s) => a + (Number(s.size) || 0), 0);
+	const byFile = new Map(shards.map((s) => [s.file, s]));
 	let fromNet = 0;
 	const onBytes = progress("weights", total);
 	const fetchShard = (file) => {
@@ -82,13 +116,26 @@ async function loadWeb({ manifest, base }) {
 			onBytes(n);
 		}, (note) => post({ type: "note", message: note }));
 	};
-	const info = parse(await engine().loadWeb(manifest, fetchShard));
+	let info;
+	try {
+		info = parse(await engine().loadWeb(manifest, fetchShard));
+	} catch (e) {
+		// Name the file: the manifest's own faults are the manifest's, a
+		// shard's name its shard (webfmt says "shard NAME: …").
+		const msg = plain(e.message);
+		throw new Error(/^shard /.test(msg) ? msg : `${where}: ${msg}`);
+	}
 	return { info, fromNetwork: fromNet };
 }
 
 async function loadBlob({ blob, config }) {
 	const onRead = progress("read", blob.size);
-	const info = parse(await engine().loadBlob(readerOf(blob, (end) => onRead(end, true)), blob.size, blob.name || "model.safetensors", config || null));
+	let info;
+	try {
+		info = parse(await engine().loadBlob(readerOf(blob, (end) => onRead(end, true)), blob.size, blob.name || "model.safetensors", config || null));
+	} catch (e) {
+		throw new Error(plain(e.message));
+	}
 	return { info, fromNetwork: 0 };
 }
 
@@ -98,7 +145,11 @@ async function convert({ blob, config }) {
 	// Reading and writing go together, tensor by tensor: the bytes written
 	// are the progress.
 	const onWrite = (done, total) => post({ type: "progress", phase: "convert", done, total });
-	await engine().convert(readerOf(blob), blob.size, blob.name || "model.safetensors", config || null, "/out", onWrite);
+	try {
+		await engine().convert(readerOf(blob), blob.size, blob.name || "model.safetensors", config || null, "/out", onWrite);
+	} catch (e) {
+		throw new Error(plain(e.message));
+	}
 	const manifest = new TextDecoder().decode(MEMFS.file("/out/manifest.json"));
 	const m = JSON.parse(manifest);
 	let done = 0;
@@ -126,6 +177,24 @@ const handlers = {
 	},
 	async convert(msg) {
 		post({ type: "converted", manifest: await convert(msg) });
+	},
+	// check reads a safetensors file's header: is it a GPT-2 checkpoint?
+	async check(msg) {
+		const { blob, config } = msg;
+		try {
+			await engine().check(readerOf(blob), blob.size, blob.name || "model.safetensors", config || null);
+		} catch (e) {
+			throw new Error(plain(e.message));
+		}
+		post({ type: "checked" });
+	},
+	// debug makes this worker fail, for the page's fault tests: "close"
+	// (it ends without a word), "throw" (an uncaught exception), "panic" and
+	// "oom" (the Go engine panics, or runs out of memory, and exits).
+	debug(msg) {
+		if (msg.kind === "close") self.close();
+		else if (msg.kind === "throw") setTimeout(() => { throw new Error("a crash asked for by a test"); });
+		else engine().crash(msg.kind);
 	},
 	async start(msg) {
 		if (msg.fresh) engine().forget();

@@ -14,6 +14,9 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
+	"sync"
+	"unicode/utf8"
 
 	"github.com/patchlab/patchlab/model/analysis"
 	"github.com/patchlab/patchlab/model/bpe"
@@ -75,6 +78,18 @@ func (e *Engine) LoadSafetensors(r io.ReaderAt, size int64, name string, configJ
 	return e.setModel(m, false), nil
 }
 
+// Check reads only the header of a safetensors file and checks that it
+// holds a GPT-2 checkpoint (its tensors' names and shapes, and configJSON
+// as for LoadSafetensors), so that the page can refuse another file before
+// it lets go of the model it has. The error names the file.
+func Check(r io.ReaderAt, size int64, name string, configJSON []byte) (gpt2.Config, error) {
+	f, err := safetensors.Parse(r, size, name)
+	if err != nil {
+		return gpt2.Config{}, err
+	}
+	return weights.ConfigFromShapes(f, configJSON)
+}
+
 // Convert converts a Hugging Face GPT-2 checkpoint read through r to the
 // web format in outDir (in the browser, a directory of the worker's
 // in-memory file system), one tensor at a time. configJSON as for
@@ -96,31 +111,131 @@ type Tokens struct {
 	Error           *analysis.InputError `json:"error,omitempty"`
 	// Differ lists the positions whose tokens differ, when the counts agree.
 	Differ []int `json:"differ"`
+	// CleanCount and CorruptedCount are the texts' token counts; Clean and
+	// Corrupted hold the first MaxShown(context) of them at most. −1: more
+	// than the context holds, the text too long to be tokenized whole.
+	CleanCount     int `json:"clean_count"`
+	CorruptedCount int `json:"corrupted_count"`
+}
+
+// MaxShown is how many tokens of a text Tokenize returns for a model of
+// context ctx: a pasted book would otherwise make the page draw a chip per
+// token. A text that fits the context is returned whole.
+func MaxShown(ctx int) int { return ctx }
+
+var (
+	longestOnce  sync.Once
+	longestToken int
+)
+
+// maxTokenBytes is the length in bytes of the vocabulary's longest token
+// (128 for GPT-2): a text of n bytes has at least n/maxTokenBytes tokens.
+func maxTokenBytes(tok *bpe.Tokenizer) int {
+	longestOnce.Do(func() {
+		for id := range tok.VocabSize() {
+			longestToken = max(longestToken, len(tok.DecodeBytes([]int{id})))
+		}
+	})
+	return longestToken
+}
+
+// cut returns the longest prefix of s of at most n bytes that ends on a
+// character boundary, and whether s was longer.
+func cut(s string, n int) (string, bool) {
+	if len(s) <= n {
+		return s, false
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n], true
 }
 
 // Tokenize tokenizes the four fields and checks the request as a run would
 // (against the loaded model's context, or GPT-2 small's before one loads).
+// Its work is bounded whatever the input: a text longer than the context's
+// worth of the longest token certainly has more tokens than the context,
+// and a target longer than one token certainly is not one token, so only
+// that much of each is tokenized.
 func (e *Engine) Tokenize(req analysis.Request) Tokens {
-	t := Tokens{
-		Clean: analysis.Tokenize(e.tok, req.Clean), Corrupted: analysis.Tokenize(e.tok, req.Corrupted),
-		CleanTarget: analysis.Tokenize(e.tok, req.CleanTarget), CorruptedTarget: analysis.Tokenize(e.tok, req.CorruptedTarget),
-		Differ: []int{},
-	}
 	cfg := gpt2.Small
 	if e.model != nil {
 		cfg = e.model.Config
 	}
-	if _, err := analysis.Check(e.tok, cfg, req); err != nil {
-		t.Error = inputError(err)
+	L := maxTokenBytes(e.tok)
+	var short analysis.Request
+	over := map[string]int{} // field → its length in bytes, for the fields cut
+	for _, f := range []struct {
+		name     string
+		src      string
+		dst      *string
+		maxBytes int
+	}{
+		{"clean", req.Clean, &short.Clean, cfg.Context*L + 1},
+		{"corrupted", req.Corrupted, &short.Corrupted, cfg.Context*L + 1},
+		{"clean_target", req.CleanTarget, &short.CleanTarget, L + 1},
+		{"corrupted_target", req.CorruptedTarget, &short.CorruptedTarget, L + 1},
+	} {
+		var was bool
+		if *f.dst, was = cut(f.src, f.maxBytes); was {
+			over[f.name] = len(f.src)
+		}
 	}
-	if len(t.Clean) == len(t.Corrupted) {
+	t := Tokens{
+		Clean: analysis.Tokenize(e.tok, short.Clean), Corrupted: analysis.Tokenize(e.tok, short.Corrupted),
+		CleanTarget: analysis.Tokenize(e.tok, short.CleanTarget), CorruptedTarget: analysis.Tokenize(e.tok, short.CorruptedTarget),
+		Differ: []int{},
+	}
+	t.CleanCount, t.CorruptedCount = len(t.Clean), len(t.Corrupted)
+	if _, ok := over["clean"]; ok {
+		t.CleanCount = -1
+	}
+	if _, ok := over["corrupted"]; ok {
+		t.CorruptedCount = -1
+	}
+	if _, err := analysis.Check(e.tok, cfg, short); err != nil {
+		t.Error = inputError(err)
+		explain(t.Error, over, cfg)
+	}
+	if t.CleanCount >= 0 && t.CleanCount == t.CorruptedCount {
 		for i := range t.Clean {
 			if t.Clean[i].ID != t.Corrupted[i].ID {
 				t.Differ = append(t.Differ, i)
 			}
 		}
 	}
+	n := MaxShown(cfg.Context)
+	t.Clean, t.Corrupted = t.Clean[:min(n, len(t.Clean))], t.Corrupted[:min(n, len(t.Corrupted))]
+	t.CleanTarget, t.CorruptedTarget = t.CleanTarget[:min(n, len(t.CleanTarget))], t.CorruptedTarget[:min(n, len(t.CorruptedTarget))]
 	return t
+}
+
+// explain rewrites the message of an error about a field that Tokenize
+// cut (its token count unknown).
+func explain(ie *analysis.InputError, over map[string]int, cfg gpt2.Config) {
+	if ie.Reason == "whitespace" || ie.Reason == "empty" {
+		return
+	}
+	name := strings.ReplaceAll(ie.Field, "_", " ")
+	isText := ie.Field == "clean" || ie.Field == "corrupted"
+	switch n, cut := over[ie.Field]; {
+	case cut && isText:
+		ie.Msg = fmt.Sprintf("the %s text is %s long, more than the model's context of %d tokens can hold: shorten it", name, size(n), cfg.Context)
+	case cut:
+		ie.Msg = fmt.Sprintf("the %s is %s long, far more than one token: choose a word that is a single token, usually with its leading space such as \" Jones\"", name, size(n))
+		ie.Target = nil
+	}
+}
+
+// size says how long a text is.
+func size(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB (%d bytes)", float64(n)/(1<<20), n)
+	case n >= 10_000:
+		return fmt.Sprintf("%d kB (%d bytes)", n/1024, n)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 func inputError(err error) *analysis.InputError {

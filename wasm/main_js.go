@@ -32,12 +32,14 @@ func main() {
 		"loadWeb":  js.FuncOf(loadWeb),
 		"loadBlob": js.FuncOf(loadBlob),
 		"convert":  js.FuncOf(convert),
+		"check":    js.FuncOf(check),
 		"start":    js.FuncOf(start),
 		"sweep":    js.FuncOf(sweep),
 		"cancel":   js.FuncOf(func(js.Value, []js.Value) any { cancel(); return nil }),
 		"forget":   js.FuncOf(func(js.Value, []js.Value) any { engine.Forget(); return nil }),
 		"record":   js.FuncOf(record),
 		"memory":   js.FuncOf(memory),
+		"crash":    js.FuncOf(crash),
 	}
 	js.Global().Set("patchlab", js.ValueOf(api))
 	select {}
@@ -80,6 +82,19 @@ func loadBlob(_ js.Value, args []js.Value) any {
 			return nil, err
 		}
 		return toJSON(info), nil
+	})
+}
+
+// check(readAt, size, name, configJSON|null) → Promise<configJSON>: reads a
+// safetensors file's header only and checks that it is a GPT-2 checkpoint.
+func check(_ js.Value, args []js.Value) any {
+	r, size, name, config := readerAt{args[0]}, int64(args[1].Float()), args[2].String(), optBytes(args[3])
+	return promise(func() (any, error) {
+		c, err := Check(r, size, name, config)
+		if err != nil {
+			return nil, err
+		}
+		return toJSON(c), nil
 	})
 }
 
@@ -179,6 +194,26 @@ func memory(js.Value, []js.Value) any {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return js.ValueOf(map[string]any{"sys": float64(ms.Sys), "heap": float64(ms.HeapAlloc)})
+}
+
+// hoard keeps what crash("oom") allocates.
+var hoard [][]byte
+
+// crash(kind) makes the engine fail as a bug or a lack of memory would, for
+// the page's fault tests: "panic", an unrecovered panic; "oom", allocating
+// until the WebAssembly memory cannot grow any more. Either way the Go
+// program exits, and the worker reports it (see site/worker.js).
+func crash(_ js.Value, args []js.Value) any {
+	kind := args[0].String()
+	go func() {
+		if kind == "oom" {
+			for {
+				hoard = append(hoard, make([]byte, 64<<20))
+			}
+		}
+		panic("patchlab: a crash asked for by a test (" + kind + ")")
+	}()
+	return nil
 }
 
 // yielding is a context whose Err, which a sweep calls between rows and

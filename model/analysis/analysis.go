@@ -50,7 +50,8 @@ type Request struct {
 // beside the message: the tokenizations involved.
 type InputError struct {
 	Msg       string  `json:"message"`
-	Field     string  `json:"field"` // clean, corrupted, clean_target, corrupted_target
+	Field     string  `json:"field"`  // clean, corrupted, clean_target, corrupted_target
+	Reason    string  `json:"reason"` // empty, whitespace, too_long, count_mismatch, not_one_token
 	Clean     []Token `json:"clean_tokens,omitempty"`
 	Corrupted []Token `json:"corrupted_tokens,omitempty"`
 	Target    []Token `json:"target_tokens,omitempty"`
@@ -78,15 +79,17 @@ func Check(tok *bpe.Tokenizer, cfg gpt2.Config, req Request) (*Analysis, error) 
 		toks        []Token
 	}{{"clean", req.Clean, a.CleanTokens}, {"corrupted", req.Corrupted, a.CorruptedTokens}} {
 		switch {
+		case t.text == "":
+			return nil, &InputError{Field: t.field, Reason: "empty", FirstDiff: -1, Msg: fmt.Sprintf("the %s text is empty: type a sentence", t.field)}
 		case strings.TrimSpace(t.text) == "":
-			return nil, &InputError{Field: t.field, FirstDiff: -1, Msg: fmt.Sprintf("the %s text is empty: type a sentence", t.field)}
+			return nil, &InputError{Field: t.field, Reason: "whitespace", FirstDiff: -1, Msg: fmt.Sprintf("the %s text is only whitespace (spaces, tabs, line breaks): type a sentence", t.field)}
 		case len(t.toks) > cfg.Context:
-			return nil, &InputError{Field: t.field, FirstDiff: -1, Msg: fmt.Sprintf("the %s text has %d tokens, more than the model's context of %d: shorten it", t.field, len(t.toks), cfg.Context)}
+			return nil, &InputError{Field: t.field, Reason: "too_long", FirstDiff: -1, Msg: fmt.Sprintf("the %s text has %d tokens, more than the model's context of %d: shorten it", t.field, len(t.toks), cfg.Context)}
 		}
 	}
 	if len(a.CleanTokens) != len(a.CorruptedTokens) {
 		return nil, &InputError{
-			Field: "corrupted", Clean: a.CleanTokens, Corrupted: a.CorruptedTokens, FirstDiff: firstDiff(a.CleanTokens, a.CorruptedTokens),
+			Field: "corrupted", Reason: "count_mismatch", Clean: a.CleanTokens, Corrupted: a.CorruptedTokens, FirstDiff: firstDiff(a.CleanTokens, a.CorruptedTokens),
 			Msg: fmt.Sprintf("the texts have different token counts (clean %d: %s; corrupted %d: %s): patching needs the same count, so change a word until both counts agree",
 				len(a.CleanTokens), Join(a.CleanTokens), len(a.CorruptedTokens), Join(a.CorruptedTokens)),
 		}
@@ -107,13 +110,13 @@ func single(tok *bpe.Tokenizer, field, text string) (int, error) {
 	name := strings.ReplaceAll(field, "_", " ")
 	switch {
 	case len(toks) == 0:
-		return 0, &InputError{Field: field, FirstDiff: -1, Msg: fmt.Sprintf("the %s is empty: type one token, usually a word with its leading space such as \" Jones\"", name)}
+		return 0, &InputError{Field: field, Reason: "empty", FirstDiff: -1, Msg: fmt.Sprintf("the %s is empty: type one token, usually a word with its leading space such as \" Jones\"", name)}
 	case len(toks) > 1:
 		hint := ""
 		if !strings.HasPrefix(text, " ") && len(Tokenize(tok, " "+text)) == 1 {
 			hint = fmt.Sprintf(" (with a leading space, %q is one token)", " "+text)
 		}
-		return 0, &InputError{Field: field, Target: toks, FirstDiff: -1,
+		return 0, &InputError{Field: field, Reason: "not_one_token", Target: toks, FirstDiff: -1,
 			Msg: fmt.Sprintf("the %s %q is %d tokens (%s), not one: choose a word that is a single token%s", name, text, len(toks), Join(toks), hint)}
 	}
 	return toks[0].ID, nil

@@ -25,7 +25,7 @@ func TestCheckErrors(t *testing.T) {
 		{"target of two tokens", func(r *Request) { r.CleanTarget = " Richardson-Smith" }, "clean_target", []string{"is 3 tokens", " Richardson/-/Smith"}},
 		{"target without its space", func(r *Request) { r.CorruptedTarget = "Smith" }, "", nil},
 		{"empty clean", func(r *Request) { r.Clean = "" }, "clean", []string{"empty"}},
-		{"whitespace only", func(r *Request) { r.Corrupted = " \t\n" }, "corrupted", []string{"empty"}},
+		{"whitespace only", func(r *Request) { r.Corrupted = " \t\n" }, "corrupted", []string{"only whitespace"}},
 		{"empty target", func(r *Request) { r.CleanTarget = "" }, "clean_target", []string{"empty"}},
 		{"too long", func(r *Request) { r.Clean = strings.Repeat("word ", 100) }, "clean", []string{"more than the model's context of 64"}},
 	}

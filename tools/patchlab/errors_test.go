@@ -62,7 +62,7 @@ func TestInputErrors(t *testing.T) {
 		{"directory without model", sweepArgs("-model", dir), []string{"neither manifest.json nor model.safetensors"}},
 		{"too long", withClean(long), []string{"clean text has", "more than the model's context of 64"}},
 		{"empty text", withClean(""), []string{"clean text is empty"}},
-		{"whitespace text", withClean(" \t "), []string{"clean text is empty"}},
+		{"whitespace text", withClean(" \t "), []string{"clean text is only whitespace"}},
 		{"missing flags", []string{"sweep", "-model", tinyModel, "-clean", michelle}, []string{"missing -corrupted, -clean-target, -corrupted-target"}},
 		{"flat baselines", append(withClean(michelle), "-metric", "normalized"), []string{"normalized metric is undefined"}},
 		{"stray argument", sweepArgs("extra"), []string{"no arguments"}},

@@ -297,7 +297,8 @@ func TestConvertInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`input[name=precision][value=int8]`)),
 		chromedp.SetValue(chromedp.ID("weights-url"), tb.origin+"/fixtures/tiny/model.safetensors"),
 		chromedp.Click(chromedp.ID("weights-fetch")))
-	tb.wait("the converted weights", `patchlab.status().ready && patchlab.status().workers.ready >= 2 && patchlab.status().info.quantized`, 60*time.Second)
+	// The model beside the page stays until the converted one replaces it: the second load.
+	tb.wait("the converted weights", `patchlab.status().loads >= 2 && patchlab.status().ready && patchlab.status().workers.ready >= 2 && patchlab.status().info.quantized`, 60*time.Second)
 	got := eval[string](tb, `PatchlabStore.userManifest()`)
 	var browserM, nativeM webfmt.Manifest
 	if err := json.Unmarshal([]byte(got), &browserM); err != nil {
