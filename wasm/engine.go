@@ -312,23 +312,13 @@ func cell3(c patch.Cell) [3]float64 { return [3]float64{float64(c.Clean), float6
 // texts again (benchmarks time it).
 func (e *Engine) Forget() { e.an = nil }
 
-// ParseSite reads a site as the page names it: embed, resid_post,
-// attn_out, mlp_out, z (each head at every position) or z_per_position.
-func ParseSite(name string) (patch.Site, error) {
-	if name == "z_per_position" {
-		return patch.Site{Kind: gpt2.Z, PerPosition: true}, nil
-	}
-	k, err := gpt2.ParseSiteKind(name)
-	return patch.Site{Kind: k}, err
-}
-
 // Sweep patches the given rows of a site of the started analysis, in order,
 // calling onRow with each row's cells as it finishes.
 func (e *Engine) Sweep(ctx context.Context, site string, probs bool, rows []int, onRow func(r int, cells []patch.Cell)) error {
 	if e.an == nil {
 		return errors.New("no analysis is started")
 	}
-	s, err := ParseSite(site)
+	s, err := patch.ParseSite(site)
 	if err != nil {
 		return err
 	}
@@ -352,7 +342,7 @@ func (e *Engine) Shape(site string) (rows, cols int, err error) {
 	if e.an == nil {
 		return 0, 0, errors.New("no analysis is started")
 	}
-	s, err := ParseSite(site)
+	s, err := patch.ParseSite(site)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -378,7 +368,7 @@ func (e *Engine) Record(sweeps []SiteCells, metric string) ([]byte, error) {
 	}
 	var mxs []*patch.Matrix
 	for _, sc := range sweeps {
-		s, err := ParseSite(sc.Site)
+		s, err := patch.ParseSite(sc.Site)
 		if err != nil {
 			return nil, err
 		}

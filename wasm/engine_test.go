@@ -153,12 +153,12 @@ func TestCancelledSweep(t *testing.T) {
 
 func TestParseSite(t *testing.T) {
 	for _, name := range []string{"embed", "resid_post", "attn_out", "mlp_out", "z", "z_per_position"} {
-		s, err := ParseSite(name)
+		s, err := patch.ParseSite(name)
 		if err != nil || s.String() != name {
 			t.Errorf("%s: %v %v", name, s, err)
 		}
 	}
-	if _, err := ParseSite("<img>"); err == nil {
+	if _, err := patch.ParseSite("<img>"); err == nil {
 		t.Error("an unknown site was accepted")
 	}
 }

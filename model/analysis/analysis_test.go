@@ -9,11 +9,18 @@ import (
 	"github.com/patchlab/patchlab/model/gpt2"
 )
 
+var michelle = Request{
+	Clean:           "Michelle Jones was a top-notch student. Michelle",
+	Corrupted:       "Michelle Smith was a top-notch student. Michelle",
+	CleanTarget:     " Jones",
+	CorruptedTarget: " Smith",
+}
+
 var tiny = gpt2.Config{Layers: 4, Heads: 4, Width: 64, Context: 64, Vocab: 50257}
 
 func TestCheckErrors(t *testing.T) {
 	tok := bpe.New()
-	ok := DefaultState().Request
+	ok := michelle
 	cases := []struct {
 		name   string
 		edit   func(*Request)
@@ -55,7 +62,7 @@ func TestCheckErrors(t *testing.T) {
 }
 
 func TestMismatchMarksFirstDifference(t *testing.T) {
-	req := DefaultState().Request
+	req := michelle
 	req.Corrupted = "Michelle Richardson-Smith was a top-notch student. Michelle"
 	_, err := Check(bpe.New(), tiny, req)
 	var ie *InputError
@@ -65,7 +72,7 @@ func TestMismatchMarksFirstDifference(t *testing.T) {
 }
 
 func TestColumnLabelsUnique(t *testing.T) {
-	toks := Tokenize(bpe.New(), DefaultState().Clean)
+	toks := Tokenize(bpe.New(), michelle.Clean)
 	seen := map[string]bool{}
 	for _, l := range ColumnLabels(toks) {
 		if seen[l] {

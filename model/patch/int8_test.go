@@ -72,7 +72,7 @@ func TestInt8MatchesF32Golden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkInt8(t, gc.Name, s, allSites, 2e-3, 0.25)
+		checkInt8(t, gc.Name, s, Sites, 2e-3, 0.25)
 	}
 }
 

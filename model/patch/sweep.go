@@ -25,6 +25,24 @@ func (s Site) String() string {
 	return s.Kind.String()
 }
 
+// Sites is every site a sweep can patch, in the order the CLI and the page
+// present them.
+var Sites = []Site{
+	{Kind: gpt2.ResidPost}, {Kind: gpt2.Embed}, {Kind: gpt2.AttnOut}, {Kind: gpt2.MLPOut},
+	{Kind: gpt2.Z}, {Kind: gpt2.Z, PerPosition: true},
+}
+
+// ParseSite reads a site by its name (Site.String): embed, resid_post,
+// attn_out, mlp_out, z (each head at every position) or z_per_position.
+func ParseSite(name string) (Site, error) {
+	for _, s := range Sites {
+		if s.String() == name {
+			return s, nil
+		}
+	}
+	return Site{}, fmt.Errorf("unknown site %q (want one of embed, resid_post, attn_out, mlp_out, z, z_per_position)", name)
+}
+
 // Shape is the size of the site's matrix: embed is one row of positions;
 // resid_post, attn_out and mlp_out are layers × positions.
 func (s *Session) Shape(site Site) (rows, cols int) {

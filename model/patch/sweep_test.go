@@ -9,11 +9,6 @@ import (
 	"github.com/patchlab/patchlab/model/gpt2"
 )
 
-var allSites = []Site{
-	{Kind: gpt2.Embed}, {Kind: gpt2.ResidPost}, {Kind: gpt2.AttnOut}, {Kind: gpt2.MLPOut},
-	{Kind: gpt2.Z}, {Kind: gpt2.Z, PerPosition: true},
-}
-
 // randomCase is a model and two texts of t tokens that differ at the given positions.
 func randomCase(t *testing.T, cfg gpt2.Config, n int, diff ...int) *Session {
 	t.Helper()
@@ -76,7 +71,7 @@ func TestSweepEqualsNaive(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for _, site := range allSites {
+		for _, site := range Sites {
 			want := naiveSweep(s, site)
 			for _, probs := range []bool{false, true} {
 				got, err := s.Sweep(context.Background(), site, Options{Probs: probs}, nil)

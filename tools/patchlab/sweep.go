@@ -10,7 +10,6 @@ import (
 
 	"github.com/patchlab/patchlab/model/analysis"
 	"github.com/patchlab/patchlab/model/bpe"
-	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/patch"
 )
 
@@ -149,24 +148,18 @@ func (o *sweepFlags) check(f *flags) error {
 	return nil
 }
 
-var allSites = []patch.Site{
-	{Kind: gpt2.ResidPost}, {Kind: gpt2.Embed}, {Kind: gpt2.AttnOut}, {Kind: gpt2.MLPOut},
-	{Kind: gpt2.Z}, {Kind: gpt2.Z, PerPosition: true},
-}
-
 // parseSites reads -sites: names separated by commas, or all.
 func parseSites(list string) ([]patch.Site, error) {
 	var out []patch.Site
 	seen := map[patch.Site]bool{}
 	for _, name := range strings.Split(list, ",") {
 		name = strings.TrimSpace(name)
-		var add []patch.Site
-		if name == "all" {
-			add = allSites
-		}
-		for _, s := range allSites {
-			if s.String() == name {
-				add = []patch.Site{s}
+		add := patch.Sites
+		if name != "all" {
+			s, err := patch.ParseSite(name)
+			add = []patch.Site{s}
+			if err != nil {
+				add = nil
 			}
 		}
 		if add == nil {
