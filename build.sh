@@ -54,16 +54,12 @@ MSG
 }
 
 weights() {
-	if [ -f "$WEIGHTS/manifest.json" ]; then
-		say "the weights are in $WEIGHTS"
-		return 0
-	fi
 	need_go
 	if [ ! -d tools/patchlab ]; then
 		no_weights "this checkout has no tools/patchlab command yet"
 		return 0
 	fi
-	say "downloading GPT-2 and converting it into $WEIGHTS"
+	say "checking, or downloading and converting, GPT-2 in $WEIGHTS"
 	mkdir -p "$(dirname "$WEIGHTS")"
 	if go run ./tools/patchlab fetch -out "$WEIGHTS"; then
 		say "the weights are in $WEIGHTS"
@@ -75,7 +71,7 @@ weights() {
 
 serve() {
 	build
-	[ -f "$WEIGHTS/manifest.json" ] || weights
+	weights
 	rm -rf "$DIST/weights"
 	if [ -f "$WEIGHTS/manifest.json" ]; then
 		ln -s "$(cd "$WEIGHTS" && pwd -P)" "$DIST/weights"
@@ -87,7 +83,7 @@ serve() {
 # dist builds the folder to publish, with a real copy of the weights.
 dist() {
 	build
-	[ -f "$WEIGHTS/manifest.json" ] || weights
+	weights
 	rm -rf "$DIST/weights"
 	if [ -f "$WEIGHTS/manifest.json" ]; then
 		mkdir -p "$DIST/weights"

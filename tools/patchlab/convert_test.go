@@ -47,4 +47,9 @@ func TestFetch(t *testing.T) {
 	if code, out, errs := patchlab(t, "top", "-k", "1", michelle); code != 0 || !strings.Contains(out, "| 1        | 233         |") {
 		t.Errorf("top with the fetched model: status %d, %q, %q", code, out, errs)
 	}
+	// Up to date: nothing is fetched again, even from a server that is gone.
+	srv.Close()
+	if code, out, errs := patchlab(t, "fetch", "-url", srv.URL+"/model.safetensors", "-out", dir); code != 0 || !strings.Contains(out, "up to date") {
+		t.Errorf("second fetch: status %d, %q, %q", code, out, errs)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"github.com/patchlab/patchlab/model/fetch"
+	"github.com/patchlab/patchlab/model/webfmt"
 )
 
 func runFetch(ctx context.Context, std *stdio, args []string) error {
@@ -14,9 +15,12 @@ func runFetch(ctx context.Context, std *stdio, args []string) error {
 Downloads GPT-2 small (model.safetensors, 548 MB; resumed if interrupted, kept
 for later) and converts it to the web format in DIR, with progress on stderr.
 Without -out, DIR is the default place where the other commands look for the
-model: $PATCHLAB_WEIGHTS, else the user cache directory (patchlab/gpt2).`)
+model: $PATCHLAB_WEIGHTS, else the user cache directory (patchlab/gpt2).
+When DIR already holds a conversion that this patchlab reads and whose shards
+check out, it says so and does nothing (-force converts again).`)
 	src := f.String("url", fetch.DefaultURL, "the checkpoint's `URL`")
 	out := f.String("out", dir, "the output `DIR`")
+	force := f.Bool("force", false, "download and convert even when DIR is up to date")
 	pos, err := f.parse(args, std.out)
 	if err != nil {
 		return err
@@ -29,6 +33,12 @@ model: $PATCHLAB_WEIGHTS, else the user cache directory (patchlab/gpt2).`)
 	}
 	if u, err := url.Parse(*src); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return inputf("-url %q: want an http or https URL", *src)
+	}
+	if !*force {
+		if _, err := webfmt.Load(*out); err == nil {
+			fmt.Fprintf(std.out, "GPT-2 is up to date in %s\n", *out)
+			return nil
+		}
 	}
 	prog := newProgress(std.err, bytesUnit)
 	err = fetch.FetchAndConvert(ctx, *src, *out, func(stage string, done, total int64) {
