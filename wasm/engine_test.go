@@ -10,10 +10,15 @@ import (
 	"testing"
 
 	"github.com/patchlab/patchlab/model/analysis"
+	"github.com/patchlab/patchlab/model/fixture"
 	"github.com/patchlab/patchlab/model/patch"
 )
 
-var tiny = filepath.Join("..", "..", "shared", "fixtures", "tiny-gpt2")
+// tiny is the tiny GPT-2 fixture's directory.
+var tiny = func() string {
+	dir, _ := fixture.Dir()
+	return filepath.Join(dir, "tiny-gpt2")
+}()
 
 var michelle = analysis.Request{
 	Clean: "Michelle Jones was a top-notch student. Michelle", Corrupted: "Michelle Smith was a top-notch student. Michelle",
@@ -70,17 +75,11 @@ func TestTokenize(t *testing.T) {
 // page and back, then the JSON record.
 func TestSweepAndRecord(t *testing.T) {
 	e := tinyEngine(t)
-	var golden struct {
-		Cases []struct {
-			PatchResidPost [][]float64 `json:"patch_resid_post"`
-			PatchEmbed     []float64   `json:"patch_embed"`
-		} `json:"cases"`
-	}
-	data, _ := os.ReadFile(filepath.Join(tiny, "golden.json"))
-	if err := json.Unmarshal(data, &golden); err != nil {
+	cases, err := fixture.Golden()
+	if err != nil {
 		t.Fatal(err)
 	}
-	want := golden.Cases[0]
+	want, _ := fixture.Find(cases, "michelle")
 	b, err := e.Start(michelle)
 	if err != nil {
 		t.Fatal(err)

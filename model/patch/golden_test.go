@@ -2,56 +2,27 @@ package patch
 
 import (
 	"context"
-	"encoding/json"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/patchlab/patchlab/model/fixture"
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/weights"
 )
 
-// fixtures is where CI and developers keep the shared test data.
-var fixtures = filepath.Join("..", "..", "..", "shared", "fixtures")
-
-type goldenCase struct {
-	Name                           string
-	Clean, Corrupted               string
-	Error                          string
-	CleanIDs                       []int          `json:"clean_ids"`
-	CorruptedIDs                   []int          `json:"corrupted_ids"`
-	CleanTargetID                  int            `json:"clean_target_id"`
-	CorruptedTargetID              int            `json:"corrupted_target_id"`
-	CleanTop20                     [][3]any       `json:"clean_top20"`
-	CorruptedTop20                 [][3]any       `json:"corrupted_top20"`
-	CleanLogitDiff                 float64        `json:"clean_logit_diff"`
-	CorruptedLogitDiff             float64        `json:"corrupted_logit_diff"`
-	PatchResidPost                 [][]float64    `json:"patch_resid_post"`
-	PatchEmbed                     []float64      `json:"patch_embed"`
-	PatchAttnOut                   [][]float64    `json:"patch_attn_out"`
-	PatchMLPOut                    [][]float64    `json:"patch_mlp_out"`
-	PatchHeadZAllPositions         [][]float64    `json:"patch_head_z_all_positions"`
-	PatchResidPostCleanTargetDelta [][]float64    `json:"patch_resid_post_clean_target_delta"`
-	Extra                          map[string]any `json:"-"`
-}
-
-func loadGolden(t *testing.T) (*gpt2.Model, []goldenCase) {
+func loadGolden(t *testing.T) (*gpt2.Model, []fixture.Case) {
 	t.Helper()
-	dir := filepath.Join(fixtures, "tiny-gpt2")
-	data, err := os.ReadFile(filepath.Join(dir, "golden.json"))
-	if err != nil {
-		t.Fatalf("the shared fixtures must sit beside the checkout (../shared): %v", err)
-	}
-	var g struct{ Cases []goldenCase }
-	if err := json.Unmarshal(data, &g); err != nil {
-		t.Fatal(err)
-	}
-	m, err := weights.LoadSafetensors(filepath.Join(dir, "model.safetensors"))
+	cases, err := fixture.Golden()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m, g.Cases
+	path, _ := fixture.TinyModel()
+	m, err := weights.LoadSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, cases
 }
 
 func within(t *testing.T, name string, got, want, tol float64) {
@@ -172,7 +143,8 @@ func TestInvariants(t *testing.T) {
 // within 2e-2 of the F32 file's on the golden cases that have outputs.
 func TestF16Logits(t *testing.T) {
 	m32, cases := loadGolden(t)
-	m16, err := weights.LoadSafetensors(filepath.Join(fixtures, "tiny-gpt2", "model-f16.safetensors"))
+	dir, _ := fixture.Dir()
+	m16, err := weights.LoadSafetensors(filepath.Join(dir, "tiny-gpt2", "model-f16.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/patchlab/patchlab/model/fixture"
 	"github.com/patchlab/patchlab/model/safetensors"
 	"github.com/patchlab/patchlab/model/webfmt"
 	"github.com/patchlab/patchlab/tools/serve/web"
@@ -32,7 +33,8 @@ import (
 
 const chromium = "/usr/bin/chromium"
 
-var fixtures = filepath.Join("..", "..", "..", "shared", "fixtures")
+// fixtures is the shared fixtures directory (../shared/fixtures).
+var fixtures, _ = fixture.Dir()
 
 var (
 	setupOnce sync.Once

@@ -21,6 +21,7 @@ import (
 
 	"github.com/patchlab/patchlab/model/analysis"
 	"github.com/patchlab/patchlab/model/bpe"
+	"github.com/patchlab/patchlab/model/fixture"
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/patch"
 	"github.com/patchlab/patchlab/model/webfmt"
@@ -72,7 +73,7 @@ func worst(t *testing.T, name string, got, want [][]float64) float64 {
 }
 
 // nativeInt8 is the same analysis run natively on the same int8 weights.
-func nativeInt8(t *testing.T, e *env, g goldenCase) (resid [][]float64, embed []float64, a *analysis.Analysis) {
+func nativeInt8(t *testing.T, e *env, g fixture.Case) (resid [][]float64, embed []float64, a *analysis.Analysis) {
 	t.Helper()
 	m, err := webfmt.Load(filepath.Join(e.dist, "weights"))
 	if err != nil {
@@ -199,7 +200,7 @@ func TestFloat32GoldenAndExport(t *testing.T) {
 	// The JSON export, through the browser's download.
 	data := tb.download("export-json")
 	artifact(t, "patchlab-export.json", data)
-	var rec goldenCase
+	var rec fixture.Case
 	if err := json.Unmarshal(data, &rec); err != nil {
 		t.Fatal(err)
 	}
@@ -213,11 +214,11 @@ func TestFloat32GoldenAndExport(t *testing.T) {
 	if w := worst(t, "export patch_embed", [][]float64{rec.PatchEmbed}, [][]float64{g.PatchEmbed}); w > 1e-3 {
 		t.Errorf("the export's patch_embed differs from the golden values by %g", w)
 	}
-	if w := worst(t, "export clean_target_delta", rec.CleanTargetDelta, g.CleanTargetDelta); w > 1e-3 {
+	if w := worst(t, "export clean_target_delta", rec.PatchResidPostCleanTargetDelta, g.PatchResidPostCleanTargetDelta); w > 1e-3 {
 		t.Errorf("the export's patch_resid_post_clean_target_delta differs from the golden values by %g", w)
 	}
-	if math.Abs(rec.CleanLogitDiff-g.CleanLogitDiff) > 1e-4 || math.Abs(rec.CorruptedDiff-g.CorruptedDiff) > 1e-4 {
-		t.Errorf("the export's baselines %g, %g differ from the golden %g, %g", rec.CleanLogitDiff, rec.CorruptedDiff, g.CleanLogitDiff, g.CorruptedDiff)
+	if math.Abs(rec.CleanLogitDiff-g.CleanLogitDiff) > 1e-4 || math.Abs(rec.CorruptedLogitDiff-g.CorruptedLogitDiff) > 1e-4 {
+		t.Errorf("the export's baselines %g, %g differ from the golden %g, %g", rec.CleanLogitDiff, rec.CorruptedLogitDiff, g.CleanLogitDiff, g.CorruptedLogitDiff)
 	}
 	for i, row := range g.CleanTop20 {
 		got := rec.CleanTop20[i]
