@@ -120,7 +120,7 @@ function newPool() {
 const PHASES = {
 	weights: "Loading the weights",
 	read: "Reading the file",
-	convert: "Converting to int8",
+	convert: "Converting to the web format",
 	store: "Keeping the converted weights in this browser",
 	download: "Downloading",
 };
@@ -137,7 +137,7 @@ function modelStatus() {
 	const c = state.info.config, st = pool.status();
 	const mem = st.memory.filter(Boolean).map((m) => m.wasm);
 	const per = mem.length ? ` · ${Math.round(Math.max(...mem))} MB per worker` : "";
-	setStatus("model-status", `Model: GPT-2, ${c.n_layer} layers × ${c.n_head} heads, width ${c.n_embd} · ${state.info.quantized ? "int8" : "float32"} · ${st.ready} of ${st.total} workers ready${per}`);
+	setStatus("model-status", `Model: GPT-2, ${c.n_layer} layers × ${c.n_head} heads, width ${c.n_embd} · ${state.info.quantized ? "8/9-bit web format" : "float32"} · ${st.ready} of ${st.total} workers ready${per}`);
 }
 
 // ---------------------------------------------------------------- weights
