@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -117,6 +118,11 @@ func attempt(ctx context.Context, url, part string, progress func(done, total in
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", have))
 	}
 	resp, err := http.DefaultClient.Do(req)
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		// No such host, or no network at all: waiting will not help.
+		return 0, permanent("fetch: GET %s: %w (no network?)", url, err)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("fetch: GET %s: %w", url, err)
 	}

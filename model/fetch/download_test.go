@@ -309,3 +309,13 @@ func TestDownloadNotGPT2(t *testing.T) {
 		t.Errorf("the wrong file was kept as %s.part", dest)
 	}
 }
+
+// TestDownloadNoSuchHost: a host that does not resolve (as on a machine
+// without network) fails at once instead of retrying.
+func TestDownloadNoSuchHost(t *testing.T) {
+	dest := filepath.Join(t.TempDir(), "model.safetensors")
+	err := Download(context.Background(), "http://patchlab.invalid/model.safetensors", dest, nil)
+	if err == nil || !strings.Contains(err.Error(), "no network?") || strings.Contains(err.Error(), "giving up") {
+		t.Fatalf("got %v, want a no-network error without retries", err)
+	}
+}
