@@ -15,7 +15,7 @@ func runFetch(ctx context.Context, std *stdio, args []string) error {
 Downloads GPT-2 small (model.safetensors, 548 MB; resumed if interrupted, kept
 for later) and converts it to the web format in DIR, with progress on stderr.
 Without -out, DIR is the default place where the other commands look for the
-model: $PATCHLAB_WEIGHTS, else the user cache directory (patchlab/gpt2).
+model: $PATCHLAB_WEIGHTS, else ~/.cache/patchlab/gpt2 ($XDG_CACHE_HOME/patchlab/gpt2).
 When DIR already holds a conversion that this patchlab reads and whose shards
 check out, it says so and does nothing (-force converts again).`)
 	src := f.String("url", fetch.DefaultURL, "the checkpoint's `URL`")

@@ -89,7 +89,7 @@ Run patchlab COMMAND -h for a command's flags. Flags may also follow the
 arguments; put -- before a text that starts with "-".
 
 Without -model, commands use the converted GPT-2 in $PATCHLAB_WEIGHTS, else
-in the user cache directory (patchlab/gpt2), where patchlab fetch and
+in ~/.cache/patchlab/gpt2 ($XDG_CACHE_HOME/patchlab/gpt2), where patchlab fetch and
 ./build.sh weights put it.
 
 Exit status: 0 done, 1 internal error, 2 bad input or usage, 130 interrupted.

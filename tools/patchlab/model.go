@@ -12,17 +12,23 @@ import (
 	"github.com/patchlab/patchlab/model/weights"
 )
 
-const modelFlagUsage = "the model: a `model.safetensors`, or a web-format directory (or its manifest.json); default: the converted GPT-2 in $PATCHLAB_WEIGHTS, else in the user cache directory (patchlab/gpt2)"
+const modelFlagUsage = "the model: a `model.safetensors`, or a web-format directory (or its manifest.json); default: the converted GPT-2 in $PATCHLAB_WEIGHTS, else in ~/.cache/patchlab/gpt2 (or $XDG_CACHE_HOME/patchlab/gpt2)"
 
 // defaultModelDir is where `patchlab fetch` and `./build.sh weights` put the
-// converted GPT-2: $PATCHLAB_WEIGHTS if set, else <user cache dir>/patchlab/gpt2.
+// converted GPT-2: $PATCHLAB_WEIGHTS if set, else
+// ${XDG_CACHE_HOME:-~/.cache}/patchlab/gpt2 — on every system, so that
+// build.sh (which spells it the same way) and the CLI always agree.
 func defaultModelDir() (string, error) {
 	if d := os.Getenv("PATCHLAB_WEIGHTS"); d != "" {
 		return d, nil
 	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("no $PATCHLAB_WEIGHTS and no user cache directory: %w", err)
+	cache := os.Getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("no $PATCHLAB_WEIGHTS and no home directory: %w", err)
+		}
+		cache = filepath.Join(home, ".cache")
 	}
 	return filepath.Join(cache, "patchlab", "gpt2"), nil
 }
