@@ -119,21 +119,28 @@ func (s *Session) Sweep(ctx context.Context, site Site, opt Options, onCell func
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		var starts []start
+		var todo []int
 		for c := 0; c < cols; c++ {
 			if k := s.known(site, r, c); k >= 0 {
 				mx.Cells[r*cols+c] = base[k]
-				continue
+			} else {
+				todo = append(todo, c)
 			}
-			starts = append(starts, s.startOf(site, r, c))
 		}
-		cells, err := s.finish(ctx, starts, opt.Probs)
-		if err != nil {
-			return nil, err
-		}
-		for _, st := range starts {
-			mx.Cells[r*cols+st.col] = cells[0]
-			cells = cells[1:]
+		for len(todo) > 0 {
+			n := s.batchSize(site, todo)
+			starts := make([]start, n)
+			for i, c := range todo[:n] {
+				starts[i] = s.startOf(site, r, c)
+			}
+			cells, err := s.finish(ctx, starts, opt.Probs)
+			if err != nil {
+				return nil, err
+			}
+			for i, st := range starts {
+				mx.Cells[r*cols+st.col] = cells[i]
+			}
+			todo = todo[n:]
 		}
 		if onCell != nil {
 			for c := 0; c < cols; c++ {
@@ -142,6 +149,31 @@ func (s *Session) Sweep(ctx context.Context, site Site, opt Options, onCell func
 		}
 	}
 	return mx, nil
+}
+
+// maxBatchRows bounds the residual rows one batch of cells carries through
+// the blocks. A row of a long text's heatmap has T cells of up to T rows
+// each, so batching a whole row would take memory quadratic in T; past a few
+// hundred rows a bigger batch no longer reads the weights noticeably less
+// often. Batches never change results: the kernels give the same bits for
+// any batch.
+const maxBatchRows = 512
+
+// batchSize is how many of the columns cols (in order) the next batch takes:
+// as many as fit maxBatchRows, at least one.
+func (s *Session) batchSize(site Site, cols []int) int {
+	rows := 0
+	for i, c := range cols {
+		from := c
+		if site.Kind == gpt2.Z && !site.PerPosition {
+			from = s.FirstDiff
+		}
+		rows += s.T() - from
+		if rows > maxBatchRows && i > 0 {
+			return i
+		}
+	}
+	return len(cols)
 }
 
 // known says whether cell (r, c) equals a baseline without compute: 0 for
@@ -268,9 +300,15 @@ func (s *Session) finish(ctx context.Context, starts []start, probs bool) ([]Cel
 	n := len(starts)
 	cells := make([]Cell, n)
 	if probs {
-		logits := m.Logits(last, n)
-		for i := range cells {
-			cells[i] = s.cellOf(logits[i*m.Vocab:(i+1)*m.Vocab], true)
+		// The whole vocabulary's logits, a few cells at a time (a cell's are
+		// 200 kB for GPT-2).
+		const chunk = 8
+		for i := 0; i < n; i += chunk {
+			k := min(chunk, n-i)
+			logits := m.Logits(last[i*C:(i+k)*C], k)
+			for j := range k {
+				cells[i+j] = s.cellOf(logits[j*m.Vocab:(j+1)*m.Vocab], true)
+			}
 		}
 		return cells, nil
 	}
