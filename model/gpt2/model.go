@@ -142,27 +142,29 @@ func Random(c Config, seed uint64) *Model {
 // Quantize returns a copy of m with its weights as the web format stores
 // them: the block matrices as 9-bit codes (tensor.Q9), wte as int8
 // (tensor.Q8, float16 block scales), wpe rounded to float16; LayerNorm
-// parameters and biases stay float32.
+// parameters and biases stay float32. Matrices already quantised are kept,
+// so the web format's own model quantises to itself.
 func (m *Model) Quantize() *Model {
-	f32 := func(t tensor.Matrix) *tensor.F32 {
-		f, ok := t.(*tensor.F32)
-		if !ok {
-			panic("gpt2: Quantize needs a float32 model")
+	q9 := func(t tensor.Matrix) tensor.Matrix {
+		if f, ok := t.(*tensor.F32); ok {
+			return tensor.QuantizeQ9(f)
 		}
-		return f
+		return t // already quantised
 	}
 	out := *m
-	out.WTE = tensor.QuantizeMSE(f32(m.WTE))
-	wpe := f32(m.WPE)
-	rounded := make([]float32, len(wpe.Data))
-	for i, v := range wpe.Data {
-		rounded[i] = tensor.RoundF16(v)
+	if f, ok := m.WTE.(*tensor.F32); ok {
+		out.WTE = tensor.QuantizeMSE(f)
 	}
-	out.WPE = tensor.NewF32(wpe.R, wpe.C, rounded)
+	if f, ok := m.WPE.(*tensor.F32); ok {
+		rounded := make([]float32, len(f.Data))
+		for i, v := range f.Data {
+			rounded[i] = tensor.RoundF16(v)
+		}
+		out.WPE = tensor.NewF32(f.R, f.C, rounded)
+	}
 	out.Blocks = make([]Block, len(m.Blocks))
 	for i, b := range m.Blocks {
-		b.QKV, b.Proj = tensor.QuantizeQ9(f32(b.QKV)), tensor.QuantizeQ9(f32(b.Proj))
-		b.FC, b.FCProj = tensor.QuantizeQ9(f32(b.FC)), tensor.QuantizeQ9(f32(b.FCProj))
+		b.QKV, b.Proj, b.FC, b.FCProj = q9(b.QKV), q9(b.Proj), q9(b.FC), q9(b.FCProj)
 		out.Blocks[i] = b
 	}
 	return &out

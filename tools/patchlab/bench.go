@@ -67,7 +67,7 @@ var benchConfigs = map[string]gpt2.Config{
 func runBench(ctx context.Context, std *stdio, args []string) error {
 	f := newFlags("bench", "[-tokens N] [-int8] [-threads N] [-naive]", benchAbout)
 	tokens := f.Int("tokens", 11, "the number of tokens `N` of each text")
-	int8 := f.Bool("int8", false, "quantise the weight matrices to int8 first")
+	int8 := f.Bool("int8", false, "quantise the model as the web format stores it (9-bit block matrices, int8 wte) first")
 	threads := f.Int("threads", runtime.GOMAXPROCS(0), "set GOMAXPROCS to `N`")
 	naive := f.Bool("naive", false, "also time the naive sweep, one full forward pass per cell")
 	runs := f.Int("runs", 3, "time the sweep `N` times and report the fastest")

@@ -118,3 +118,11 @@ func TestDefaultModel(t *testing.T) {
 		t.Errorf("status %d, output %q, stderr %q", code, out, errs)
 	}
 }
+
+// TestPanicIsInternal: a bug that panics exits 1 (internal), not Go's 2.
+func TestPanicIsInternal(t *testing.T) {
+	err := guard(func() error { panic("boom") })
+	if code := exitCode(err); code != exitInternal || !strings.Contains(err.Error(), "internal error") {
+		t.Fatalf("exit %d, %v", code, err)
+	}
+}

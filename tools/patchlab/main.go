@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -65,7 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	for _, c := range commands {
 		if c.name == name {
-			err := c.run(ctx, std, rest)
+			err := guard(func() error { return c.run(ctx, std, rest) })
 			if err == errHelpShown {
 				return exitOK
 			}
@@ -77,6 +78,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "patchlab: unknown command %q (run patchlab help for the list)\n", name)
 	return exitInput
+}
+
+// guard turns a panic (a bug: Go would exit with status 2, as for bad
+// input) into an internal error, exit status 1, with its stack for a report.
+func guard(f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error (please report it, with this message): %v\n%s", p, debug.Stack())
+		}
+	}()
+	return f()
 }
 
 func usage(w io.Writer) {

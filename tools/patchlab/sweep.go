@@ -86,7 +86,7 @@ func runSweep(ctx context.Context, std *stdio, args []string) error {
 	f.StringVar(&o.png, "png", "", "write the heatmaps as PNG to `F` (one file per site)")
 	f.StringVar(&o.svg, "svg", "", "write the heatmaps as SVG to `F` (one file per site)")
 	f.StringVar(&o.pdf, "pdf", "", "write the heatmaps as PDF to `F` (one file per site)")
-	f.BoolVar(&o.int8, "int8", false, "quantise an F32 model's weight matrices to int8 in memory first (to compare)")
+	f.BoolVar(&o.int8, "int8", false, "quantise an F32 model as the web format stores it (9-bit block matrices, int8 wte) in memory first, to compare; a web-format model already is")
 	pos, err := f.parse(args, std.out)
 	if err != nil {
 		return err
