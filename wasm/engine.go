@@ -87,7 +87,7 @@ func Check(r io.ReaderAt, size int64, name string, configJSON []byte) (gpt2.Conf
 	if err != nil {
 		return gpt2.Config{}, err
 	}
-	return weights.ConfigFromShapes(f, configJSON)
+	return weights.Check(f, configJSON)
 }
 
 // Convert converts a Hugging Face GPT-2 checkpoint read through r to the

@@ -110,3 +110,37 @@ func TestCheckNotGPT2(t *testing.T) {
 		t.Errorf("Check of the fixture: %+v, %v", c, err)
 	}
 }
+
+// TestCheckMisshapen: a checkpoint with GPT-2's names but one tensor of the
+// wrong shape is refused by the header check already, before the page lets
+// go of its model.
+func TestCheckMisshapen(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(tiny, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := safetensors.Parse(bytes.NewReader(data), int64(len(data)), "model.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tensors []safetensors.NamedTensor
+	for _, name := range f.Names() {
+		tt := f.Tensors[name]
+		b, err := f.Bytes(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "h.0.ln_1.weight" {
+			tt.Shape, b = []int{3}, b[:12]
+		}
+		tensors = append(tensors, safetensors.NamedTensor{Name: name, DType: tt.DType, Shape: tt.Shape, Data: b})
+	}
+	var buf bytes.Buffer
+	if err := safetensors.Write(&buf, tensors); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Check(bytes.NewReader(buf.Bytes()), int64(buf.Len()), "odd.safetensors", nil)
+	if err == nil || !strings.Contains(err.Error(), "h.0.ln_1.weight") || !strings.Contains(err.Error(), "odd.safetensors") {
+		t.Fatalf("got %v, want an error naming the tensor and the file", err)
+	}
+}

@@ -180,3 +180,22 @@ func TestWidthWithoutHeads(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestLoadNonFinite: a NaN or an infinity in any weight is refused with the
+// tensor's name, in a vector and in a Conv1D matrix.
+func TestLoadNonFinite(t *testing.T) {
+	for _, name := range []string{"h.1.ln_2.bias", "h.0.mlp.c_fc.weight"} {
+		m := gpt2.Random(gpt2.Config{Layers: 2, Heads: 2, Width: 64, Context: 8, Vocab: 40}, 1)
+		tensors := hfTensors(t, m, "F32", "")
+		for i := range tensors {
+			if tensors[i].Name == name {
+				binary.LittleEndian.PutUint32(tensors[i].Data[8:], 0x7fc00000) // NaN
+			}
+		}
+		path := writeFile(t, tempPath(t, "nan.safetensors"), tensors)
+		_, err := LoadSafetensors(path)
+		if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: got %v, want an error naming the tensor and the file", name, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package weights
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/safetensors"
@@ -25,21 +26,30 @@ func LoadSafetensors(path string) (*gpt2.Model, error) {
 	return FromSafetensors(f, configJSON)
 }
 
+// Check reads only the header of checkpoint f and checks that it is a GPT-2
+// checkpoint: its configuration (as ConfigFromShapes) and every tensor's
+// presence, shape and dtype, as FromSafetensors would. The error names the file.
+func Check(f *safetensors.File, configJSON []byte) (gpt2.Config, error) {
+	names, err := canonicalNames(f)
+	if err != nil {
+		return gpt2.Config{}, err
+	}
+	cfg, err := configFrom(f, names, configJSON)
+	if err != nil {
+		return gpt2.Config{}, err
+	}
+	return cfg, checkTensors(f, names, cfg)
+}
+
 // FromSafetensors builds a model from a parsed checkpoint and the contents of
 // its config.json (nil if there is none). Tensors are converted one at a
 // time, so peak memory is the model plus one weight matrix.
 func FromSafetensors(f *safetensors.File, configJSON []byte) (*gpt2.Model, error) {
-	names, err := canonicalNames(f)
+	cfg, err := Check(f, configJSON)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := configFrom(f, names, configJSON)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkTensors(f, names, cfg); err != nil {
-		return nil, err
-	}
+	names, _ := canonicalNames(f) // Check has read them
 	l := &loader{f: f, names: names}
 	m := &gpt2.Model{Config: cfg,
 		WTE: l.matrix("wte.weight"), WPE: l.matrix("wpe.weight"),
@@ -79,7 +89,19 @@ func (l *loader) vector(name string) []float32 {
 	}
 	v, err := l.f.Float32(l.names[name])
 	l.err = err
+	l.finite(name, v)
 	return v
+}
+
+// finite records an error if v holds a NaN or an infinity: such a weight
+// would make every logit NaN, far from where the user could see why.
+func (l *loader) finite(name string, v []float32) {
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			l.err = errorf(l.f, "tensor %q holds %v at element %d: the checkpoint is damaged", name, x, i)
+			return
+		}
+	}
 }
 
 // matrix loads a tensor already stored out-major (wte, wpe).
@@ -104,6 +126,9 @@ func (l *loader) conv1D(name string) tensor.Matrix {
 	}
 	src := l.scratch[:in*out]
 	if l.err = l.f.ReadFloat32(t.Name, src); l.err != nil {
+		return nil
+	}
+	if l.finite(name, src); l.err != nil {
 		return nil
 	}
 	return tensor.NewF32(out, in, transpose(src, in, out))
