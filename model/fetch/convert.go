@@ -18,7 +18,8 @@ import (
 )
 
 // FetchAndConvert downloads the checkpoint at url to outDir/model.safetensors
-// (kept for later, and not downloaded again while it is there and valid),
+// (kept for later, with its URL in source-url.txt, and not downloaded again
+// while it is there, valid and from the same URL),
 // then converts it to the web format in outDir: manifest.json and shards.
 // The number of heads comes from outDir/config.json, or else from a
 // config.json beside url, saved there; without one, heads are 64 wide as in
@@ -32,7 +33,19 @@ func FetchAndConvert(ctx context.Context, url, outDir string, progress func(stag
 		return fmt.Errorf("fetch: %w", err)
 	}
 	dest := filepath.Join(outDir, "model.safetensors")
+	source := filepath.Join(outDir, "source-url.txt")
+	if was, _ := os.ReadFile(source); string(was) != url {
+		// Another checkpoint's files: neither it nor its config.json are this one's.
+		for _, name := range []string{dest, dest + ".part", filepath.Join(outDir, "config.json")} {
+			if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("fetch: %w", err)
+			}
+		}
+	}
 	if checkCheckpoint(dest) != nil {
+		if err := os.WriteFile(source, []byte(url), 0o644); err != nil {
+			return fmt.Errorf("fetch: %w", err)
+		}
 		err := Download(ctx, url, dest, func(done, total int64) { progress("download", done, total) })
 		if err != nil {
 			return err

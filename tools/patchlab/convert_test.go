@@ -47,9 +47,15 @@ func TestFetch(t *testing.T) {
 	if code, out, errs := patchlab(t, "top", "-k", "1", michelle); code != 0 || !strings.Contains(out, "| 1        | 233         |") {
 		t.Errorf("top with the fetched model: status %d, %q, %q", code, out, errs)
 	}
-	// Up to date: nothing is fetched again, even from a server that is gone.
-	srv.Close()
-	if code, out, errs := patchlab(t, "fetch", "-url", srv.URL+"/model.safetensors", "-out", dir); code != 0 || !strings.Contains(out, "up to date") {
+	// Up to date (default URL): nothing is fetched, so no network is needed.
+	if code, out, errs := patchlab(t, "fetch", "-out", dir); code != 0 || !strings.Contains(out, "up to date") {
 		t.Errorf("second fetch: status %d, %q, %q", code, out, errs)
+	}
+	// Another URL, or -force, does fetch: here from a server that is gone.
+	srv.Close()
+	for _, args := range [][]string{{"-url", srv.URL + "/gpt2-medium/model.safetensors"}, {"-force"}} {
+		if code, out, errs := patchlab(t, append([]string{"fetch", "-out", dir}, args...)...); code == 0 || strings.Contains(out, "up to date") {
+			t.Errorf("fetch %v: status %d, %q, %q; want a failed download", args, code, out, errs)
+		}
 	}
 }

@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 
 	"github.com/patchlab/patchlab/model/fetch"
 	"github.com/patchlab/patchlab/model/webfmt"
@@ -16,8 +20,9 @@ Downloads GPT-2 small (model.safetensors, 548 MB; resumed if interrupted, kept
 for later) and converts it to the web format in DIR, with progress on stderr.
 Without -out, DIR is the default place where the other commands look for the
 model: $PATCHLAB_WEIGHTS, else ~/.cache/patchlab/gpt2 ($XDG_CACHE_HOME/patchlab/gpt2).
-When DIR already holds a conversion that this patchlab reads and whose shards
-check out, it says so and does nothing (-force converts again).`)
+With the default URL, when DIR already holds a conversion that this patchlab
+reads and whose shards check out, it says so and does nothing. -force
+downloads and converts again.`)
 	src := f.String("url", fetch.DefaultURL, "the checkpoint's `URL`")
 	out := f.String("out", dir, "the output `DIR`")
 	force := f.Bool("force", false, "download and convert even when DIR is up to date")
@@ -34,7 +39,15 @@ check out, it says so and does nothing (-force converts again).`)
 	if u, err := url.Parse(*src); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return inputf("-url %q: want an http or https URL", *src)
 	}
-	if !*force {
+	switch {
+	case *force:
+		// Download again too, not only convert the checkpoint kept there.
+		for _, name := range []string{"model.safetensors", "model.safetensors.part", "config.json"} {
+			if err := os.Remove(filepath.Join(*out, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	case *src == fetch.DefaultURL:
 		if _, err := webfmt.Load(*out); err == nil {
 			fmt.Fprintf(std.out, "GPT-2 is up to date in %s\n", *out)
 			return nil
