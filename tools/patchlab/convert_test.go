@@ -53,7 +53,7 @@ func TestFetch(t *testing.T) {
 	}
 	// Another URL, or -force, does fetch: here from a server that is gone.
 	srv.Close()
-	for _, args := range [][]string{{"-url", srv.URL + "/gpt2-medium/model.safetensors"}, {"-force"}} {
+	for _, args := range [][]string{{"-url", srv.URL + "/gpt2-medium/model.safetensors"}, {"-force", "-url", srv.URL + "/model.safetensors"}} {
 		if code, out, errs := patchlab(t, append([]string{"fetch", "-out", dir}, args...)...); code == 0 || strings.Contains(out, "up to date") {
 			t.Errorf("fetch %v: status %d, %q, %q; want a failed download", args, code, out, errs)
 		}
