@@ -51,8 +51,8 @@ func TestFetch(t *testing.T) {
 	if code, out, errs := patchlab(t, "fetch", "-out", dir); code != 0 || !strings.Contains(out, "up to date") {
 		t.Errorf("second fetch: status %d, %q, %q", code, out, errs)
 	}
-	// Another URL, or -force, does fetch: here from a server that is gone.
-	srv.Close()
+	// Another URL, or -force, does fetch: here from a server that now has nothing.
+	srv.Config.Handler = http.NotFoundHandler()
 	for _, args := range [][]string{{"-url", srv.URL + "/gpt2-medium/model.safetensors"}, {"-force", "-url", srv.URL + "/model.safetensors"}} {
 		if code, out, errs := patchlab(t, append([]string{"fetch", "-out", dir}, args...)...); code == 0 || strings.Contains(out, "up to date") {
 			t.Errorf("fetch %v: status %d, %q, %q; want a failed download", args, code, out, errs)
