@@ -14,6 +14,8 @@
 #   ./build.sh           the same as serve
 #
 # Environment:
+#   REQUIRE_WEIGHTS   set to 1: fail (rather than go on without weights) when
+#                     they cannot be fetched — for a deploy
 #   PATCHLAB_WEIGHTS  converted weights (manifest.json + shards);
 #                     default ${XDG_CACHE_HOME:-$HOME/.cache}/patchlab/gpt2
 #   DIST              output folder (default dist)
@@ -63,6 +65,8 @@ weights() {
 	mkdir -p "$(dirname "$WEIGHTS")"
 	if go run ./tools/patchlab fetch -out "$WEIGHTS"; then
 		say "the weights are in $WEIGHTS"
+	elif [ "${REQUIRE_WEIGHTS:-}" = 1 ]; then
+		die "no weights, and REQUIRE_WEIGHTS=1: stopping"
 	else
 		no_weights "the download or the conversion failed, see above"
 	fi

@@ -16,7 +16,7 @@ const Q9Block = 64
 // q = 2·Hi + bit. Cols must be a multiple of Q9Block.
 //
 // Nine bits rather than eight: on GPT-2-shaped models, int8 block matrices
-// move a patching heatmap by ~5% of its range; nine bits bring it to ~1%.
+// move a patching heatmap by ~5% of its range; nine bits bring it to ~2%.
 type Q9 struct {
 	R, C   int
 	Hi     []int8    // [R][C]
