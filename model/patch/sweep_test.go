@@ -84,3 +84,12 @@ func TestSweepEqualsNaive(t *testing.T) {
 		}
 	}
 }
+
+// naiveSweep is NaiveSweep for tests.
+func naiveSweep(s *Session, site Site) *Matrix {
+	mx, err := NaiveSweep(context.Background(), s, site)
+	if err != nil {
+		panic(err)
+	}
+	return mx
+}

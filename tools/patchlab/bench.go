@@ -137,7 +137,15 @@ func runBench(ctx context.Context, std *stdio, args []string) error {
 	if *naive {
 		macs.Store(0)
 		start := time.Now()
-		diffs, err := naiveSweep(ctx, counted, clean, corrupted, clean[1], corrupted[1])
+		ns, err := patch.NewSession(counted, clean, corrupted, clean[1], corrupted[1])
+		if err != nil {
+			return err
+		}
+		nm, err := patch.NaiveSweep(ctx, ns, patch.Site{Kind: gpt2.ResidPost})
+		if err != nil {
+			return err
+		}
+		diffs, err := ns.Values(nm, patch.LogitDiff)
 		if err != nil {
 			return err
 		}

@@ -1,12 +1,17 @@
 package patch
 
 import (
+	"context"
+
 	"github.com/patchlab/patchlab/model/gpt2"
 )
 
-// naiveSweep is the reference: one full forward pass per cell, patching the
-// activation through a hook, exactly as the assignment describes.
-func naiveSweep(s *Session, site Site) *Matrix {
+// NaiveSweep is the reference the fast Sweep is tested against (and the
+// baseline bench times): one full forward pass of the corrupted text per
+// cell, the clean activation patched in through a hook, exactly as the
+// assignment describes. It reuses nothing between cells and computes every
+// cell's log-sum-exp.
+func NaiveSweep(ctx context.Context, s *Session, site Site) (*Matrix, error) {
 	m := s.Model
 	rows, cols := s.Shape(site)
 	mx := &Matrix{Site: site, Rows: rows, Cols: cols, Cells: make([]Cell, rows*cols)}
@@ -40,12 +45,15 @@ func naiveSweep(s *Session, site Site) *Matrix {
 					copy(act[i*C+lo:i*C+hi], clean[pos*C+lo:pos*C+hi])
 				}
 			}
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 			logits, _, err := m.Forward(s.CorruptedIDs, hook, false)
 			if err != nil {
-				panic(err)
+				return nil, err
 			}
 			mx.Cells[r*cols+c] = s.cellOf(logits, true)
 		}
 	}
-	return mx
+	return mx, nil
 }
