@@ -7,6 +7,7 @@ package analysis
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/patchlab/patchlab/model/bpe"
 	"github.com/patchlab/patchlab/model/gpt2"
@@ -51,7 +52,7 @@ type Request struct {
 type InputError struct {
 	Msg       string  `json:"message"`
 	Field     string  `json:"field"`  // clean, corrupted, clean_target, corrupted_target
-	Reason    string  `json:"reason"` // empty, whitespace, too_long, count_mismatch, not_one_token
+	Reason    string  `json:"reason"` // empty, whitespace, invalid_utf8, too_long, count_mismatch, not_one_token
 	Clean     []Token `json:"clean_tokens,omitempty"`
 	Corrupted []Token `json:"corrupted_tokens,omitempty"`
 	Target    []Token `json:"target_tokens,omitempty"`
@@ -73,19 +74,13 @@ type Analysis struct {
 
 // Check tokenizes and validates a request without running the model.
 func Check(tok *bpe.Tokenizer, cfg gpt2.Config, req Request) (*Analysis, error) {
-	a := &Analysis{Request: req, CleanTokens: Tokenize(tok, req.Clean), CorruptedTokens: Tokenize(tok, req.Corrupted)}
-	for _, t := range []struct {
-		field, text string
-		toks        []Token
-	}{{"clean", req.Clean, a.CleanTokens}, {"corrupted", req.Corrupted, a.CorruptedTokens}} {
-		switch {
-		case t.text == "":
-			return nil, &InputError{Field: t.field, Reason: "empty", FirstDiff: -1, Msg: fmt.Sprintf("the %s text is empty: type a sentence", t.field)}
-		case strings.TrimSpace(t.text) == "":
-			return nil, &InputError{Field: t.field, Reason: "whitespace", FirstDiff: -1, Msg: fmt.Sprintf("the %s text is only whitespace (spaces, tabs, line breaks): type a sentence", t.field)}
-		case len(t.toks) > cfg.Context:
-			return nil, &InputError{Field: t.field, Reason: "too_long", FirstDiff: -1, Msg: fmt.Sprintf("the %s text has %d tokens, more than the model's context of %d: shorten it", t.field, len(t.toks), cfg.Context)}
-		}
+	a := &Analysis{Request: req}
+	var err error
+	if a.CleanTokens, err = CheckText(tok, cfg, "clean", req.Clean); err != nil {
+		return nil, err
+	}
+	if a.CorruptedTokens, err = CheckText(tok, cfg, "corrupted", req.Corrupted); err != nil {
+		return nil, err
 	}
 	if len(a.CleanTokens) != len(a.CorruptedTokens) {
 		return nil, &InputError{
@@ -94,7 +89,6 @@ func Check(tok *bpe.Tokenizer, cfg gpt2.Config, req Request) (*Analysis, error) 
 				len(a.CleanTokens), Join(a.CleanTokens), len(a.CorruptedTokens), Join(a.CorruptedTokens)),
 		}
 	}
-	var err error
 	if a.CleanTargetID, err = single(tok, "clean_target", req.CleanTarget); err != nil {
 		return nil, err
 	}
@@ -102,6 +96,32 @@ func Check(tok *bpe.Tokenizer, cfg gpt2.Config, req Request) (*Analysis, error) 
 		return nil, err
 	}
 	return a, nil
+}
+
+// CheckText tokenizes one text (field names it in messages: clean,
+// corrupted, or "" for a lone text) and checks that a run can take it: valid
+// UTF-8, not empty or only whitespace, within the model's context.
+func CheckText(tok *bpe.Tokenizer, cfg gpt2.Config, field, text string) ([]Token, error) {
+	name := strings.TrimSpace("the " + field + " text")
+	if field == "" {
+		name = "the text"
+	}
+	fail := func(reason, format string, args ...any) ([]Token, error) {
+		return nil, &InputError{Field: field, Reason: reason, FirstDiff: -1, Msg: name + " " + fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case text == "":
+		return fail("empty", "is empty: type a sentence")
+	case strings.TrimSpace(text) == "":
+		return fail("whitespace", "is only whitespace (spaces, tabs, line breaks): type a sentence")
+	case !utf8.ValidString(text):
+		return fail("invalid_utf8", "is not valid UTF-8: save it as UTF-8 text")
+	}
+	toks := Tokenize(tok, text)
+	if len(toks) > cfg.Context {
+		return fail("too_long", "has %d tokens, more than the model's context of %d: shorten it", len(toks), cfg.Context)
+	}
+	return toks, nil
 }
 
 // single checks that a target is exactly one token.

@@ -81,3 +81,11 @@ func TestColumnLabelsUnique(t *testing.T) {
 		seen[l] = true
 	}
 }
+
+func TestCheckTextInvalidUTF8(t *testing.T) {
+	_, err := CheckText(bpe.New(), tiny, "", "caf\xe9")
+	var ie *InputError
+	if !errors.As(err, &ie) || ie.Reason != "invalid_utf8" || !strings.HasPrefix(ie.Msg, "the text is not valid UTF-8") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/patchlab/patchlab/model/analysis"
 	"github.com/patchlab/patchlab/model/bpe"
@@ -26,12 +24,7 @@ and probability (a Markdown table, ready to paste into a report).`)
 		return err
 	}
 	text := pos[0]
-	switch {
-	case !utf8.ValidString(text):
-		return inputf("the text is not valid UTF-8")
-	case strings.TrimSpace(text) == "":
-		return inputf("the text is empty: type a sentence")
-	case *k < 1:
+	if *k < 1 {
 		return inputf("-k %d: want at least 1", *k)
 	}
 	m, err := loadModel(*model)
@@ -39,11 +32,11 @@ and probability (a Markdown table, ready to paste into a report).`)
 		return err
 	}
 	tok := bpe.New()
-	toks := analysis.Tokenize(tok, text)
-	ids := tokenization(toks).IDs
-	if err := m.CheckIDs(ids); err != nil {
-		return inputf("the text: %v", err)
+	toks, err := analysis.CheckText(tok, m.Config, "", text)
+	if err != nil {
+		return err
 	}
+	ids := tokenization(toks).IDs
 	logits, _, err := m.Forward(ids, nil, false)
 	if err != nil {
 		return err
