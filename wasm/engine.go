@@ -196,6 +196,8 @@ func (e *Engine) Tokenize(req analysis.Request) Tokens {
 	if _, err := analysis.Check(e.tok, cfg, short); err != nil {
 		t.Error = inputError(err)
 		explain(t.Error, over, cfg)
+	} else if ie := tooLongForPage(len(t.Clean)); ie != nil {
+		t.Error = ie
 	}
 	if t.CleanCount >= 0 && t.CleanCount == t.CorruptedCount {
 		for i := range t.Clean {
@@ -274,6 +276,20 @@ type Baseline struct {
 // ErrNoModel is returned by calls that need weights before any loaded.
 var ErrNoModel = errors.New("no model is loaded yet")
 
+// MaxPageTokens bounds the texts the page sweeps: each worker keeps both
+// runs' activations (224 kB a token for GPT-2 small) beside the weights
+// within its few hundred MB; the command line has no such limit.
+const MaxPageTokens = 256
+
+// tooLongForPage refuses a pair of n tokens each when n > MaxPageTokens.
+func tooLongForPage(n int) *analysis.InputError {
+	if n <= MaxPageTokens {
+		return nil
+	}
+	return &analysis.InputError{Field: "clean", Reason: "too_long", FirstDiff: -1,
+		Msg: fmt.Sprintf("the texts have %d tokens; the page sweeps up to %d (every worker keeps both runs in memory): shorten them, or use the command line (patchlab sweep) for longer texts", n, MaxPageTokens)}
+}
+
 // Start checks the request and runs both texts, unless the analysis of the
 // same request is already there.
 func (e *Engine) Start(req analysis.Request) (*Baseline, error) {
@@ -281,6 +297,11 @@ func (e *Engine) Start(req analysis.Request) (*Baseline, error) {
 		return nil, ErrNoModel
 	}
 	if e.an == nil || e.an.Request != req {
+		if a, err := analysis.Check(e.tok, e.model.Config, req); err == nil {
+			if ie := tooLongForPage(len(a.CleanTokens)); ie != nil {
+				return nil, ie
+			}
+		}
 		a, err := analysis.New(e.model, e.tok, req)
 		if err != nil {
 			return nil, err

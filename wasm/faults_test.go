@@ -144,3 +144,21 @@ func TestCheckMisshapen(t *testing.T) {
 		t.Fatalf("got %v, want an error naming the tensor and the file", err)
 	}
 }
+
+// TestPageTokenLimit: a pair longer than MaxPageTokens (but within the
+// model's context) is refused by the live check and by Start, with a message
+// that points to the command line.
+func TestPageTokenLimit(t *testing.T) {
+	e := NewEngine() // GPT-2 small's context of 1024 before a model loads
+	long := strings.Repeat(" word", MaxPageTokens+1)
+	req := michelle
+	req.Clean, req.Corrupted = "A"+long, "B"+long
+	tk := e.Tokenize(req)
+	if tk.Error == nil || tk.Error.Reason != "too_long" || !strings.Contains(tk.Error.Msg, "command line") {
+		t.Fatalf("live check: %+v", tk.Error)
+	}
+	req.Clean, req.Corrupted = "A"+long[:len(long)-10], "B"+long[:len(long)-10]
+	if tk := e.Tokenize(req); tk.Error != nil {
+		t.Fatalf("within the limit: %v", tk.Error)
+	}
+}
