@@ -112,16 +112,13 @@ type Tokens struct {
 	// Differ lists the positions whose tokens differ, when the counts agree.
 	Differ []int `json:"differ"`
 	// CleanCount and CorruptedCount are the texts' token counts; Clean and
-	// Corrupted hold the first MaxShown(context) of them at most. −1: more
+	// Corrupted hold at most the model's context's worth of them (a pasted
+	// book would otherwise make the page draw a chip per token). −1: more
 	// than the context holds, the text too long to be tokenized whole.
 	CleanCount     int `json:"clean_count"`
 	CorruptedCount int `json:"corrupted_count"`
 }
 
-// MaxShown is how many tokens of a text Tokenize returns for a model of
-// context ctx: a pasted book would otherwise make the page draw a chip per
-// token. A text that fits the context is returned whole.
-func MaxShown(ctx int) int { return ctx }
 
 var (
 	longestOnce  sync.Once
@@ -206,7 +203,7 @@ func (e *Engine) Tokenize(req analysis.Request) Tokens {
 			}
 		}
 	}
-	n := MaxShown(cfg.Context)
+	n := cfg.Context
 	t.Clean, t.Corrupted = t.Clean[:min(n, len(t.Clean))], t.Corrupted[:min(n, len(t.Corrupted))]
 	t.CleanTarget, t.CorruptedTarget = t.CleanTarget[:min(n, len(t.CleanTarget))], t.CorruptedTarget[:min(n, len(t.CorruptedTarget))]
 	return t
