@@ -119,7 +119,6 @@ type Tokens struct {
 	CorruptedCount int `json:"corrupted_count"`
 }
 
-
 var (
 	longestOnce  sync.Once
 	longestToken int
