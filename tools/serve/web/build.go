@@ -43,7 +43,7 @@ func ModuleRoot(dir string) (string, error) {
 			return d, nil
 		}
 		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no go.mod in %s or above", dir)
+			return "", fmt.Errorf("no go.mod in %s or above: building the page needs the patchlab source, so run this inside a patchlab checkout", dir)
 		}
 	}
 }
