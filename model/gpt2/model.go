@@ -55,37 +55,14 @@ func (m *Model) Validate() error {
 	if len(m.Blocks) != c.Layers {
 		return fmt.Errorf("gpt2: %d blocks, configuration says %d", len(m.Blocks), c.Layers)
 	}
-	mat := func(name string, t tensor.Matrix, rows, cols int) error {
-		if t == nil || t.Rows() != rows || t.Cols() != cols {
-			return fmt.Errorf("gpt2: %s: want %d×%d", name, rows, cols)
-		}
-		return nil
-	}
-	vec := func(name string, v []float32, n int) error {
-		if len(v) != n {
-			return fmt.Errorf("gpt2: %s: length %d, want %d", name, len(v), n)
-		}
-		return nil
-	}
-	C := c.Width
-	errs := []error{
-		mat("wte", m.WTE, c.Vocab, C), mat("wpe", m.WPE, c.Context, C),
-		vec("ln_f.weight", m.LNFG, C), vec("ln_f.bias", m.LNFB, C),
-	}
-	for i, b := range m.Blocks {
-		p := fmt.Sprintf("h.%d.", i)
-		errs = append(errs,
-			vec(p+"ln_1.weight", b.LN1G, C), vec(p+"ln_1.bias", b.LN1B, C),
-			mat(p+"attn.c_attn.weight", b.QKV, 3*C, C), vec(p+"attn.c_attn.bias", b.QKVB, 3*C),
-			mat(p+"attn.c_proj.weight", b.Proj, C, C), vec(p+"attn.c_proj.bias", b.ProjB, C),
-			vec(p+"ln_2.weight", b.LN2G, C), vec(p+"ln_2.bias", b.LN2B, C),
-			mat(p+"mlp.c_fc.weight", b.FC, 4*C, C), vec(p+"mlp.c_fc.bias", b.FCB, 4*C),
-			mat(p+"mlp.c_proj.weight", b.FCProj, C, 4*C), vec(p+"mlp.c_proj.bias", b.FCProjB, C),
-		)
-	}
-	for _, err := range errs {
-		if err != nil {
-			return err
+	for _, p := range c.Params() {
+		if p.Matrix {
+			rows, cols := p.Shape[0], p.Shape[1]
+			if t := *p.Mat(m); t == nil || t.Rows() != rows || t.Cols() != cols {
+				return fmt.Errorf("gpt2: %s: want %d×%d", p.Name, rows, cols)
+			}
+		} else if v := *p.Vec(m); len(v) != p.Shape[0] {
+			return fmt.Errorf("gpt2: %s: length %d, want %d", p.Name, len(v), p.Shape[0])
 		}
 	}
 	return nil
@@ -93,10 +70,13 @@ func (m *Model) Validate() error {
 
 // Bytes is the memory held by the parameters.
 func (m *Model) Bytes() int64 {
-	n := m.WTE.Bytes() + m.WPE.Bytes() + 8*int64(m.Width)
-	for _, b := range m.Blocks {
-		n += b.QKV.Bytes() + b.Proj.Bytes() + b.FC.Bytes() + b.FCProj.Bytes()
-		n += 4 * int64(len(b.QKVB)+len(b.ProjB)+len(b.FCB)+len(b.FCProjB)+4*m.Width)
+	var n int64
+	for _, p := range m.Params() {
+		if p.Matrix {
+			n += (*p.Mat(m)).Bytes()
+		} else {
+			n += 4 * int64(len(*p.Vec(m)))
+		}
 	}
 	return n
 }

@@ -3,7 +3,6 @@ package webfmt
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/patchlab/patchlab/model/safetensors"
 	"github.com/patchlab/patchlab/model/tensor"
@@ -25,30 +24,22 @@ func lookup(f *safetensors.File, name string) (safetensors.Tensor, error) {
 // The embeddings wte and wpe are already [rows, width].
 func checkpointSource(f *safetensors.File) source {
 	return func(p param) (tensor.Matrix, []float32, error) {
-		t, err := lookup(f, p.name)
+		t, err := lookup(f, p.Name)
 		if err != nil {
 			return nil, nil, err
 		}
-		shape := []int{p.rows}
-		conv1D := p.mat != nil && strings.HasPrefix(p.name, "h.")
-		switch {
-		case conv1D:
-			shape = []int{p.cols, p.rows}
-		case p.mat != nil:
-			shape = []int{p.rows, p.cols}
-		}
-		if !slices.Equal(t.Shape, shape) {
-			return nil, nil, fmt.Errorf("webfmt: %s: tensor %s has shape %v, want %v", f.Path, t.Name, t.Shape, shape)
+		if want := p.CheckpointShape(); !slices.Equal(t.Shape, want) {
+			return nil, nil, fmt.Errorf("webfmt: %s: tensor %s has shape %v, want %v", f.Path, t.Name, t.Shape, want)
 		}
 		v, err := f.Float32(t.Name)
 		if err != nil {
 			return nil, nil, err
 		}
 		switch {
-		case conv1D:
-			return tensor.NewF32(p.rows, p.cols, transpose(v, p.cols, p.rows)), nil, nil
-		case p.mat != nil:
-			return tensor.NewF32(p.rows, p.cols, v), nil, nil
+		case p.Conv1D:
+			return tensor.NewF32(p.rows(), p.cols(), transpose(v, p.cols(), p.rows())), nil, nil
+		case p.Matrix:
+			return tensor.NewF32(p.rows(), p.cols(), v), nil, nil
 		}
 		return nil, v, nil
 	}

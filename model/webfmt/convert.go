@@ -11,7 +11,7 @@ import (
 	"github.com/patchlab/patchlab/model/weights"
 )
 
-// source yields one parameter, out-major: a matrix (p.mat != nil) or a vector.
+// source yields one parameter, out-major: a matrix (p.Matrix) or a vector.
 type source func(p param) (tensor.Matrix, []float32, error)
 
 // Convert converts a Hugging Face GPT-2 checkpoint to the web format in
@@ -46,15 +46,11 @@ func ConvertModel(m *gpt2.Model, outDir string, progress func(done, total int64)
 
 // modelSource yields the parameters of m.
 func modelSource(m *gpt2.Model) source {
-	byName := map[string]param{}
-	for _, p := range params(m) {
-		byName[p.name] = p
-	}
 	return func(p param) (tensor.Matrix, []float32, error) {
-		if q := byName[p.name]; q.mat != nil {
-			return *q.mat, nil, nil
+		if p.Matrix {
+			return *p.Mat(m), nil, nil
 		}
-		return nil, *byName[p.name].vec, nil
+		return nil, *p.Vec(m), nil
 	}
 }
 
@@ -77,7 +73,7 @@ func convert(ctx context.Context, c gpt2.Config, src source, outDir string, maxS
 		}
 	}()
 	next := ts
-	for _, p := range params(emptyModel(c)) {
+	for _, p := range params(c) {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -86,11 +82,11 @@ func convert(ctx context.Context, c gpt2.Config, src source, outDir string, maxS
 			return err
 		}
 		switch {
-		case p.mat != nil && (mat == nil || mat.Rows() != p.rows || mat.Cols() != p.cols):
-			return fmt.Errorf("webfmt: %s: want a %d×%d matrix", p.name, p.rows, p.cols)
-		case p.mat == nil && len(vec) != p.rows:
-			return fmt.Errorf("webfmt: %s: %d values, want %d", p.name, len(vec), p.rows)
-		case p.mat != nil:
+		case p.Matrix && (mat == nil || mat.Rows() != p.rows() || mat.Cols() != p.cols()):
+			return fmt.Errorf("webfmt: %s: want a %d×%d matrix", p.Name, p.rows(), p.cols())
+		case !p.Matrix && len(vec) != p.rows():
+			return fmt.Errorf("webfmt: %s: %d values, want %d", p.Name, len(vec), p.rows())
+		case p.Matrix:
 			var data [][]byte
 			if data, err = encode(p, mat); err != nil {
 				return err
@@ -140,7 +136,7 @@ func encode(p param, m tensor.Matrix) ([][]byte, error) {
 		}
 	}
 	if f == nil {
-		return nil, fmt.Errorf("webfmt: %s: a %T cannot be stored (want a float32 matrix, or the type gpt2.(*Model).Quantize gives it)", p.name, m)
+		return nil, fmt.Errorf("webfmt: %s: a %T cannot be stored (want a float32 matrix, or the type gpt2.(*Model).Quantize gives it)", p.Name, m)
 	}
 	switch p.kind {
 	case q9:
@@ -155,7 +151,7 @@ func encode(p param, m tensor.Matrix) ([][]byte, error) {
 func encodeQ9(p param, q *tensor.Q9) ([][]byte, error) {
 	s, err := float16Bytes(q.Scales, true)
 	if err != nil {
-		return nil, fmt.Errorf("webfmt: %s: scale %w", p.name, err)
+		return nil, fmt.Errorf("webfmt: %s: scale %w", p.Name, err)
 	}
 	return [][]byte{int8Bytes(q.Hi), q.Lo, s}, nil
 }
@@ -163,7 +159,7 @@ func encodeQ9(p param, q *tensor.Q9) ([][]byte, error) {
 func encodeQ8(p param, q *tensor.Q8) ([][]byte, error) {
 	s, err := float16Bytes(q.Scales, true)
 	if err != nil {
-		return nil, fmt.Errorf("webfmt: %s: scale %w (quantised with tensor.Quantize rather than QuantizeMSE?)", p.name, err)
+		return nil, fmt.Errorf("webfmt: %s: scale %w (quantised with tensor.Quantize rather than QuantizeMSE?)", p.Name, err)
 	}
 	return [][]byte{int8Bytes(q.Q), s}, nil
 }

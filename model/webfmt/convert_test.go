@@ -336,31 +336,30 @@ func checkSame(t *testing.T, m, ref *gpt2.Model) {
 	if m.Config != ref.Config {
 		t.Fatalf("config %+v, want %+v", m.Config, ref.Config)
 	}
-	got, want := params(m), params(ref)
-	for i := range want {
-		name := want[i].name
-		if want[i].vec != nil {
-			if !sameFloats(*got[i].vec, *want[i].vec) {
-				t.Errorf("%s differs", name)
+	for _, p := range params(ref.Config) {
+		if !p.Matrix {
+			if !sameFloats(*p.Vec(m), *p.Vec(ref)) {
+				t.Errorf("%s differs", p.Name)
 			}
 			continue
 		}
+		got, want := *p.Mat(m), *p.Mat(ref)
 		same := false
-		switch w := (*want[i].mat).(type) {
+		switch w := want.(type) {
 		case *tensor.Q9:
-			g, ok := (*got[i].mat).(*tensor.Q9)
+			g, ok := got.(*tensor.Q9)
 			same = ok && g.R == w.R && g.C == w.C && slices.Equal(g.Hi, w.Hi) && slices.Equal(g.Lo, w.Lo) && sameFloats(g.Scales, w.Scales)
 		case *tensor.Q8:
-			g, ok := (*got[i].mat).(*tensor.Q8)
+			g, ok := got.(*tensor.Q8)
 			same = ok && g.R == w.R && g.C == w.C && slices.Equal(g.Q, w.Q) && sameFloats(g.Scales, w.Scales)
 		case *tensor.F32:
-			g, ok := (*got[i].mat).(*tensor.F32)
+			g, ok := got.(*tensor.F32)
 			same = ok && g.R == w.R && g.C == w.C && sameFloats(g.Data, w.Data)
 		default:
-			t.Fatalf("%s: reference is %T", name, w)
+			t.Fatalf("%s: reference is %T", p.Name, w)
 		}
 		if !same {
-			t.Errorf("%s differs: %T, want %T equal bit for bit", name, *got[i].mat, *want[i].mat)
+			t.Errorf("%s differs: %T, want %T equal bit for bit", p.Name, got, want)
 		}
 	}
 }

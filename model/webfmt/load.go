@@ -80,18 +80,19 @@ func LoadFrom(m *Manifest, open func(shard string) ([]byte, error)) (*gpt2.Model
 		byName[t.Name] = t
 	}
 	data := func(name string) []byte { return byName[name].data(shards) }
-	model := emptyModel(m.Config.GPT2())
-	for _, p := range params(model) {
+	c := m.Config.GPT2()
+	model := &gpt2.Model{Config: c, Blocks: make([]gpt2.Block, c.Layers)}
+	for _, p := range params(c) {
 		switch p.kind {
 		case vector:
-			*p.vec = float32s(data(p.name))
+			*p.Vec(model) = float32s(data(p.Name))
 		case q9:
-			hi, lo := int8s(data(p.name)), data(lowBitsName(p.name))
-			*p.mat = tensor.NewQ9(p.rows, p.cols, hi, lo, float16s(data(scaleName(p.name))))
+			hi, lo := int8s(data(p.Name)), data(lowBitsName(p.Name))
+			*p.Mat(model) = tensor.NewQ9(p.rows(), p.cols(), hi, lo, float16s(data(scaleName(p.Name))))
 		case q8:
-			*p.mat = tensor.NewQ8(p.rows, p.cols, int8s(data(p.name)), float16s(data(scaleName(p.name))))
+			*p.Mat(model) = tensor.NewQ8(p.rows(), p.cols(), int8s(data(p.Name)), float16s(data(scaleName(p.Name))))
 		case f16:
-			*p.mat = tensor.NewF32(p.rows, p.cols, float16s(data(p.name)))
+			*p.Mat(model) = tensor.NewF32(p.rows(), p.cols(), float16s(data(p.Name)))
 		}
 	}
 	if err := model.Validate(); err != nil {

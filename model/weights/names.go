@@ -1,7 +1,6 @@
 package weights
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -45,47 +44,23 @@ func splitLayer(name string) (int, string, bool) {
 	return i, rest, true
 }
 
-type param struct {
-	name  string
-	shape []int // as stored: Conv1D weights are [in, out]
-}
-
-// params lists the tensors of a GPT-2 checkpoint of configuration c.
-func params(c gpt2.Config) []param {
-	C := c.Width
-	ps := []param{{"wte.weight", []int{c.Vocab, C}}, {"wpe.weight", []int{c.Context, C}}}
-	for i := range c.Layers {
-		p := fmt.Sprintf("h.%d.", i)
-		ps = append(ps,
-			param{p + "ln_1.weight", []int{C}}, param{p + "ln_1.bias", []int{C}},
-			param{p + "attn.c_attn.weight", []int{C, 3 * C}}, param{p + "attn.c_attn.bias", []int{3 * C}},
-			param{p + "attn.c_proj.weight", []int{C, C}}, param{p + "attn.c_proj.bias", []int{C}},
-			param{p + "ln_2.weight", []int{C}}, param{p + "ln_2.bias", []int{C}},
-			param{p + "mlp.c_fc.weight", []int{C, 4 * C}}, param{p + "mlp.c_fc.bias", []int{4 * C}},
-			param{p + "mlp.c_proj.weight", []int{4 * C, C}}, param{p + "mlp.c_proj.bias", []int{C}},
-		)
-	}
-	return append(ps, param{"ln_f.weight", []int{C}}, param{"ln_f.bias", []int{C}})
-}
-
 // checkTensors checks that f holds exactly the tensors of configuration c,
 // with the right shapes and float dtypes, before anything is loaded.
 func checkTensors(f *safetensors.File, names map[string]string, c gpt2.Config) error {
-	want := params(c)
 	known := map[string]bool{}
-	for _, p := range want {
-		name, ok := names[p.name]
+	for _, p := range c.Params() {
+		name, ok := names[p.Name]
 		if !ok {
-			return errorf(f, "missing tensor %q (not a GPT-2 checkpoint?)", p.name)
+			return errorf(f, "missing tensor %q (not a GPT-2 checkpoint?)", p.Name)
 		}
 		t := f.Tensors[name]
-		if !slices.Equal(t.Shape, p.shape) {
-			return errorf(f, "tensor %q has shape %v, want %v", name, t.Shape, p.shape)
+		if want := p.CheckpointShape(); !slices.Equal(t.Shape, want) {
+			return errorf(f, "tensor %q has shape %v, want %v", name, t.Shape, want)
 		}
 		if !safetensors.IsFloat(t.DType) {
 			return errorf(f, "tensor %q has dtype %s, want F32, F16, BF16 or F64", name, t.DType)
 		}
-		known[p.name] = true
+		known[p.Name] = true
 	}
 	for _, name := range slices.Sorted(maps.Keys(names)) {
 		if !known[name] {

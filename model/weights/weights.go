@@ -51,23 +51,19 @@ func FromSafetensors(f *safetensors.File, configJSON []byte) (*gpt2.Model, error
 	}
 	names, _ := canonicalNames(f) // Check has read them
 	l := &loader{f: f, names: names}
-	m := &gpt2.Model{Config: cfg,
-		WTE: l.matrix("wte.weight"), WPE: l.matrix("wpe.weight"),
-		LNFG: l.vector("ln_f.weight"), LNFB: l.vector("ln_f.bias"),
-	}
-	for i := range cfg.Layers {
-		p := fmt.Sprintf("h.%d.", i)
-		m.Blocks = append(m.Blocks, gpt2.Block{
-			LN1G: l.vector(p + "ln_1.weight"), LN1B: l.vector(p + "ln_1.bias"),
-			QKV: l.conv1D(p + "attn.c_attn.weight"), QKVB: l.vector(p + "attn.c_attn.bias"),
-			Proj: l.conv1D(p + "attn.c_proj.weight"), ProjB: l.vector(p + "attn.c_proj.bias"),
-			LN2G: l.vector(p + "ln_2.weight"), LN2B: l.vector(p + "ln_2.bias"),
-			FC: l.conv1D(p + "mlp.c_fc.weight"), FCB: l.vector(p + "mlp.c_fc.bias"),
-			FCProj: l.conv1D(p + "mlp.c_proj.weight"), FCProjB: l.vector(p + "mlp.c_proj.bias"),
-		})
-	}
-	if l.err != nil {
-		return nil, l.err
+	m := &gpt2.Model{Config: cfg, Blocks: make([]gpt2.Block, cfg.Layers)}
+	for _, p := range cfg.Params() {
+		switch {
+		case p.Conv1D:
+			*p.Mat(m), err = l.conv1D(p)
+		case p.Matrix:
+			*p.Mat(m), err = l.matrix(p)
+		default:
+			*p.Vec(m), err = l.vector(p.Name)
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("weights: %s: %w", f.Path, err)
@@ -75,63 +71,55 @@ func FromSafetensors(f *safetensors.File, configJSON []byte) (*gpt2.Model, error
 	return m, nil
 }
 
-// loader reads tensors by canonical name, keeping the first error.
+// loader reads tensors by canonical name.
 type loader struct {
 	f       *safetensors.File
 	names   map[string]string // canonical name → name in the file
 	scratch []float32         // reused for Conv1D weights before transposition
-	err     error
 }
 
-func (l *loader) vector(name string) []float32 {
-	if l.err != nil {
-		return nil
-	}
+func (l *loader) vector(name string) ([]float32, error) {
 	v, err := l.f.Float32(l.names[name])
-	l.err = err
-	l.finite(name, v)
-	return v
+	if err != nil {
+		return nil, err
+	}
+	return v, l.finite(name, v)
 }
 
-// finite records an error if v holds a NaN or an infinity: such a weight
-// would make every logit NaN, far from where the user could see why.
-func (l *loader) finite(name string, v []float32) {
-	for i, x := range v {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			l.err = errorf(l.f, "tensor %q holds %v at element %d: the checkpoint is damaged", name, x, i)
-			return
-		}
+// matrix loads a matrix already stored out-major (wte, wpe).
+func (l *loader) matrix(p gpt2.Param) (tensor.Matrix, error) {
+	v, err := l.vector(p.Name)
+	if err != nil {
+		return nil, err
 	}
-}
-
-// matrix loads a tensor already stored out-major (wte, wpe).
-func (l *loader) matrix(name string) tensor.Matrix {
-	t := l.f.Tensors[l.names[name]]
-	v := l.vector(name)
-	if l.err != nil {
-		return nil
-	}
-	return tensor.NewF32(t.Shape[0], t.Shape[1], v)
+	return tensor.NewF32(p.Shape[0], p.Shape[1], v), nil
 }
 
 // conv1D loads a Conv1D weight, stored [in, out], as an out-major matrix.
-func (l *loader) conv1D(name string) tensor.Matrix {
-	if l.err != nil {
-		return nil
-	}
-	t := l.f.Tensors[l.names[name]]
-	in, out := t.Shape[0], t.Shape[1]
+func (l *loader) conv1D(p gpt2.Param) (tensor.Matrix, error) {
+	out, in := p.Shape[0], p.Shape[1]
 	if cap(l.scratch) < in*out {
 		l.scratch = make([]float32, in*out)
 	}
 	src := l.scratch[:in*out]
-	if l.err = l.f.ReadFloat32(t.Name, src); l.err != nil {
-		return nil
+	if err := l.f.ReadFloat32(l.names[p.Name], src); err != nil {
+		return nil, err
 	}
-	if l.finite(name, src); l.err != nil {
-		return nil
+	if err := l.finite(p.Name, src); err != nil {
+		return nil, err
 	}
-	return tensor.NewF32(out, in, transpose(src, in, out))
+	return tensor.NewF32(out, in, transpose(src, in, out)), nil
+}
+
+// finite returns an error if v holds a NaN or an infinity: such a weight
+// would make every logit NaN, far from where the user could see why.
+func (l *loader) finite(name string, v []float32) error {
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return errorf(l.f, "tensor %q holds %v at element %d: the checkpoint is damaged", name, x, i)
+		}
+	}
+	return nil
 }
 
 // transpose returns the cols×rows transpose of the rows×cols matrix src,
