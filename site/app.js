@@ -39,6 +39,8 @@ const state = {
 	loads: 0, // models loaded
 };
 
+// For tests: Cache Storage fails in the workers ("open", "quota"; see worker.js).
+let storeFault = null;
 let pool = newPool();
 const heat = new Heatmap($("heatmap"));
 
@@ -92,7 +94,7 @@ function seconds(ms) {
 // ---------------------------------------------------------------- the pool
 
 function newPool() {
-	return new Pool({
+	const p = new Pool({
 		onProgress: showProgress,
 		onNote: (text, how = {}) => {
 			state.notes.push(text);
@@ -115,6 +117,8 @@ function newPool() {
 			updateButtons();
 		},
 	});
+	p.storeFault = storeFault;
+	return p;
 }
 
 const PHASES = {
@@ -141,6 +145,27 @@ function modelStatus() {
 }
 
 // ---------------------------------------------------------------- weights
+
+// One load or conversion at a time: the weight controls are disabled while
+// one is in progress, and a request that comes anyway (a file picked or a
+// click already on its way) does nothing.
+let weightsBusy = false;
+
+function setWeightsBusy(busy) {
+	weightsBusy = busy;
+	for (const e of document.querySelectorAll("#weights input, #weights button")) e.disabled = busy;
+	$("weights").setAttribute("aria-busy", String(busy));
+}
+
+async function weightsTask(fn) {
+	if (weightsBusy) return;
+	setWeightsBusy(true);
+	try {
+		await fn();
+	} finally {
+		setWeightsBusy(false);
+	}
+}
 
 async function startWeights() {
 	let source = null, why = "";
@@ -231,7 +256,7 @@ async function useBlob(blob, config) {
 	const f32 = document.querySelector("input[name=precision]:checked").value === "f32";
 	const name = blob.name || "the checkpoint";
 	$("weights-why").textContent = "";
-	let source;
+	let source, unkept = null;
 	try {
 		if (f32) {
 			setStatus("model-status", `Checking ${name}…`);
@@ -239,8 +264,11 @@ async function useBlob(blob, config) {
 			source = { kind: "blob", blob, config };
 		} else {
 			setStatus("model-status", `Converting ${name} in a worker…`);
-			const manifest = await pool.convert(blob, config);
-			source = { kind: "web", manifest, base: null };
+			const c = await pool.convert(blob, config);
+			// What this browser could not keep, the page keeps in memory for
+			// this visit and hands to every worker it starts.
+			unkept = c.unkept;
+			source = { kind: "web", manifest: c.manifest, base: null, shards: c.shards };
 		}
 	} catch (e) {
 		$("load-progress").hidden = true;
@@ -251,6 +279,9 @@ async function useBlob(blob, config) {
 	}
 	resetPool();
 	await loadModel(source);
+	if (unkept && state.ready) {
+		setStatus("run-status", `This browser cannot keep the converted weights: ${unkept}. They are in this page's memory for this visit only, and the next visit needs the file again. A small model can be opened in float32 instead, which needs no storage.`);
+	}
 }
 
 async function download(url) {
@@ -261,6 +292,15 @@ async function download(url) {
 		throw new Error("that is not a URL");
 	}
 	if (u.protocol !== "https:" && u.origin !== location.origin) throw new Error("use an https:// URL");
+	// The file's name, decoded before the download (a malformed escape, as
+	// in %E0%A4%A, keeps the name as written).
+	const raw = u.pathname.split("/").pop() || "model.safetensors";
+	let name;
+	try {
+		name = decodeURIComponent(raw);
+	} catch {
+		name = raw;
+	}
 	const res = await fetch(u.href);
 	if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
 	const total = Number(res.headers.get("content-length")) || 0;
@@ -274,7 +314,6 @@ async function download(url) {
 		done += value.length;
 		showProgress({ phase: "download", done, total: Math.max(total, done) });
 	}
-	const name = decodeURIComponent(u.pathname.split("/").pop() || "model.safetensors");
 	// The config.json beside it, if there is one (Hugging Face has it), for
 	// the number of heads; without it heads are taken to be 64 wide.
 	let config = null;
@@ -287,19 +326,21 @@ async function download(url) {
 	return { blob: new File(chunks, name, { type: "application/octet-stream" }), config };
 }
 
-$("weights-file").addEventListener("change", async (ev) => {
+$("weights-file").addEventListener("change", (ev) => {
 	const files = [...(ev.target.files || [])];
 	// Choosing the same file again (after another precision, say) is a change too.
 	ev.target.value = "";
-	const model = files.find((f) => !f.name.endsWith(".json"));
-	const config = files.find((f) => f.name.endsWith(".json"));
-	if (!model) {
-		$("weights-why").textContent = "Choose the model.safetensors file (and, if you have it, its config.json).";
-		return;
-	}
-	useBlob(model, config ? await config.text() : null);
+	weightsTask(async () => {
+		const model = files.find((f) => !f.name.endsWith(".json"));
+		const config = files.find((f) => f.name.endsWith(".json"));
+		if (!model) {
+			$("weights-why").textContent = "Choose the model.safetensors file (and, if you have it, its config.json).";
+			return;
+		}
+		await useBlob(model, config ? await config.text() : null);
+	});
 });
-$("weights-fetch").addEventListener("click", async () => {
+$("weights-fetch").addEventListener("click", () => weightsTask(async () => {
 	try {
 		$("weights-why").textContent = "";
 		const { blob, config } = await download($("weights-url").value.trim());
@@ -308,7 +349,7 @@ $("weights-fetch").addEventListener("click", async () => {
 		$("load-progress").hidden = true;
 		$("weights-why").textContent = `The download failed: ${e.message}. If the page's security policy blocked the host, download the file yourself and open it from disk.`;
 	}
-});
+}));
 function showWeights(show) {
 	$("weights").hidden = !show;
 	$("weights-show").setAttribute("aria-expanded", String(show));
@@ -321,10 +362,14 @@ $("weights-show").addEventListener("click", () => {
 		$("weights-file").focus();
 	}
 });
-$("weights-forget").addEventListener("click", async () => {
-	await PatchlabStore.clear();
-	setStatus("model-status", "The weights kept in this browser are forgotten; they are fetched again on the next visit.");
-});
+$("weights-forget").addEventListener("click", () => weightsTask(async () => {
+	try {
+		await PatchlabStore.clear();
+		setStatus("model-status", "The weights kept in this browser are forgotten; they are fetched again on the next visit.");
+	} catch (e) {
+		setStatus("model-status", `The weights kept in this browser could not be forgotten: ${e.message}`);
+	}
+}));
 
 // ---------------------------------------------------------------- tokens
 
@@ -644,6 +689,8 @@ function heatModel() {
 	};
 }
 
+// scheduleHeat redraws the heatmap at the next frame (rows arrive faster
+// than frames during a sweep).
 let heatFrame = 0;
 function scheduleHeat() {
 	if (!heatFrame) heatFrame = requestAnimationFrame(() => {
@@ -661,6 +708,7 @@ function renderHeat() {
 		problemBox.hidden = true;
 		$("heatmap").hidden = true;
 		$("howto-metric").textContent = METRICS[state.metric].reading;
+		renderHeatTable(null);
 		return;
 	}
 	$("heatmap").hidden = false;
@@ -676,13 +724,35 @@ function renderHeat() {
 	heat.focus = state.focus;
 	heat.render(m);
 	$("heatmap").setAttribute("aria-label", `Heatmap of ${VIEWS[m.site].short}, ${METRICS[m.metric].label}: ${m.rows} rows by ${m.cols} columns, ${m.computed} of ${m.rows} rows computed. Scale from ${format(-m.range)} (blue) to ${format(m.range)} (red).`);
-	$("heatmap").dataset.values = JSON.stringify(Array.from(m.values, (v) => (Number.isFinite(v) ? v : null)));
 	renderHeatTable(m);
 }
 
+// The screen-reader table of the heatmap's values can be large (z per
+// position on a long text: some 150 000 cells), so it is not rebuilt with
+// every frame of a sweep: only when what it shows changes (other texts,
+// site or metric) or, with the same view, once no sweep runs (at the end of
+// one, say) and its values differ from the table's.
+let heatTable = { view: null, values: null };
+
+function sameBits(a, b) {
+	if (!a || !b || a.length !== b.length) return false;
+	const x = new Uint32Array(a.buffer, a.byteOffset, a.length * 2), y = new Uint32Array(b.buffer, b.byteOffset, b.length * 2);
+	for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+	return true;
+}
+
 function renderHeatTable(m) {
-	$("heat-table-caption").textContent = `Heatmap values: ${VIEWS[m.site].short}, ${METRICS[m.metric].label}; rows are ${m.rowAxis}s, columns ${m.colAxis}.`;
+	const view = m ? JSON.stringify([state.baselineKey, m.site, m.metric]) : null;
+	if (view === heatTable.view && (state.run || !m || sameBits(m.values, heatTable.values))) return;
+	heatTable = { view, values: m && m.values };
 	const t = $("heat-table");
+	if (!m || m.computed === 0) {
+		$("heat-table-caption").textContent = m ? `Heatmap values: ${VIEWS[m.site].short}, ${METRICS[m.metric].label}: not computed yet.` : "Heatmap values";
+		t.tHead.replaceChildren();
+		t.tBodies[0].replaceChildren();
+		return;
+	}
+	$("heat-table-caption").textContent = `Heatmap values: ${VIEWS[m.site].short}, ${METRICS[m.metric].label}; rows are ${m.rowAxis}s, columns ${m.colAxis}.`;
 	t.tHead.replaceChildren(el("tr", {}, el("th", { scope: "col", text: m.rowAxis }), ...m.colLabels.map((l) => el("th", { scope: "col", text: l }))));
 	const rows = [];
 	for (let r = 0; r < m.rows; r++) {
@@ -913,7 +983,7 @@ function init() {
 	updateButtons();
 	loadPresets();
 	tokenizeNow();
-	startWeights();
+	weightsTask(startWeights);
 	if ("serviceWorker" in navigator && window.isSecureContext && option("sw") !== "0") {
 		navigator.serviceWorker.register("sw.js").catch((e) => console.warn("patchlab: no service worker:", e));
 	}
@@ -950,6 +1020,13 @@ window.patchlab = {
 	// crashWorker(i, kind) makes worker i fail, for the fault tests: "close",
 	// "throw", "panic" or "oom" (see worker.js).
 	crashWorker: (i, kind) => pool.debug(i, kind),
+	// storeFault(kind) makes Cache Storage fail in every worker given a
+	// conversion or a load from now on: "open" (caches.open rejects) or
+	// "quota" (every put is refused); null: no more faults in new workers.
+	storeFault: (kind) => {
+		storeFault = kind || null;
+		pool.storeFault = storeFault;
+	},
 };
 
 init();

@@ -96,6 +96,7 @@ export class Pool {
 		this.target = 1;
 		this.respawns = []; // when workers were replaced
 		this.over = false; // terminated
+		this.storeFault = null; // for tests: Cache Storage fails in the workers, see worker.js
 	}
 
 	request(worker, msg, transfer) {
@@ -167,7 +168,7 @@ export class Pool {
 				w.onLoadError = null;
 				reject(e);
 			};
-			w.post({ type: "load", source: this.source });
+			w.post({ type: "load", source: this.source, storeFault: this.storeFault });
 		});
 	}
 
@@ -244,14 +245,17 @@ export class Pool {
 				else if (m.type === done) { life.stop(); resolve(m); }
 				else if (m.type === "error") { life.stop(); reject(new Error(m.message)); }
 			}, (reason) => reject(new Error(`the worker stopped: ${reason}`)));
-			life.post(msg);
+			life.post({ ...msg, storeFault: this.storeFault });
 		});
 	}
 
 	// convert runs a safetensors Blob through a converter worker of its own;
-	// resolves with the manifest.
+	// resolves with {manifest, unkept, shards}: unkept says why this browser
+	// could not keep the converted weights (null: they are kept), and shards
+	// are then their bytes (a Map sha256 → Uint8Array) for the workers.
 	async convert(blob, config) {
-		return (await this.oneShot({ type: "convert", blob, config }, "converted")).manifest;
+		const m = await this.oneShot({ type: "convert", blob, config }, "converted");
+		return { manifest: m.manifest, unkept: m.unkept || null, shards: m.shards || null };
 	}
 
 	// check reads a safetensors Blob's header in a worker of its own:

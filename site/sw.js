@@ -46,16 +46,28 @@ self.addEventListener("fetch", (ev) => {
 	// checked by sha256): the service worker leaves them alone.
 	if (path.startsWith("weights/") && path !== MANIFEST) return;
 	if (path.startsWith("__patchlab__/")) return;
-	const shell = req.mode === "navigate" || path === MANIFEST || FILES.includes(path);
+	const navigate = req.mode === "navigate";
+	// The page itself, opened in a tab: kept as index.html. Any other
+	// navigation (weights/manifest.json or app.js opened in a tab) is never
+	// kept as the page.
+	const page = navigate && (path === "" || path === "index.html");
+	const shell = page || path === MANIFEST || FILES.includes(path);
 	if (!shell) return;
 	ev.respondWith((async () => {
 		const cache = await caches.open(SHELL);
 		try {
 			const res = await fetch(req);
-			if (res.ok && res.type === "basic") ev.waitUntil(cache.put(req.mode === "navigate" ? "index.html" : req, res.clone()));
+			if (page) {
+				// Only a successful HTML answer is the page (not an error page
+				// of a proxy, nor a redirect, which a navigation cannot be answered with).
+				const html = /^text\/html\b/i.test(res.headers.get("content-type") || "");
+				if (res.ok && res.type === "basic" && !res.redirected && html) ev.waitUntil(cache.put("index.html", res.clone()));
+			} else if (!navigate && res.ok && res.type === "basic") {
+				ev.waitUntil(cache.put(req, res.clone()));
+			}
 			return res;
 		} catch (e) {
-			const hit = await cache.match(req.mode === "navigate" ? "index.html" : req, { ignoreSearch: true });
+			const hit = await cache.match(page ? "index.html" : req, { ignoreSearch: true });
 			if (hit) return hit;
 			throw e;
 		}

@@ -15,9 +15,27 @@
 		return hex(await crypto.subtle.digest("SHA-256", bytes));
 	}
 
+	// storeProblem says in a few words why Cache Storage failed.
+	function storeProblem(e) {
+		if (!self.caches) return "the page has no Cache Storage here (a private window, or a page not served over https?)";
+		if (e && e.name === "QuotaExceededError") return "the storage for this page is full (quota exceeded)";
+		return `its Cache Storage failed (${(e && (e.message || e.name)) || e})`;
+	}
+
+	// openOrThrow opens the cache for writing: it throws, saying why, when
+	// there is none to write to.
+	async function openOrThrow() {
+		if (!self.caches) throw new Error(storeProblem());
+		try {
+			return await caches.open(CACHE);
+		} catch (e) {
+			throw new Error(storeProblem(e));
+		}
+	}
+
 	async function open() {
 		try {
-			return self.caches ? await caches.open(CACHE) : null;
+			return await openOrThrow();
 		} catch {
 			return null; // no Cache Storage (private mode, insecure context): work without it
 		}
@@ -42,7 +60,7 @@
 			}
 		}
 		// The errors below name no file: the engine says which shard they are of.
-		if (!url) throw new Error("it is not in this browser's cache any more: open the model file again");
+		if (!url) throw new Error(cache ? "it is not in this browser's cache any more: open the model file again" : "it is kept in this browser's Cache Storage, which cannot be opened now (a private window?): open the model file again");
 		// Kept in Cache Storage below: no second copy in the HTTP cache.
 		const res = await fetch(url, cache ? { cache: "no-store" } : {});
 		if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText} from ${url}`);
@@ -74,37 +92,59 @@
 		}
 		if (n !== shard.size) throw new Error(`${n} bytes, the manifest says ${shard.size} (a truncated file or download?)`);
 		if ((await sha256(bytes)) !== shard.sha256) throw new Error("its sha256 does not match the manifest (a corrupt or stale file on the server?)");
-		if (cache) await putShard(cache, shard.sha256, bytes);
+		if (cache) {
+			try {
+				await putShard(cache, shard.sha256, bytes);
+			} catch (e) {
+				// The bytes are here: the next visit downloads them again.
+				console.warn(`patchlab: ${shard.file} is not kept in this browser:`, e.message);
+			}
+		}
 		return bytes;
 	}
 
+	// putShard stores a shard; it throws, saying why, when it cannot.
 	async function putShard(cache, sha, bytes) {
 		try {
 			await cache.put(shardKey(sha), new Response(bytes, { headers: { "content-type": "application/octet-stream" } }));
 		} catch (e) {
-			console.warn("patchlab: could not cache a shard:", e); // quota: the next visit downloads again
+			throw new Error(storeProblem(e));
 		}
 	}
 
 	self.PatchlabStore = {
 		sha256,
 		getShard,
+		// putShard and setUserManifest throw, saying why, when this browser
+		// cannot keep what they are given (no Cache Storage, quota exceeded).
 		async putShard(sha, bytes) {
-			const cache = await open();
-			if (cache) await putShard(cache, sha, bytes);
+			await putShard(await openOrThrow(), sha, bytes);
 		},
 		// The manifest of weights converted from a user's file.
 		async userManifest() {
 			const cache = await open();
-			const hit = cache && (await cache.match(userManifestKey()));
-			return hit ? hit.text() : null;
+			try {
+				const hit = cache && (await cache.match(userManifestKey()));
+				return hit ? await hit.text() : null;
+			} catch {
+				return null;
+			}
 		},
 		async setUserManifest(text) {
-			const cache = await open();
-			if (cache) await cache.put(userManifestKey(), new Response(text, { headers: { "content-type": "application/json" } }));
+			const cache = await openOrThrow();
+			try {
+				await cache.put(userManifestKey(), new Response(text, { headers: { "content-type": "application/json" } }));
+			} catch (e) {
+				throw new Error(storeProblem(e));
+			}
 		},
 		async clear() {
-			if (self.caches) await caches.delete(CACHE);
+			if (!self.caches) return;
+			try {
+				await caches.delete(CACHE);
+			} catch (e) {
+				throw new Error(storeProblem(e));
+			}
 		},
 		// cachedShards counts the manifest's shards already in the cache.
 		async cachedShards(manifest) {

@@ -94,10 +94,11 @@ function progress(phase, total) {
 }
 
 // loadWeb loads the web format: the manifest's text, the URL it came from
-// (null: the shards are in this browser's cache only) and what to call it
-// in messages.
-async function loadWeb({ manifest, base, name }) {
-	const where = name || "the manifest of the weights kept in this browser";
+// (null: the shards are in this browser's cache only, or in shards), what
+// to call it in messages, and shards: null, or a Map sha256 → bytes of
+// shards the page holds in memory (a conversion this browser could not keep).
+async function loadWeb({ manifest, base, name, shards: inMemory }) {
+	const where = name || (inMemory ? "the converted weights" : "the manifest of the weights kept in this browser");
 	let m;
 	try {
 		m = JSON.parse(manifest);
@@ -109,8 +110,14 @@ async function loadWeb({ manifest, base, name }) {
 	const byFile = new Map(shards.map((s) => [s.file, s]));
 	let fromNet = 0;
 	const onBytes = progress("weights", total);
-	const fetchShard = (file) => {
+	const fetchShard = async (file) => {
 		const s = byFile.get(file);
+		const mem = inMemory && s && inMemory.get(s.sha256);
+		if (mem) {
+			if (mem.length !== s.size || (await PatchlabStore.sha256(mem)) !== s.sha256) throw new Error("its bytes in this page's memory do not match the manifest");
+			onBytes(mem.length);
+			return mem;
+		}
 		return PatchlabStore.getShard(s, base ? new URL(file, base).href : null, (n, where) => {
 			if (where === "network") fromNet += n;
 			onBytes(n);
@@ -140,7 +147,10 @@ async function loadBlob({ blob, config }) {
 }
 
 // convert turns a safetensors Blob into the web format and stores it in
-// Cache Storage; it answers with the manifest's text.
+// Cache Storage. It answers with the manifest's text; and, when this
+// browser cannot keep the converted weights (no Cache Storage, quota
+// exceeded), with why (unkept) and their shards (a Map sha256 → bytes,
+// transferred) for the page to hand to its workers itself.
 async function convert({ blob, config }) {
 	// Reading and writing go together, tensor by tensor: the bytes written
 	// are the progress.
@@ -152,18 +162,51 @@ async function convert({ blob, config }) {
 	}
 	const manifest = new TextDecoder().decode(MEMFS.file("/out/manifest.json"));
 	const m = JSON.parse(manifest);
-	let done = 0;
+	let done = 0, unkept = null;
 	const total = m.shards.reduce((a, s) => a + s.size, 0);
 	for (const s of m.shards) {
 		const bytes = MEMFS.file(`/out/${s.file}`);
 		if ((await PatchlabStore.sha256(bytes)) !== s.sha256) throw new Error(`converted shard ${s.file}: sha256 mismatch`);
-		await PatchlabStore.putShard(s.sha256, bytes);
-		MEMFS.remove(`/out/${s.file}`);
+		if (!unkept) {
+			try {
+				await PatchlabStore.putShard(s.sha256, bytes);
+			} catch (e) {
+				unkept = e.message; // the rest is not tried
+			}
+		}
 		done += s.size;
 		post({ type: "progress", phase: "store", done, total });
 	}
-	await PatchlabStore.setUserManifest(manifest);
-	return manifest;
+	// The manifest is kept only with every shard: a next visit finds either
+	// the whole model or none of it.
+	if (!unkept) {
+		try {
+			await PatchlabStore.setUserManifest(manifest);
+		} catch (e) {
+			unkept = e.message;
+		}
+	}
+	let shards = null;
+	const transfer = [];
+	if (unkept) {
+		shards = new Map();
+		for (const s of m.shards) {
+			const bytes = MEMFS.file(`/out/${s.file}`).slice(); // a buffer of its own, to transfer
+			shards.set(s.sha256, bytes);
+			transfer.push(bytes.buffer);
+			MEMFS.remove(`/out/${s.file}`);
+		}
+	}
+	for (const s of m.shards) MEMFS.remove(`/out/${s.file}`);
+	return { manifest, unkept, shards, transfer };
+}
+
+// storeFault makes this worker's Cache Storage fail, for the page's tests:
+// "open" (caches.open rejects, as in some private windows) or "quota"
+// (every put is refused, the storage being full).
+function storeFault(kind) {
+	if (kind === "open" && self.caches) self.caches.open = () => Promise.reject(new DOMException("The operation is insecure.", "SecurityError"));
+	else if (kind === "quota" && self.Cache) Cache.prototype.put = () => Promise.reject(new DOMException("The quota has been exceeded.", "QuotaExceededError"));
 }
 
 const handlers = {
@@ -176,7 +219,8 @@ const handlers = {
 		post({ type: "loaded", info: r.info, fromNetwork: r.fromNetwork, seconds: (performance.now() - t0) / 1000, memory: memoryMB() });
 	},
 	async convert(msg) {
-		post({ type: "converted", manifest: await convert(msg) });
+		const r = await convert(msg);
+		post({ type: "converted", manifest: r.manifest, unkept: r.unkept, shards: r.shards }, r.transfer);
 	},
 	// check reads a safetensors file's header: is it a GPT-2 checkpoint?
 	async check(msg) {
@@ -190,20 +234,31 @@ const handlers = {
 	},
 	// debug makes this worker fail, for the page's fault tests: "close"
 	// (it ends without a word), "throw" (an uncaught exception), "panic" and
-	// "oom" (the Go engine panics, or runs out of memory, and exits).
+	// "oom" (the Go engine panics, or runs out of memory, and exits),
+	// "start-fatal" (the engine's next start answers {"fatal": …}).
 	debug(msg) {
 		if (msg.kind === "close") self.close();
+		else if (msg.kind === "start-fatal") {
+			const start = engine().start;
+			engine().start = async () => {
+				engine().start = start;
+				return JSON.stringify({ fatal: "a failure asked for by a test" });
+			};
+		}
 		else if (msg.kind === "throw") setTimeout(() => { throw new Error("a crash asked for by a test"); });
 		else engine().crash(msg.kind);
 	},
 	async start(msg) {
 		if (msg.fresh) engine().forget();
 		try {
-			const baseline = JSON.parse(await engine().start(JSON.stringify(msg.req)));
+			// A {"fatal": …} answer is an error, not a baseline.
+			const baseline = parse(await engine().start(JSON.stringify(msg.req)));
 			post({ type: "started", run: msg.run, baseline });
 		} catch (e) {
+			// An invalid request rejects with its InputError's JSON.
 			let input = null;
 			try { input = JSON.parse(e.message); } catch { /* a plain error */ }
+			if (!input || typeof input !== "object" || typeof input.message !== "string") input = null;
 			post({ type: "started", run: msg.run, error: input ? input.message : e.message, input });
 		}
 	},
@@ -222,7 +277,7 @@ const handlers = {
 		engine().cancel();
 	},
 	async record(msg) {
-		await engine().start(JSON.stringify(msg.req)); // the analysis the record is of
+		parse(await engine().start(JSON.stringify(msg.req))); // the analysis the record is of
 		const sweeps = msg.sweeps.map((s) => ({ site: s.site, cells: new Uint8Array(s.cells.buffer, s.cells.byteOffset, s.cells.byteLength) }));
 		const r = engine().record(sweeps, msg.metric);
 		post({ type: "record", id: msg.id, json: typeof r === "string" ? r : null, error: typeof r === "string" ? null : r.error });
@@ -237,6 +292,7 @@ self.onmessage = async (ev) => {
 	try {
 		await booted;
 		if (!self.patchlab) return;
+		if (msg.storeFault) storeFault(msg.storeFault);
 		await handlers[msg.type](msg);
 	} catch (e) {
 		post({ type: "error", of: msg.type, id: msg.id, message: e.message || String(e) });

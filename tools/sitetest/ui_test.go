@@ -196,9 +196,10 @@ func TestCorruptCache(t *testing.T) {
 	}
 }
 
-// TestOffline opens the page once from a server of its own, stops the
-// server, and opens it again: the service worker and the weight cache
-// must be enough to load the model and run.
+// TestOffline opens the page once from a server of its own, opens two of
+// its other files (the service worker must not take them for the page),
+// stops the server, and opens the page again: the service
+// worker and the weight cache must be enough to load the model and run.
 func TestOffline(t *testing.T) {
 	e := setup(t)
 	srv := serve(e.dist)
@@ -207,6 +208,26 @@ func TestOffline(t *testing.T) {
 	tb.origin = srv.URL
 	tb.open("?workers=1", 1)
 	tb.wait("the service worker", `navigator.serviceWorker && navigator.serviceWorker.controller !== null`, 20*time.Second)
+	// Other files of the site opened (navigated to, in frames: a tab would
+	// ask for a favicon.ico the site has not) are no visit of the page: the
+	// offline copy of the page stays the page.
+	kept := eval[string](tb, `(async () => {
+		for (const src of ["weights/manifest.json", "app.js"]) {
+			const f = document.createElement("iframe");
+			const loaded = new Promise((resolve) => (f.onload = resolve));
+			f.src = src;
+			document.body.append(f);
+			await loaded;
+			f.remove();
+		}
+		await new Promise((resolve) => setTimeout(resolve, 100)); // what the service worker keeps, it keeps meanwhile
+		const name = (await caches.keys()).find((k) => k.startsWith("patchlab-shell-"));
+		const hit = name && (await (await caches.open(name)).match("index.html"));
+		return hit ? (await hit.text()).slice(0, 15) : "nothing";
+	})()`)
+	if kept != "<!doctype html>" {
+		t.Errorf("the offline copy of the page begins %q", kept)
+	}
 	srv.Close()
 	tb.open("?workers=1", 1)
 	tb.runAndWait()
@@ -254,4 +275,79 @@ func TestPresets(t *testing.T) {
 func urlEscape(s string) string {
 	r := strings.NewReplacer("%", "%25", "&", "%26", "#", "%23", "+", "%2B", " ", "%20", "<", "%3C", ">", "%3E", "=", "%3D")
 	return r.Replace(s)
+}
+
+// TestHeatTableAndEngineFailure watches the screen-reader table of the
+// heatmap during a slowed sweep: it is not rebuilt while rows arrive, only
+// when the sweep ends (then it holds every value) and when the metric
+// changes. Then the engine answers a start with {"fatal": …}: the run
+// fails with that message (no baseline made of it), and the next run works.
+func TestHeatTableAndEngineFailure(t *testing.T) {
+	e := setup(t)
+	tb := newTab(t, e)
+	tb.open("?workers=1&row_delay_ms=120", 1)
+	eval[chromedp.Void](tb, `(() => {
+		window.rebuilds = [];
+		new MutationObserver(() => {
+			const h = patchlab.heatmap();
+			rebuilds.push({ running: patchlab.status().running, computed: h ? h.computed : 0 });
+		}).observe(document.getElementById("heat-table"), { childList: true, subtree: true });
+	})()`)
+	tb.runAndWait()
+	type rebuild struct {
+		Running  bool
+		Computed int
+	}
+	rebuilds := eval[[]rebuild](tb, `rebuilds`)
+	for _, r := range rebuilds {
+		if r.Running && r.Computed > 0 {
+			t.Errorf("the table was rebuilt during the sweep: %+v", rebuilds)
+			break
+		}
+	}
+	table := func() []string {
+		return eval[[]string](tb, `[...document.querySelectorAll("#heat-table tbody td")].map(td => td.textContent)`)
+	}
+	cells := table()
+	if len(cells) != 5*11 || strings.Contains(strings.Join(cells, "|"), "not computed") {
+		t.Errorf("the table after the sweep: %d cells %q", len(cells), cells)
+	}
+	// The table's values are the heatmap's, to four significant digits.
+	want := eval[[]string](tb, `(async () => { const { precise } = await import("./heatmap.js"); return patchlab.heatmap().values.map(precise); })()`)
+	if strings.Join(cells, "|") != strings.Join(want, "|") {
+		t.Errorf("the table says %q, the heatmap %q", cells, want)
+	}
+	n := len(eval[[]rebuild](tb, `rebuilds`))
+	// Typing (the heatmap is of the texts last run) rebuilds nothing.
+	g := e.golden.find("michelle")
+	tb.setInput("clean", g.Clean+" Jones")
+	tb.wait("the tokens", `patchlab.tokens().clean.length === 12`, 5*time.Second)
+	tb.setInput("clean", g.Clean)
+	tb.wait("the tokens", `patchlab.tokens().clean.length === 11`, 5*time.Second)
+	if m := len(eval[[]rebuild](tb, `rebuilds`)); m != n {
+		t.Errorf("typing rebuilt the table %d times", m-n)
+	}
+	tb.do(chromedp.SetValue(chromedp.ID("metric"), "clean_target_delta"))
+	eval[chromedp.Void](tb, `document.getElementById("metric").dispatchEvent(new Event("change"))`)
+	if c := eval[string](tb, `document.getElementById("heat-table-caption").textContent`); !strings.Contains(c, "Clean-target logit change") {
+		t.Errorf("the table's caption after a metric change: %q", c)
+	}
+	if got := table(); strings.Join(got, "|") == strings.Join(cells, "|") {
+		t.Errorf("the table kept the other metric's values")
+	}
+
+	eval[chromedp.Void](tb, `patchlab.setRowDelay(0)`)
+	eval[chromedp.Void](tb, `patchlab.crashWorker(0, "start-fatal")`)
+	eval[chromedp.Void](tb, `patchlab.run({ fresh: true })`)
+	tb.wait("the failure", `!patchlab.status().running && patchlab.status().runStatus.startsWith("The run failed")`, 10*time.Second)
+	if st := eval[string](tb, `patchlab.status().runStatus`); st != "The run failed: a failure asked for by a test" {
+		t.Errorf("the run ended with %q", st)
+	}
+	if eval[bool](tb, `"fatal" in (patchlab.baseline() || {})`) {
+		t.Errorf("the failure became the baseline")
+	}
+	tb.runAndWait()
+	if n := eval[int](tb, `patchlab.heatmap().computed`); n != 5 {
+		t.Errorf("after the failure: %d rows computed", n)
+	}
 }
