@@ -95,7 +95,8 @@ type Options struct {
 // earlier positions' keys and values from the corrupted run; the last block
 // runs only the last position and the metric reads only the targets' rows of
 // the unembedding. Cells whose value is known in advance need no compute.
-// A row's cells run as one batch, so each weight matrix is read once a row.
+// A row's cells run in batches (one, unless the text is long), so each
+// weight matrix is read once a batch.
 func (s *Session) Sweep(ctx context.Context, site Site, opt Options, onCell func(r, c int, cell Cell)) (*Matrix, error) {
 	if site.Kind > gpt2.Z || (site.PerPosition && site.Kind != gpt2.Z) {
 		return nil, fmt.Errorf("unknown site %v", site)
@@ -116,31 +117,8 @@ func (s *Session) Sweep(ctx context.Context, site Site, opt Options, onCell func
 		if r < 0 || r >= rows {
 			return nil, fmt.Errorf("row %d out of range (0…%d)", r, rows-1)
 		}
-		if err := ctx.Err(); err != nil {
+		if err := s.sweepRow(ctx, mx, r, base, opt.Probs); err != nil {
 			return nil, err
-		}
-		var todo []int
-		for c := 0; c < cols; c++ {
-			if k := s.known(site, r, c); k >= 0 {
-				mx.Cells[r*cols+c] = base[k]
-			} else {
-				todo = append(todo, c)
-			}
-		}
-		for len(todo) > 0 {
-			n := s.batchSize(site, todo)
-			starts := make([]start, n)
-			for i, c := range todo[:n] {
-				starts[i] = s.startOf(site, r, c)
-			}
-			cells, err := s.finish(ctx, starts, opt.Probs)
-			if err != nil {
-				return nil, err
-			}
-			for i, st := range starts {
-				mx.Cells[r*cols+st.col] = cells[i]
-			}
-			todo = todo[n:]
 		}
 		if onCell != nil {
 			for c := 0; c < cols; c++ {
@@ -149,6 +127,39 @@ func (s *Session) Sweep(ctx context.Context, site Site, opt Options, onCell func
 		}
 	}
 	return mx, nil
+}
+
+// sweepRow fills row r of mx: the known cells from base (corrupted, clean),
+// the others computed in batches.
+func (s *Session) sweepRow(ctx context.Context, mx *Matrix, r int, base [2]Cell, probs bool) error {
+	cells := mx.Cells[r*mx.Cols : (r+1)*mx.Cols]
+	var pending []int
+	for c := range cells {
+		if k := s.known(mx.Site, r, c); k >= 0 {
+			cells[c] = base[k]
+		} else {
+			pending = append(pending, c)
+		}
+	}
+	for len(pending) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := s.batchSize(mx.Site, pending)
+		starts := make([]start, n)
+		for i, c := range pending[:n] {
+			starts[i] = s.startOf(mx.Site, r, c)
+		}
+		done, err := s.finish(ctx, starts, probs)
+		if err != nil {
+			return err
+		}
+		for i, st := range starts {
+			cells[st.col] = done[i]
+		}
+		pending = pending[n:]
+	}
+	return nil
 }
 
 // maxBatchRows bounds the residual rows one batch of cells carries through
