@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -27,6 +28,21 @@ import (
 	"github.com/patchlab/patchlab/tools/serve/web"
 )
 
+// FindChromium is the Chromium (or Chrome) to drive: $PATCHLAB_CHROMIUM,
+// else the first of chromium, chromium-browser, google-chrome on the PATH,
+// else /usr/bin/chromium (Debian's), which may not exist.
+func FindChromium() string {
+	if p := os.Getenv("PATCHLAB_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return "/usr/bin/chromium"
+}
+
 // Options tune a run. The zero value is the standard benchmark.
 type Options struct {
 	// Tokens is the number of tokens of each text (default 11); the texts
@@ -39,7 +55,7 @@ type Options struct {
 	Workers int
 	// Runs times the sweep that many times and reports the fastest (default 1).
 	Runs int
-	// Chromium is the browser (default /usr/bin/chromium).
+	// Chromium is the browser (default: FindChromium).
 	Chromium string
 	// Root is the patchlab module (default: found from the working directory).
 	Root string
@@ -62,7 +78,7 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 		opts.Runs = 1
 	}
 	if opts.Chromium == "" {
-		opts.Chromium = "/usr/bin/chromium"
+		opts.Chromium = FindChromium()
 	}
 	logf := func(format string, args ...any) {
 		if opts.Log != nil {

@@ -28,8 +28,8 @@ func TestRun(t *testing.T) {
 	if os.Getenv("PATCHLAB_BROWSERBENCH") == "" {
 		t.Skip("set PATCHLAB_BROWSERBENCH=1 to run the browser benchmark")
 	}
-	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
-		t.Skip("no /usr/bin/chromium")
+	if _, err := os.Stat(FindChromium()); err != nil {
+		t.Skipf("no Chromium (%s)", FindChromium())
 	}
 	workers, _ := strconv.Atoi(os.Getenv("PATCHLAB_BROWSERBENCH_WORKERS"))
 	runs, _ := strconv.Atoi(os.Getenv("PATCHLAB_BROWSERBENCH_RUNS"))

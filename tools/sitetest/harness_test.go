@@ -23,6 +23,7 @@ import (
 	"github.com/patchlab/patchlab/model/fixture"
 	"github.com/patchlab/patchlab/model/safetensors"
 	"github.com/patchlab/patchlab/model/webfmt"
+	"github.com/patchlab/patchlab/tools/browserbench"
 	"github.com/patchlab/patchlab/tools/serve/web"
 )
 
@@ -31,7 +32,8 @@ import (
 // dist/weights), serve it from an httptest server and drive one headless
 // Chromium, a tab per test.
 
-const chromium = "/usr/bin/chromium"
+// chromium is the browser the tests drive ($PATCHLAB_CHROMIUM or the PATH).
+var chromium = browserbench.FindChromium()
 
 // fixtures is the shared fixtures directory (../shared/fixtures).
 var fixtures, _ = fixture.Dir()
