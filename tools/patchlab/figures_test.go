@@ -64,3 +64,13 @@ func TestFiguresPerSite(t *testing.T) {
 		t.Errorf("files %q, want %q", got, want)
 	}
 }
+
+// TestPDFText: PDF text goes out in the PDF fonts' code page, symbols spelt
+// out, accented letters kept, the rest "?".
+func TestPDFText(t *testing.T) {
+	got := toCP1252("Δ − 9 John→Mary, café 日…")
+	want := "D - 9 John->Mary, caf\xe9 ?\x85"
+	if got != want {
+		t.Fatalf("toCP1252 = %q, want %q", got, want)
+	}
+}

@@ -43,7 +43,7 @@ func writeFigure(w io.Writer, format string, fig figure) error {
 	case "pdf":
 		p := vgpdf.New(figWidth, figHeight)
 		p.EmbedFonts(true)
-		c = p
+		c = pdfText{p}
 	default:
 		return fmt.Errorf("unknown figure format %q", format)
 	}
