@@ -1,9 +1,9 @@
 package main
 
 import (
+	"golang.org/x/text/encoding/charmap"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/vg"
-	"golang.org/x/text/encoding/charmap"
 )
 
 // pdfText writes a figure's text to a gonum PDF canvas, whose fonts take
