@@ -56,7 +56,7 @@ func modelSource(m *gpt2.Model) source {
 
 // convert writes the model src yields, in shards of at most maxShard bytes.
 func convert(ctx context.Context, c gpt2.Config, src source, outDir string, maxShard int64, progress func(done, total int64)) (err error) {
-	if err := configOf(c).validate(); err != nil {
+	if err := validateConfig(c); err != nil {
 		return err
 	}
 	ts, sizes, err := layout(c, maxShard)
@@ -109,7 +109,7 @@ func convert(ctx context.Context, c gpt2.Config, src source, outDir string, maxS
 	if err != nil {
 		return fmt.Errorf("webfmt: writing %s: %w", outDir, err)
 	}
-	m := &Manifest{Format: FormatName, Version: Version, Config: configOf(c), Q8Block: tensor.Q8Block, Q9Block: tensor.Q9Block, Shards: shards, Tensors: ts}
+	m := &Manifest{Format: FormatName, Version: Version, Config: c, Q8Block: tensor.Q8Block, Q9Block: tensor.Q9Block, Shards: shards, Tensors: ts}
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("webfmt: internal error: %w", err)
 	}

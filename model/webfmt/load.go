@@ -80,7 +80,7 @@ func LoadFrom(m *Manifest, open func(shard string) ([]byte, error)) (*gpt2.Model
 		byName[t.Name] = t
 	}
 	data := func(name string) []byte { return byName[name].data(shards) }
-	c := m.Config.GPT2()
+	c := m.Config
 	model := &gpt2.Model{Config: c, Blocks: make([]gpt2.Block, c.Layers)}
 	for _, p := range params(c) {
 		switch p.kind {

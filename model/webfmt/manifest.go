@@ -33,22 +33,13 @@ const (
 // Manifest describes a converted model: its configuration, its shards and
 // where each tensor lies in them.
 type Manifest struct {
-	Format  string   `json:"format"`
-	Version int      `json:"version"`
-	Config  Config   `json:"config"`
-	Q8Block int      `json:"q8_block"`
-	Q9Block int      `json:"q9_block"`
-	Shards  []Shard  `json:"shards"`
-	Tensors []Tensor `json:"tensors"`
-}
-
-// Config is the model configuration, with Hugging Face's names.
-type Config struct {
-	Layers  int `json:"n_layer"`
-	Heads   int `json:"n_head"`
-	Width   int `json:"n_embd"`
-	Context int `json:"n_ctx"`
-	Vocab   int `json:"vocab_size"`
+	Format  string      `json:"format"`
+	Version int         `json:"version"`
+	Config  gpt2.Config `json:"config"` // with Hugging Face's names
+	Q8Block int         `json:"q8_block"`
+	Q9Block int         `json:"q9_block"`
+	Shards  []Shard     `json:"shards"`
+	Tensors []Tensor    `json:"tensors"`
 }
 
 // Shard is one file of tensor data.
@@ -72,15 +63,6 @@ type Part struct {
 	Shard  int   `json:"shard"`  // index into Manifest.Shards
 	Offset int64 `json:"offset"` // byte offset in the shard, a multiple of Align
 	Rows   int   `json:"rows"`   // extent along the first dimension
-}
-
-// GPT2 returns the configuration as gpt2 has it.
-func (c Config) GPT2() gpt2.Config {
-	return gpt2.Config{Layers: c.Layers, Heads: c.Heads, Width: c.Width, Context: c.Context, Vocab: c.Vocab}
-}
-
-func configOf(c gpt2.Config) Config {
-	return Config{Layers: c.Layers, Heads: c.Heads, Width: c.Width, Context: c.Context, Vocab: c.Vocab}
 }
 
 // Bytes is the total size of the shards.
@@ -148,7 +130,7 @@ func (m *Manifest) Validate() error {
 	if m.Q9Block != tensor.Q9Block {
 		return fmt.Errorf("webfmt: manifest q9_block is %d, want %d", m.Q9Block, tensor.Q9Block)
 	}
-	if err := m.Config.validate(); err != nil {
+	if err := validateConfig(m.Config); err != nil {
 		return err
 	}
 	if err := m.validateShards(); err != nil {
@@ -167,7 +149,7 @@ const (
 	maxVocab  = 1 << 22
 )
 
-func (c Config) validate() error {
+func validateConfig(c gpt2.Config) error {
 	ok := c.Layers >= 1 && c.Layers <= maxLayers &&
 		c.Heads >= 1 && c.Heads <= maxHeads &&
 		c.Width >= 1 && c.Width <= maxWidth &&
@@ -233,7 +215,7 @@ func validSHA256(s string) bool {
 // configuration implies, and that their parts tile them and lie within the
 // shards without overlapping.
 func (m *Manifest) validateTensors() error {
-	want := storedTensors(m.Config.GPT2())
+	want := storedTensors(m.Config)
 	if len(m.Tensors) != len(want) {
 		return fmt.Errorf("webfmt: manifest has %d tensors, the configuration implies %d", len(m.Tensors), len(want))
 	}

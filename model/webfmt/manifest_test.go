@@ -18,7 +18,7 @@ func planned(t testing.TB, c gpt2.Config, maxShard int64) *Manifest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &Manifest{Format: FormatName, Version: Version, Config: configOf(c), Q8Block: 32, Q9Block: 64, Tensors: ts}
+	m := &Manifest{Format: FormatName, Version: Version, Config: c, Q8Block: 32, Q9Block: 64, Tensors: ts}
 	for i, s := range sizes {
 		m.Shards = append(m.Shards, Shard{File: "shard-" + string(rune('a'+i)) + ".bin", Size: s, SHA256: strings.Repeat("0f", 32)})
 	}

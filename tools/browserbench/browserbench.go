@@ -43,6 +43,22 @@ func FindChromium() string {
 	return "/usr/bin/chromium"
 }
 
+// AllocatorOptions starts chromium headless with a fresh profile in
+// profile and none of its own network traffic (no sandbox: it runs as root
+// in containers and CI).
+func AllocatorOptions(chromium, profile string) []chromedp.ExecAllocatorOption {
+	return append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(profile),
+	)
+}
+
 // Options tune a run. The zero value is the standard benchmark.
 type Options struct {
 	// Tokens is the number of tokens of each text (default 11); the texts
@@ -119,16 +135,7 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 
 	srv := httptest.NewServer(web.Handler(dist))
 	defer srv.Close()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(opts.Chromium),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(filepath.Join(tmp, "profile")),
-	)...)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, AllocatorOptions(opts.Chromium, filepath.Join(tmp, "profile"))...)
 	defer cancelAlloc()
 	bctx, cancel := chromedp.NewContext(alloc)
 	defer cancel()

@@ -104,18 +104,10 @@ func newEnv() (*env, error) {
 
 	e.trap = newTrap()
 	cleanups = append(cleanups, e.trap.close)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-sync", true),
+	opts := append(browserbench.AllocatorOptions(chromium, filepath.Join(tmp, "profile")),
 		chromedp.Flag("disable-domain-reliability", true),
 		chromedp.Flag("no-pings", true),
 		chromedp.Flag("disable-features", "Translate,AutofillServerCommunication,OptimizationHints,MediaRouter,DialMediaRouteProvider,CertificateTransparencyComponentUpdater"),
-		chromedp.UserDataDir(filepath.Join(tmp, "profile")),
 		chromedp.WindowSize(1280, 1000),
 		// Everything not on this machine goes to the trap, which records it.
 		chromedp.ProxyServer(e.trap.url()),
