@@ -141,7 +141,7 @@ function modelStatus() {
 	const c = state.info.config, st = pool.status();
 	const mem = st.memory.filter(Boolean).map((m) => m.wasm);
 	const per = mem.length ? ` · ${Math.round(Math.max(...mem))} MB per worker` : "";
-	setStatus("model-status", `Model: GPT-2, ${c.n_layer} layers × ${c.n_head} heads, width ${c.n_embd} · ${state.info.quantized ? "8/9-bit web format" : "float32"} · ${st.ready} of ${st.total} workers ready${per}`);
+	setStatus("model-status", `Model: GPT-2, ${c.n_layer} layers × ${c.n_head} heads, width ${c.n_embd} · ${state.info.quantized ? `web format, ${state.info.bits}-bit codes` : "float32"} · ${st.ready} of ${st.total} workers ready${per}`);
 }
 
 // ---------------------------------------------------------------- weights
@@ -247,10 +247,10 @@ function resetPool() {
 	scheduleTokenize();
 }
 
-// useBlob loads a checkpoint: in float32 as it is, or converted to int8
+// useBlob loads a checkpoint: in float32 as it is, or converted to the web format
 // (and kept in this browser). config is its config.json's text, or null.
 // The model the page has is let go of only once the new file has passed:
-// its header checked (float32) or converted whole (int8). A file that is
+// its header checked (float32) or converted whole (web format). A file that is
 // not a GPT-2 checkpoint leaves the page as it was.
 async function useBlob(blob, config) {
 	const f32 = document.querySelector("input[name=precision]:checked").value === "f32";

@@ -41,15 +41,23 @@ func NewEngine() *Engine { return &Engine{tok: bpe.New()} }
 type Info struct {
 	Config    gpt2.Config `json:"config"`
 	Bytes     int64       `json:"bytes"`
-	Quantized bool        `json:"quantized"`
+	Quantized bool        `json:"quantized"` // the web format, not float32
+	Bits      int         `json:"bits"`      // the web format's code width
 }
 
-func (e *Engine) setModel(m *gpt2.Model, quantized bool) Info {
+func (e *Engine) setModel(m *gpt2.Model, bits int) Info {
 	e.model, e.an = m, nil
-	return Info{Config: m.Config, Bytes: m.Bytes(), Quantized: quantized}
+	return Info{Config: m.Config, Bytes: m.Bytes(), Quantized: bits != 0, Bits: bits}
 }
 
-// LoadWeb loads the int8 web format: manifest.json's bytes, and open giving
+// BrowserBits is the code width of checkpoints converted in the browser.
+// The converter's calibration (model/calib) needs the float32 model and a
+// dozen sweeps, minutes in one wasm thread, so the page converts at the
+// width calibration chose for the random GPT-2-small-shaped model, the
+// widest it has needed (see FORMAT.md); patchlab convert measures instead.
+const BrowserBits = 14
+
+// LoadWeb loads the web format: manifest.json's bytes, and open giving
 // each shard's bytes (which webfmt checks against the manifest's sha256).
 func (e *Engine) LoadWeb(manifest []byte, open func(file string) ([]byte, error)) (Info, error) {
 	m, err := webfmt.ParseManifest(manifest)
@@ -60,7 +68,7 @@ func (e *Engine) LoadWeb(manifest []byte, open func(file string) ([]byte, error)
 	if err != nil {
 		return Info{}, err
 	}
-	return e.setModel(model, true), nil
+	return e.setModel(model, m.Bits), nil
 }
 
 // LoadSafetensors loads a Hugging Face GPT-2 checkpoint in float32, read
@@ -75,7 +83,7 @@ func (e *Engine) LoadSafetensors(r io.ReaderAt, size int64, name string, configJ
 	if err != nil {
 		return Info{}, err
 	}
-	return e.setModel(m, false), nil
+	return e.setModel(m, 0), nil
 }
 
 // Check reads only the header of a safetensors file and checks that it
@@ -91,15 +99,15 @@ func Check(r io.ReaderAt, size int64, name string, configJSON []byte) (gpt2.Conf
 }
 
 // Convert converts a Hugging Face GPT-2 checkpoint read through r to the
-// web format in outDir (in the browser, a directory of the worker's
-// in-memory file system), one tensor at a time. configJSON as for
-// LoadSafetensors.
+// web format with BrowserBits-bit codes in outDir (in the browser, a
+// directory of the worker's in-memory file system), one tensor at a time.
+// configJSON as for LoadSafetensors.
 func Convert(ctx context.Context, r io.ReaderAt, size int64, name string, configJSON []byte, outDir string, progress func(done, total int64)) error {
 	f, err := safetensors.Parse(r, size, name)
 	if err != nil {
 		return err
 	}
-	return webfmt.Convert(ctx, f, configJSON, outDir, progress)
+	return webfmt.Convert(ctx, f, configJSON, outDir, BrowserBits, progress)
 }
 
 // Tokens is the live tokenization of a request and what is wrong with it.

@@ -13,19 +13,30 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/patchlab/patchlab/model/calib"
 	"github.com/patchlab/patchlab/model/safetensors"
-	"github.com/patchlab/patchlab/model/webfmt"
 )
+
+// Options are how FetchAndConvert converts and reports.
+type Options struct {
+	Bits      int     // the web format's code width, or calib.Auto
+	Tolerance float64 // calib.Auto's limit on heatmap errors
+	// Progress, if not nil, is called with the stage ("download", "convert")
+	// and its progress in bytes; Report, if not nil, with each width that
+	// calib.Auto tries.
+	Progress func(stage string, done, total int64)
+	Report   func(calib.Trial)
+}
 
 // FetchAndConvert downloads the checkpoint at url to outDir/model.safetensors
 // (kept for later, with its URL in source-url.txt, and not downloaded again
 // while it is there, valid and from the same URL),
-// then converts it to the web format in outDir: manifest.json and shards.
-// The number of heads comes from outDir/config.json, or else from a
-// config.json beside url, saved there; without one, heads are 64 wide as in
-// every GPT-2. progress, if not nil, is called with the stage ("download",
-// "convert") and its progress in bytes.
-func FetchAndConvert(ctx context.Context, url, outDir string, progress func(stage string, done, total int64)) error {
+// then converts it to the web format in outDir (calib.Convert): manifest.json
+// and shards. The number of heads comes from outDir/config.json, or else
+// from a config.json beside url, saved there; without one, heads are 64
+// wide as in every GPT-2.
+func FetchAndConvert(ctx context.Context, url, outDir string, opts Options) error {
+	progress := opts.Progress
 	if progress == nil {
 		progress = func(string, int64, int64) {}
 	}
@@ -60,7 +71,7 @@ func FetchAndConvert(ctx context.Context, url, outDir string, progress func(stag
 		return err
 	}
 	defer f.Close()
-	return webfmt.Convert(ctx, f, configJSON, outDir, func(done, total int64) { progress("convert", done, total) })
+	return calib.Convert(ctx, f, configJSON, outDir, opts.Bits, opts.Tolerance, opts.Report, func(done, total int64) { progress("convert", done, total) })
 }
 
 // config returns the config.json at path, or else the one beside url, which

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patchlab/patchlab/model/calib"
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/webfmt"
 )
@@ -35,8 +36,14 @@ func TestFetchAndConvert(t *testing.T) {
 		}
 		stages[stage] = done
 	}
-	if err := FetchAndConvert(ctx, s.URL+"/tiny/model.safetensors", dir, progress); err != nil {
+	var trials []calib.Trial
+	opts := Options{Bits: calib.Auto, Tolerance: calib.Tolerance, Progress: progress, Report: func(tr calib.Trial) { trials = append(trials, tr) }}
+	if err := FetchAndConvert(ctx, s.URL+"/tiny/model.safetensors", dir, opts); err != nil {
 		t.Fatal(err)
+	}
+	// The width calib.Auto chose is the last one it tried.
+	if man := readManifest(t, dir); len(trials) == 0 || man.Bits != trials[len(trials)-1].Bits {
+		t.Errorf("manifest has %d-bit codes after trials %v", man.Bits, trials)
 	}
 	if stages["download"] != int64(len(data)) || stages["convert"] == 0 {
 		t.Errorf("progress by stage %v", stages)
@@ -50,14 +57,31 @@ func TestFetchAndConvert(t *testing.T) {
 		t.Errorf("config %+v, want %+v (n_head from config.json)", m.Config, want)
 	}
 
-	// Again: the checkpoint kept is not downloaded a second time.
+	// Again, at a given width: the checkpoint kept is not downloaded a
+	// second time.
 	requests := len(s.requests())
-	if err := FetchAndConvert(ctx, s.URL+"/tiny/model.safetensors", dir, nil); err != nil {
+	if err := FetchAndConvert(ctx, s.URL+"/tiny/model.safetensors", dir, Options{Bits: 10}); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(s.requests()); n != requests {
 		t.Errorf("%d more requests the second time, want none", n-requests)
 	}
+	if man := readManifest(t, dir); man.Bits != 10 {
+		t.Errorf("manifest has %d-bit codes, want 10", man.Bits)
+	}
+}
+
+func readManifest(t *testing.T, dir string) *webfmt.Manifest {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, webfmt.ManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := webfmt.ParseManifest(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 func TestFetchAndConvertWithoutConfig(t *testing.T) {
@@ -71,7 +95,7 @@ func TestFetchAndConvertWithoutConfig(t *testing.T) {
 		serve(w, r, data)
 	})
 	dir := t.TempDir()
-	if err := FetchAndConvert(context.Background(), s.URL+"/model.safetensors", dir, nil); err != nil {
+	if err := FetchAndConvert(context.Background(), s.URL+"/model.safetensors", dir, Options{Bits: gpt2.DefaultBits}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := webfmt.Load(dir)

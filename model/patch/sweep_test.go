@@ -51,24 +51,25 @@ func compare(t *testing.T, name string, got, want *Matrix, tol float64) {
 
 func TestSweepEqualsNaive(t *testing.T) {
 	cases := []struct {
-		name  string
-		cfg   gpt2.Config
-		n     int
-		diff  []int
-		quant bool
+		name string
+		cfg  gpt2.Config
+		n    int
+		diff []int
+		bits int // web-format weights with codes of this width; 0: float32
 	}{
-		{"web-format weights", gpt2.Config{Layers: 3, Heads: 2, Width: 64, Context: 16, Vocab: 100}, 6, []int{2}, true},
-		{"4 layers, one difference", gpt2.Config{Layers: 4, Heads: 4, Width: 64, Context: 32, Vocab: 300}, 9, []int{1}, false},
-		{"12 layers, two differences", gpt2.Config{Layers: 12, Heads: 4, Width: 64, Context: 32, Vocab: 300}, 7, []int{2, 5}, false},
-		{"difference at the last position", gpt2.Config{Layers: 3, Heads: 2, Width: 32, Context: 16, Vocab: 100}, 5, []int{4}, false},
-		{"identical texts", gpt2.Config{Layers: 2, Heads: 2, Width: 32, Context: 16, Vocab: 100}, 4, nil, false},
-		{"a long text: several batches a row", gpt2.Config{Layers: 2, Heads: 2, Width: 32, Context: 64, Vocab: 100}, 40, []int{1}, false},
+		{"web-format weights, 9 bits", gpt2.Config{Layers: 3, Heads: 2, Width: 64, Context: 16, Vocab: 100}, 6, []int{2}, 9},
+		{"web-format weights, 14 bits", gpt2.Config{Layers: 2, Heads: 2, Width: 64, Context: 16, Vocab: 100}, 5, []int{1}, 14},
+		{"4 layers, one difference", gpt2.Config{Layers: 4, Heads: 4, Width: 64, Context: 32, Vocab: 300}, 9, []int{1}, 0},
+		{"12 layers, two differences", gpt2.Config{Layers: 12, Heads: 4, Width: 64, Context: 32, Vocab: 300}, 7, []int{2, 5}, 0},
+		{"difference at the last position", gpt2.Config{Layers: 3, Heads: 2, Width: 32, Context: 16, Vocab: 100}, 5, []int{4}, 0},
+		{"identical texts", gpt2.Config{Layers: 2, Heads: 2, Width: 32, Context: 16, Vocab: 100}, 4, nil, 0},
+		{"a long text: several batches a row", gpt2.Config{Layers: 2, Heads: 2, Width: 32, Context: 64, Vocab: 100}, 40, []int{1}, 0},
 	}
 	for _, tc := range cases {
 		s := randomCase(t, tc.cfg, tc.n, tc.diff...)
-		if tc.quant {
+		if tc.bits != 0 {
 			var err error
-			if s, err = NewSession(s.Model.Quantize(), s.CleanIDs, s.CorruptedIDs, s.CleanTarget, s.CorruptedTarget); err != nil {
+			if s, err = NewSession(s.Model.Quantize(tc.bits), s.CleanIDs, s.CorruptedIDs, s.CleanTarget, s.CorruptedTarget); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -16,7 +16,7 @@ type source func(p param) (tensor.Matrix, []float32, error)
 
 // Convert converts a Hugging Face GPT-2 checkpoint to the web format in
 // outDir, one parameter at a time, quantised exactly as
-// gpt2.(*Model).Quantize quantises the checkpoint's F32 model: memory holds
+// gpt2.(*Model).Quantize(bits) quantises the checkpoint's F32 model: memory holds
 // one parameter (at most wte) in F32 and quantised, never the whole model.
 // configJSON is the checkpoint's config.json, or nil; the configuration
 // comes from the tensor shapes and n_head from configJSON or else GPT-2's
@@ -24,24 +24,25 @@ type source func(p param) (tensor.Matrix, []float32, error)
 // manifest.json are written under temporary names and renamed into place,
 // the manifest last. progress, if not nil, is called with the bytes written
 // so far and the total.
-func Convert(ctx context.Context, src *safetensors.File, configJSON []byte, outDir string, progress func(done, total int64)) error {
+func Convert(ctx context.Context, src *safetensors.File, configJSON []byte, outDir string, bits int, progress func(done, total int64)) error {
 	c, err := weights.ConfigFromShapes(src, configJSON)
 	if err != nil {
 		return err
 	}
-	return convert(ctx, c, checkpointSource(src), outDir, MaxShardSize, progress)
+	return convert(ctx, c, bits, checkpointSource(src), outDir, MaxShardSize, progress)
 }
 
 // ConvertModel converts an in-memory model to the web format in outDir, as
-// Convert does. Its matrices are F32, quantised as gpt2.(*Model).Quantize
-// quantises them, or already quantised as Quantize returns them (Q9 block
-// matrices, Q8 wte, both with float16 scales), and then stored as they are:
-// ConvertModel(m) and ConvertModel(m.Quantize()) write the same files.
-func ConvertModel(m *gpt2.Model, outDir string, progress func(done, total int64)) error {
+// Convert does. Its matrices are F32, quantised as gpt2.(*Model).Quantize(bits)
+// quantises them, or already quantised as Quantize(bits) returns them (QN
+// codes of that width, float16 steps), and then stored as they are:
+// ConvertModel(m, bits) and ConvertModel(m.Quantize(bits), bits) write the
+// same files.
+func ConvertModel(m *gpt2.Model, bits int, outDir string, progress func(done, total int64)) error {
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("webfmt: %w", err)
 	}
-	return convert(context.Background(), m.Config, modelSource(m), outDir, MaxShardSize, progress)
+	return convert(context.Background(), m.Config, bits, modelSource(m), outDir, MaxShardSize, progress)
 }
 
 // modelSource yields the parameters of m.
@@ -55,11 +56,14 @@ func modelSource(m *gpt2.Model) source {
 }
 
 // convert writes the model src yields, in shards of at most maxShard bytes.
-func convert(ctx context.Context, c gpt2.Config, src source, outDir string, maxShard int64, progress func(done, total int64)) (err error) {
+func convert(ctx context.Context, c gpt2.Config, bits int, src source, outDir string, maxShard int64, progress func(done, total int64)) (err error) {
 	if err := validateConfig(c); err != nil {
 		return err
 	}
-	ts, sizes, err := layout(c, maxShard)
+	if bits <= tensor.MinBits || bits > tensor.MaxBits {
+		return fmt.Errorf("webfmt: %d-bit codes: the format has %d to %d", bits, tensor.MinBits+1, tensor.MaxBits)
+	}
+	ts, sizes, err := layout(c, bits, maxShard)
 	if err != nil {
 		return err
 	}
@@ -88,7 +92,7 @@ func convert(ctx context.Context, c gpt2.Config, src source, outDir string, maxS
 			return fmt.Errorf("webfmt: %s: %d values, want %d", p.Name, len(vec), p.rows())
 		case p.Matrix:
 			var data [][]byte
-			if data, err = encode(p, mat); err != nil {
+			if data, err = encode(p, mat, p.bits(bits)); err != nil {
 				return err
 			}
 			for _, d := range data {
@@ -109,7 +113,7 @@ func convert(ctx context.Context, c gpt2.Config, src source, outDir string, maxS
 	if err != nil {
 		return fmt.Errorf("webfmt: writing %s: %w", outDir, err)
 	}
-	m := &Manifest{Format: FormatName, Version: Version, Config: c, Q8Block: tensor.Q8Block, Q9Block: tensor.Q9Block, Shards: shards, Tensors: ts}
+	m := &Manifest{Format: FormatName, Version: Version, Config: c, Bits: bits, QNBlock: tensor.QNBlock, Shards: shards, Tensors: ts}
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("webfmt: internal error: %w", err)
 	}
@@ -120,46 +124,38 @@ func convert(ctx context.Context, c gpt2.Config, src source, outDir string, maxS
 }
 
 // encode returns the bytes of the tensors that store the matrix parameter
-// p (p.stored()), quantising an F32 matrix as gpt2.(*Model).Quantize does.
-func encode(p param, m tensor.Matrix) ([][]byte, error) {
+// p (p.stored()), quantising an F32 matrix to codes of the given width as
+// gpt2.(*Model).Quantize does.
+func encode(p param, m tensor.Matrix, bits int) ([][]byte, error) {
 	var f *tensor.F32
 	switch m := m.(type) {
 	case *tensor.F32:
 		f = m
-	case *tensor.Q9:
-		if p.kind == q9 {
-			return encodeQ9(p, m)
+	case *tensor.QN:
+		if p.kind == qn && m.Bits == bits {
+			return encodeQN(p, m)
 		}
-	case *tensor.Q8:
-		if p.kind == q8 {
-			return encodeQ8(p, m)
+		if p.kind == qn {
+			return nil, fmt.Errorf("webfmt: %s: %d-bit codes, want %d", p.Name, m.Bits, bits)
 		}
 	}
 	if f == nil {
 		return nil, fmt.Errorf("webfmt: %s: a %T cannot be stored (want a float32 matrix, or the type gpt2.(*Model).Quantize gives it)", p.Name, m)
 	}
-	switch p.kind {
-	case q9:
-		return encodeQ9(p, tensor.QuantizeQ9(f))
-	case q8:
-		return encodeQ8(p, tensor.QuantizeMSE(f))
+	if p.kind == qn {
+		return encodeQN(p, tensor.QuantizeQN(f, bits))
 	}
 	b, _ := float16Bytes(f.Data, false) // rounded to nearest, as tensor.RoundF16
 	return [][]byte{b}, nil
 }
 
-func encodeQ9(p param, q *tensor.Q9) ([][]byte, error) {
-	s, err := float16Bytes(q.Scales, true)
+func encodeQN(p param, q *tensor.QN) ([][]byte, error) {
+	s, err := float16Bytes(q.Steps, true)
 	if err != nil {
 		return nil, fmt.Errorf("webfmt: %s: scale %w", p.Name, err)
 	}
-	return [][]byte{int8Bytes(q.Hi), q.Lo, s}, nil
-}
-
-func encodeQ8(p param, q *tensor.Q8) ([][]byte, error) {
-	s, err := float16Bytes(q.Scales, true)
-	if err != nil {
-		return nil, fmt.Errorf("webfmt: %s: scale %w (quantised with tensor.Quantize rather than QuantizeMSE?)", p.Name, err)
+	if q.Bits == 8 {
+		return [][]byte{int8Bytes(q.Hi), s}, nil
 	}
-	return [][]byte{int8Bytes(q.Q), s}, nil
+	return [][]byte{int8Bytes(q.Hi), q.Lo, s}, nil
 }

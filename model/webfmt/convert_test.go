@@ -3,6 +3,7 @@ package webfmt
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -37,10 +38,16 @@ func fixtureConfig(t testing.TB) []byte {
 }
 
 func TestConvertTinyGPT2(t *testing.T) {
+	for _, bits := range []int{gpt2.DefaultBits, 13} {
+		t.Run(fmt.Sprint(bits), func(t *testing.T) { testConvertTinyGPT2(t, bits) })
+	}
+}
+
+func testConvertTinyGPT2(t *testing.T, bits int) {
 	f := openFixture(t, "model.safetensors")
 	dir := t.TempDir()
 	var done, total int64
-	err := Convert(context.Background(), f, fixtureConfig(t), dir, func(d, n int64) { done, total = d, n })
+	err := Convert(context.Background(), f, fixtureConfig(t), dir, bits, func(d, n int64) { done, total = d, n })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,14 +87,14 @@ func TestConvertTinyGPT2(t *testing.T) {
 		if c.conv1D {
 			at = func(r, k int) float32 { return want[k*c.m.Rows()+r] }
 		}
-		checkQuantised(t, c.name, c.m, at)
+		checkQuantised(t, c.name, c.m, bits, at)
 	}
 	// And equal, bit for bit, to the F32 loader's model quantised.
 	ref, err := weights.FromSafetensors(f, fixtureConfig(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkSame(t, m, ref.Quantize())
+	checkSame(t, m, ref.Quantize(bits))
 
 	vectors := map[string][]float32{
 		"h.0.ln_1.weight": m.Blocks[0].LN1G, "h.1.attn.c_attn.bias": m.Blocks[1].QKVB,
@@ -112,35 +119,32 @@ func fixtureFloat32(t testing.TB, f *safetensors.File, name string) []float32 {
 	return v
 }
 
-// checkQuantised checks that m has the type Quantize gives the parameter
-// (Q8 wte, F32 wpe, Q9 block matrices), float16 scales, and each weight
-// within half a quantisation step of want, or clamped to the largest code
-// (scales may be chosen below max|w|/top).
-func checkQuantised(t *testing.T, name string, m tensor.Matrix, want func(r, k int) float32) {
+// checkQuantised checks that m has the type and width Quantize(bits) gives
+// the parameter (QN wte one bit narrower, F32 wpe, QN block matrices),
+// float16 steps, and each weight within half a code of want, or clamped to
+// the largest code (steps may be chosen below max|w|/top).
+func checkQuantised(t *testing.T, name string, m tensor.Matrix, bits int, want func(r, k int) float32) {
 	t.Helper()
 	var (
 		scales     []float32
-		block      int
 		lo, top    float64
-		wantType   string
+		unit       float64 // codes per step
 		rows, cols = m.Rows(), m.Cols()
 	)
-	switch q := m.(type) {
-	case *tensor.Q8:
-		scales, block, lo, top, wantType = q.Scales, tensor.Q8Block, -128, 127, "*tensor.Q8"
-	case *tensor.Q9:
-		scales, block, lo, top, wantType = q.Scales, tensor.Q9Block, -256, 255, "*tensor.Q9"
-	case *tensor.F32:
-		wantType = "*tensor.F32"
-	}
-	if name == "wte.weight" && wantType != "*tensor.Q8" || name == "wpe.weight" && wantType != "*tensor.F32" ||
-		strings.HasPrefix(name, "h.") && wantType != "*tensor.Q9" {
-		t.Errorf("%s is %T", name, m)
+	wantBits := map[bool]int{true: bits, false: gpt2.WTEBits(bits)}[strings.HasPrefix(name, "h.")]
+	q, isQN := m.(*tensor.QN)
+	_, isF32 := m.(*tensor.F32)
+	switch {
+	case name == "wpe.weight" && !isF32, name != "wpe.weight" && (!isQN || q.Bits != wantBits):
+		t.Errorf("%s is %T (want %d-bit codes)", name, m, wantBits)
 		return
+	case isQN:
+		scales, unit = q.Steps, math.Ldexp(1, q.Bits-8)
+		lo, top = -math.Ldexp(1, q.Bits-1), math.Ldexp(1, q.Bits-1)-1
 	}
 	for _, s := range scales {
 		if tensor.RoundF16(s) != s {
-			t.Fatalf("%s: scale %v is not a float16 value", name, s)
+			t.Fatalf("%s: step %v is not a float16 value", name, s)
 		}
 	}
 	row := make([]float32, cols)
@@ -157,7 +161,7 @@ func checkQuantised(t *testing.T, name string, m tensor.Matrix, want func(r, k i
 				worst = max(worst, err)
 				continue
 			}
-			step := float64(scales[(r*cols+k)/block])
+			step := float64(scales[(r*cols+k)/tensor.QNBlock]) / unit
 			clamped := w >= step*top && float64(got) == step*top || w <= step*lo && float64(got) == step*lo
 			if err > step/2*(1+1e-5)+1e-12 && !clamped {
 				t.Fatalf("%s[%d][%d] = %v, want %v ± %v", name, r, k, got, w, step/2)
@@ -172,7 +176,7 @@ func checkQuantised(t *testing.T, name string, m tensor.Matrix, want func(r, k i
 
 func TestConvertInfersConfigFromF16(t *testing.T) {
 	dir := t.TempDir()
-	if err := Convert(context.Background(), openFixture(t, "model-f16.safetensors"), nil, dir, nil); err != nil {
+	if err := Convert(context.Background(), openFixture(t, "model-f16.safetensors"), nil, dir, gpt2.DefaultBits, nil); err != nil {
 		t.Fatal(err)
 	}
 	m, err := Load(dir)
@@ -222,7 +226,7 @@ func TestConvertRejectsIncompleteCheckpoint(t *testing.T) {
 			t.Fatal(err)
 		}
 		dir := t.TempDir()
-		err = Convert(context.Background(), g, fixtureConfig(t), dir, nil)
+		err = Convert(context.Background(), g, fixtureConfig(t), dir, gpt2.DefaultBits, nil)
 		g.Close()
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("got %v, want an error containing %q", err, want)
@@ -270,21 +274,21 @@ func readManifest(t *testing.T, dir string) *Manifest {
 	return m
 }
 
-// convertSmallShards converts m in shards of at most 10 kB, so that wte
-// (500×64 int8) is split.
+// convertSmallShards converts m with 10-bit codes in shards of at most
+// 10 kB, so that wte (500×64 int8) is split.
 func convertSmallShards(t *testing.T, m *gpt2.Model, dir string) {
 	t.Helper()
-	if err := convert(context.Background(), m.Config, modelSource(m), dir, 10_000, nil); err != nil {
+	if err := convert(context.Background(), m.Config, 10, modelSource(m), dir, 10_000, nil); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// ConvertModel of an F32 model loads as that model's Quantize(), bit for
+// ConvertModel of an F32 model loads as that model's Quantize(10), bit for
 // bit, and so does ConvertModel of the quantised model, which writes the
 // same shards.
 func TestConvertModelIsExact(t *testing.T) {
 	f32 := gpt2.Random(tinyConfig, 1)
-	ref := f32.Quantize()
+	ref := f32.Quantize(10)
 	var shards []Shard
 	for _, src := range []*gpt2.Model{f32, ref} {
 		dir := t.TempDir()
@@ -296,7 +300,7 @@ func TestConvertModelIsExact(t *testing.T) {
 		if shards == nil {
 			shards = man.Shards
 		} else if !slices.Equal(man.Shards, shards) {
-			t.Errorf("ConvertModel(m.Quantize()) wrote other shards than ConvertModel(m)")
+			t.Errorf("ConvertModel(m.Quantize(10)) wrote other shards than ConvertModel(m)")
 		}
 		m, err := Load(dir)
 		if err != nil {
@@ -306,20 +310,28 @@ func TestConvertModelIsExact(t *testing.T) {
 	}
 }
 
-// ConvertModel refuses matrices it would have to quantise twice.
+// ConvertModel refuses matrices it would have to quantise twice, and
+// widths the format does not have.
 func TestConvertModelRejectsOtherQuantisation(t *testing.T) {
 	cases := map[string]func(m *gpt2.Model){
-		"wte.weight: scale": func(m *gpt2.Model) { m.WTE = tensor.Quantize(m.WTE.(*tensor.F32)) }, // float32 scales
+		"wte.weight: scale": func(m *gpt2.Model) { // a step beyond float16's range
+			q := tensor.QuantizeQN(m.WTE.(*tensor.F32), gpt2.WTEBits(9))
+			q.Steps[3] = 1e6
+			m.WTE = q
+		},
 		"h.1.mlp.c_fc.weight: a *tensor.Q8 cannot be stored": func(m *gpt2.Model) {
 			m.Blocks[1].FC = tensor.QuantizeMSE(m.Blocks[1].FC.(*tensor.F32))
 		},
-		"wpe.weight: a *tensor.Q9 cannot be stored": func(m *gpt2.Model) { m.WPE = tensor.QuantizeQ9(m.WPE.(*tensor.F32)) },
+		"h.1.mlp.c_fc.weight: 12-bit codes, want 9": func(m *gpt2.Model) {
+			m.Blocks[1].FC = tensor.QuantizeQN(m.Blocks[1].FC.(*tensor.F32), 12)
+		},
+		"wpe.weight: a *tensor.QN cannot be stored": func(m *gpt2.Model) { m.WPE = tensor.QuantizeQN(m.WPE.(*tensor.F32), 9) },
 	}
 	for want, edit := range cases {
 		m := gpt2.Random(tinyConfig, 1)
 		edit(m)
 		dir := t.TempDir()
-		err := ConvertModel(m, dir, nil)
+		err := ConvertModel(m, 9, dir, nil)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("got %v, want an error containing %q", err, want)
 		}
@@ -346,12 +358,9 @@ func checkSame(t *testing.T, m, ref *gpt2.Model) {
 		got, want := *p.Mat(m), *p.Mat(ref)
 		same := false
 		switch w := want.(type) {
-		case *tensor.Q9:
-			g, ok := got.(*tensor.Q9)
-			same = ok && g.R == w.R && g.C == w.C && slices.Equal(g.Hi, w.Hi) && slices.Equal(g.Lo, w.Lo) && sameFloats(g.Scales, w.Scales)
-		case *tensor.Q8:
-			g, ok := got.(*tensor.Q8)
-			same = ok && g.R == w.R && g.C == w.C && slices.Equal(g.Q, w.Q) && sameFloats(g.Scales, w.Scales)
+		case *tensor.QN:
+			g, ok := got.(*tensor.QN)
+			same = ok && g.R == w.R && g.C == w.C && g.Bits == w.Bits && slices.Equal(g.Hi, w.Hi) && slices.Equal(g.Lo, w.Lo) && sameFloats(g.Steps, w.Steps)
 		case *tensor.F32:
 			g, ok := got.(*tensor.F32)
 			same = ok && g.R == w.R && g.C == w.C && sameFloats(g.Data, w.Data)
@@ -418,7 +427,7 @@ func TestConvertCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	dir := t.TempDir()
-	err := Convert(ctx, openFixture(t, "model.safetensors"), fixtureConfig(t), dir, nil)
+	err := Convert(ctx, openFixture(t, "model.safetensors"), fixtureConfig(t), dir, gpt2.DefaultBits, nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("got %v, want context.Canceled", err)
 	}

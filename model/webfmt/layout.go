@@ -6,14 +6,15 @@ import (
 	"github.com/patchlab/patchlab/model/gpt2"
 )
 
-// layout places the tensors of a model of configuration c in shards of at
+// layout places the tensors of a model of configuration c, with block
+// matrices of codes of the given width, in shards of at
 // most maxShard bytes, in order, each part at an offset aligned to Align.
 // A tensor too big for one shard is split by rows over shards of its own,
 // so that once the loader has joined its parts those shards can be freed;
 // every other tensor lies whole in one shard and loads without a copy.
 // It returns the tensors with their parts and the size of each shard.
-func layout(c gpt2.Config, maxShard int64) ([]Tensor, []int64, error) {
-	ts := storedTensors(c)
+func layout(c gpt2.Config, bits int, maxShard int64) ([]Tensor, []int64, error) {
+	ts := storedTensors(c, bits)
 	var sizes []int64 // sizes[len-1] is the end of the current shard's data
 	fresh := true     // the next tensor must start a new shard
 	for i := range ts {

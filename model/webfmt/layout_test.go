@@ -7,7 +7,7 @@ import (
 )
 
 func TestLayoutGPT2Small(t *testing.T) {
-	ts, sizes, err := layout(gpt2.Small, MaxShardSize)
+	ts, sizes, err := layout(gpt2.Small, gpt2.DefaultBits, MaxShardSize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -17,7 +17,7 @@ func TestLayoutGPT2Small(t *testing.T) {
 		}
 	}
 	if len(ts) != 20*12+5 {
-		t.Errorf("%d tensors, want 20·n_layer + 5", len(ts))
+		t.Errorf("%d tensors, want 20·n_layer + 5 (wte with no low bits)", len(ts))
 	}
 	for _, tn := range ts {
 		want := 1
@@ -34,7 +34,7 @@ func TestLayoutGPT2Small(t *testing.T) {
 			t.Errorf("%s shares a shard with wte.weight", tn.Name)
 		}
 	}
-	m := &Manifest{Format: FormatName, Version: Version, Config: gpt2.Small, Q8Block: 32, Q9Block: 64, Tensors: ts}
+	m := &Manifest{Format: FormatName, Version: Version, Config: gpt2.Small, Bits: gpt2.DefaultBits, QNBlock: 64, Tensors: ts}
 	for _, s := range sizes {
 		m.Shards = append(m.Shards, Shard{File: "s" + string(rune('A'+len(m.Shards))), Size: s, SHA256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"})
 	}

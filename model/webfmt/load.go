@@ -55,8 +55,8 @@ func readFile(path string, want int64) ([]byte, error) {
 
 // LoadFrom builds the model m describes from shard bytes that open returns
 // (from a directory, a fetch, a cache), after checking each shard's size and
-// sha256. The model is the one gpt2.(*Model).Quantize gives: Q9 block
-// matrices, Q8 wte, F32 wpe; float16 scales and wpe are converted to
+// sha256. The model is the one gpt2.(*Model).Quantize(m.Bits) gives: QN
+// wte and block matrices, F32 wpe; float16 scales and wpe are converted to
 // float32, and the other arrays (int8 and low-bit planes, float32 vectors)
 // are views of the shard bytes wherever a tensor lies whole in one shard, so
 // open's results must not be modified afterwards.
@@ -86,11 +86,12 @@ func LoadFrom(m *Manifest, open func(shard string) ([]byte, error)) (*gpt2.Model
 		switch p.kind {
 		case vector:
 			*p.Vec(model) = float32s(data(p.Name))
-		case q9:
-			hi, lo := int8s(data(p.Name)), data(lowBitsName(p.Name))
-			*p.Mat(model) = tensor.NewQ9(p.rows(), p.cols(), hi, lo, float16s(data(scaleName(p.Name))))
-		case q8:
-			*p.Mat(model) = tensor.NewQ8(p.rows(), p.cols(), int8s(data(p.Name)), float16s(data(scaleName(p.Name))))
+		case qn:
+			bits, lo := p.bits(m.Bits), []byte{}
+			if bits > 8 {
+				lo = data(lowBitsName(p.Name))
+			}
+			*p.Mat(model) = tensor.NewQN(p.rows(), p.cols(), bits, int8s(data(p.Name)), lo, float16s(data(scaleName(p.Name))))
 		case f16:
 			*p.Mat(model) = tensor.NewF32(p.rows(), p.cols(), float16s(data(p.Name)))
 		}

@@ -47,8 +47,8 @@ func TestLoadRejectsDamage(t *testing.T) {
 			setVersion(t, dir, 1)
 		}, []string{"version 1 is not supported", "convert the checkpoint (model.safetensors) again", ManifestName}},
 		{"newer version", func(dir string) {
-			setVersion(t, dir, 3)
-		}, []string{"version 3 is not supported", "newer patchlab", ManifestName}},
+			setVersion(t, dir, 4)
+		}, []string{"version 4 is not supported", "newer patchlab", ManifestName}},
 		{"no manifest", func(dir string) {
 			os.Remove(filepath.Join(dir, ManifestName))
 		}, []string{ManifestName}},
@@ -123,15 +123,15 @@ func TestLoadFromViewsShardBytes(t *testing.T) {
 		}
 		return false
 	}
-	proj := m.Blocks[1].Proj.(*tensor.Q9)
+	proj := m.Blocks[1].Proj.(*tensor.QN)
 	if !inShard(unsafe.Pointer(&proj.Hi[0])) || !inShard(unsafe.Pointer(&proj.Lo[0])) || !inShard(unsafe.Pointer(&m.Blocks[0].LN2B[0])) {
 		t.Errorf("a tensor in one shard was copied")
 	}
-	wte := m.WTE.(*tensor.Q8)
-	if inShard(unsafe.Pointer(&wte.Q[0])) {
+	wte := m.WTE.(*tensor.QN)
+	if inShard(unsafe.Pointer(&wte.Hi[0])) {
 		t.Errorf("wte.weight, split over shards, is not a joined copy")
 	}
-	if inShard(unsafe.Pointer(&proj.Scales[0])) || inShard(unsafe.Pointer(&wte.Scales[0])) || inShard(unsafe.Pointer(&m.WPE.(*tensor.F32).Data[0])) {
+	if inShard(unsafe.Pointer(&proj.Steps[0])) || inShard(unsafe.Pointer(&wte.Steps[0])) || inShard(unsafe.Pointer(&m.WPE.(*tensor.F32).Data[0])) {
 		t.Errorf("float16 data is not converted to float32")
 	}
 }

@@ -21,7 +21,7 @@ import (
 const (
 	// FormatName and Version identify the format in the manifest.
 	FormatName = "patchlab-int8"
-	Version    = 2
+	Version    = 3
 	// ManifestName is the manifest's file name in a converted directory.
 	ManifestName = "manifest.json"
 	// MaxShardSize is the largest shard, in bytes (16 MB).
@@ -35,9 +35,9 @@ const (
 type Manifest struct {
 	Format  string      `json:"format"`
 	Version int         `json:"version"`
-	Config  gpt2.Config `json:"config"` // with Hugging Face's names
-	Q8Block int         `json:"q8_block"`
-	Q9Block int         `json:"q9_block"`
+	Config  gpt2.Config `json:"config"`   // with Hugging Face's names
+	Bits    int         `json:"bits"`     // code width of the block matrices; wte's is gpt2.WTEBits
+	QNBlock int         `json:"qn_block"` // weights sharing one scale
 	Shards  []Shard     `json:"shards"`
 	Tensors []Tensor    `json:"tensors"`
 }
@@ -124,11 +124,11 @@ func (m *Manifest) Validate() error {
 	if err := checkFormat(m.Format, m.Version); err != nil {
 		return err
 	}
-	if m.Q8Block != tensor.Q8Block {
-		return fmt.Errorf("webfmt: manifest q8_block is %d, want %d", m.Q8Block, tensor.Q8Block)
+	if m.Bits <= tensor.MinBits || m.Bits > tensor.MaxBits {
+		return fmt.Errorf("webfmt: manifest bits is %d, want %d to %d", m.Bits, tensor.MinBits+1, tensor.MaxBits)
 	}
-	if m.Q9Block != tensor.Q9Block {
-		return fmt.Errorf("webfmt: manifest q9_block is %d, want %d", m.Q9Block, tensor.Q9Block)
+	if m.QNBlock != tensor.QNBlock {
+		return fmt.Errorf("webfmt: manifest qn_block is %d, want %d", m.QNBlock, tensor.QNBlock)
 	}
 	if err := validateConfig(m.Config); err != nil {
 		return err
@@ -155,9 +155,9 @@ func validateConfig(c gpt2.Config) error {
 		c.Width >= 1 && c.Width <= maxWidth &&
 		c.Context >= 1 && c.Context <= maxCtx &&
 		c.Vocab >= 1 && c.Vocab <= maxVocab &&
-		c.Width%c.Heads == 0 && c.Width%tensor.Q9Block == 0
+		c.Width%c.Heads == 0 && c.Width%tensor.QNBlock == 0
 	if !ok {
-		return fmt.Errorf("webfmt: configuration %+v is invalid (n_embd must be a multiple of n_head and of %d)", c, tensor.Q9Block)
+		return fmt.Errorf("webfmt: configuration %+v is invalid (n_embd must be a multiple of n_head and of %d)", c, tensor.QNBlock)
 	}
 	return nil
 }
@@ -215,7 +215,7 @@ func validSHA256(s string) bool {
 // configuration implies, and that their parts tile them and lie within the
 // shards without overlapping.
 func (m *Manifest) validateTensors() error {
-	want := storedTensors(m.Config)
+	want := storedTensors(m.Config, m.Bits)
 	if len(m.Tensors) != len(want) {
 		return fmt.Errorf("webfmt: manifest has %d tensors, the configuration implies %d", len(m.Tensors), len(want))
 	}

@@ -14,11 +14,11 @@ var tinyConfig = gpt2.Config{Layers: 2, Heads: 2, Width: 64, Context: 32, Vocab:
 // planned is a valid manifest for c laid out in shards of maxShard bytes,
 // with made-up checksums.
 func planned(t testing.TB, c gpt2.Config, maxShard int64) *Manifest {
-	ts, sizes, err := layout(c, maxShard)
+	ts, sizes, err := layout(c, 11, maxShard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &Manifest{Format: FormatName, Version: Version, Config: c, Q8Block: 32, Q9Block: 64, Tensors: ts}
+	m := &Manifest{Format: FormatName, Version: Version, Config: c, Bits: 11, QNBlock: 64, Tensors: ts}
 	for i, s := range sizes {
 		m.Shards = append(m.Shards, Shard{File: "shard-" + string(rune('a'+i)) + ".bin", Size: s, SHA256: strings.Repeat("0f", 32)})
 	}
@@ -51,9 +51,12 @@ func TestParseManifestRejects(t *testing.T) {
 	}{
 		{"format", `format is "safetensors"`, func(m *Manifest) { m.Format = "safetensors" }},
 		{"version 1", "an older patchlab wrote it", func(m *Manifest) { m.Version = 1 }},
-		{"version 3", "version 3 is not supported", func(m *Manifest) { m.Version = 3 }},
-		{"block", "q8_block is 64", func(m *Manifest) { m.Q8Block = 64 }},
-		{"q9 block", "q9_block is 32", func(m *Manifest) { m.Q9Block = 32 }},
+		{"version 2", "an older patchlab wrote it", func(m *Manifest) { m.Version = 2 }},
+		{"version 4", "version 4 is not supported", func(m *Manifest) { m.Version = 4 }},
+		{"block", "qn_block is 32", func(m *Manifest) { m.QNBlock = 32 }},
+		{"bits 8", "bits is 8, want 9 to 16", func(m *Manifest) { m.Bits = 8 }},
+		{"bits 17", "bits is 17", func(m *Manifest) { m.Bits = 17 }},
+		{"bits of another layout", "wte.lowbits: u8[500 2 8], want u8[500 3 8]", func(m *Manifest) { m.Bits = 12 }},
 		{"config", "configuration", func(m *Manifest) { m.Config.Heads = 3 }},
 		{"width", "multiple of n_head and of 64", func(m *Manifest) { m.Config.Width, m.Config.Heads = 32, 1 }},
 		{"no shards", "no shards", func(m *Manifest) { m.Shards = nil }},
@@ -65,8 +68,8 @@ func TestParseManifestRejects(t *testing.T) {
 		{"unknown", `"lm_head.weight" is not`, func(m *Manifest) { m.Tensors[0].Name = "lm_head.weight" }},
 		{"dup tensor", "listed twice", func(m *Manifest) { m.Tensors[1].Name = m.Tensors[0].Name }},
 		{"dtype", "wte.weight: f32", func(m *Manifest) { m.Tensors[0].DType = "f32" }},
-		{"scale dtype", "wte.scale: f32[500 2], want f16[500 2]", func(m *Manifest) { m.Tensors[1].DType = "f32" }},
-		{"lowbits", "h.0.attn.c_attn.lowbits: u8[192 64], want u8[192 8]", func(m *Manifest) { lowbits(m).Shape[1] = 64 }},
+		{"scale dtype", "wte.scale: f32[500 1], want f16[500 1]", func(m *Manifest) { m.Tensors[2].DType = "f32" }},
+		{"lowbits", "wte.lowbits: u8[500 64 8], want u8[500 2 8]", func(m *Manifest) { lowbits(m).Shape[1] = 64 }},
 		{"shape", "wte.weight: i8[500 32]", func(m *Manifest) { m.Tensors[0].Shape = []int{500, 32} }},
 		{"no parts", "no parts", func(m *Manifest) { m.Tensors[2].Parts = nil }},
 		{"rows", "do not tile", func(m *Manifest) { m.Tensors[2].Parts[0].Rows-- }},

@@ -12,8 +12,7 @@ type kind int
 
 const (
 	vector kind = iota // f32 [rows]
-	q9                 // block matrix: tensor.Q9 as i8 .weight, u8 .lowbits, f16 .scale
-	q8                 // wte: tensor.Q8 as i8 .weight, f16 .scale
+	qn                 // wte and the block matrices: tensor.QN as i8 .weight, u8 .lowbits, f16 .scale
 	f16                // wpe: F32 with float16 values, as f16 .weight
 )
 
@@ -24,8 +23,8 @@ type param struct {
 }
 
 // params lists the parameters of a model of configuration c in the order
-// they are stored: the blocks' (Conv1D) matrices as Q9, wte as Q8, wpe as
-// f16, the vectors as f32.
+// they are stored: wte and the blocks' (Conv1D) matrices as QN, wpe as f16,
+// the vectors as f32.
 func params(c gpt2.Config) []param {
 	var ps []param
 	for _, p := range c.Params() {
@@ -33,10 +32,8 @@ func params(c gpt2.Config) []param {
 		switch {
 		case !p.Matrix:
 			k = vector
-		case p.Conv1D:
-			k = q9
-		case p.Name == "wte.weight":
-			k = q8
+		case p.Conv1D, p.Name == "wte.weight":
+			k = qn
 		default: // wpe
 			k = f16
 		}
@@ -48,6 +45,15 @@ func params(c gpt2.Config) []param {
 // rows is the number of rows of a matrix parameter, the length of a vector.
 func (p param) rows() int { return p.Shape[0] }
 
+// bits is the code width of a QN parameter in a model whose block matrices
+// have codes of the given width.
+func (p param) bits(bits int) int {
+	if p.Conv1D {
+		return bits
+	}
+	return gpt2.WTEBits(bits)
+}
+
 // cols is the number of columns of a matrix parameter.
 func (p param) cols() int { return p.Shape[1] }
 
@@ -55,38 +61,33 @@ func (p param) cols() int { return p.Shape[1] }
 // ("h.0.mlp.c_fc.weight" → "h.0.mlp.c_fc.scale").
 func scaleName(name string) string { return strings.TrimSuffix(name, ".weight") + ".scale" }
 
-// lowBitsName is the name of the low-bit plane of the Q9 matrix called name
+// lowBitsName is the name of the low-bit planes of the QN matrix called name
 // ("h.0.mlp.c_fc.weight" → "h.0.mlp.c_fc.lowbits").
 func lowBitsName(name string) string { return strings.TrimSuffix(name, ".weight") + ".lowbits" }
 
-// stored lists the tensors that hold p, in the order they are stored.
-// Parts are not set.
-func (p param) stored() []Tensor {
+// stored lists the tensors that hold p in a model whose block matrices have
+// codes of the given width, in the order they are stored. Parts are not set.
+func (p param) stored(bits int) []Tensor {
 	if p.kind == vector {
 		return []Tensor{{Name: p.Name, DType: "f32", Shape: []int{p.rows()}}}
 	}
 	rows, cols := p.rows(), p.cols()
-	switch p.kind {
-	case q9:
-		return []Tensor{
-			{Name: p.Name, DType: "i8", Shape: []int{rows, cols}},
-			{Name: lowBitsName(p.Name), DType: "u8", Shape: []int{rows, cols / 8}},
-			{Name: scaleName(p.Name), DType: "f16", Shape: []int{rows, cols / tensor.Q9Block}},
-		}
-	case q8:
-		return []Tensor{
-			{Name: p.Name, DType: "i8", Shape: []int{rows, cols}},
-			{Name: scaleName(p.Name), DType: "f16", Shape: []int{rows, cols / tensor.Q8Block}},
-		}
+	if p.kind == f16 {
+		return []Tensor{{Name: p.Name, DType: "f16", Shape: []int{rows, cols}}}
 	}
-	return []Tensor{{Name: p.Name, DType: "f16", Shape: []int{rows, cols}}}
+	ts := []Tensor{{Name: p.Name, DType: "i8", Shape: []int{rows, cols}}}
+	if low := p.bits(bits) - 8; low > 0 {
+		ts = append(ts, Tensor{Name: lowBitsName(p.Name), DType: "u8", Shape: []int{rows, low, cols / 8}})
+	}
+	return append(ts, Tensor{Name: scaleName(p.Name), DType: "f16", Shape: []int{rows, cols / tensor.QNBlock}})
 }
 
-// storedTensors lists, in order, the tensors of a model of configuration c.
-func storedTensors(c gpt2.Config) []Tensor {
+// storedTensors lists, in order, the tensors of a model of configuration c
+// whose block matrices have codes of the given width.
+func storedTensors(c gpt2.Config, bits int) []Tensor {
 	var ts []Tensor
 	for _, p := range params(c) {
-		ts = append(ts, p.stored()...)
+		ts = append(ts, p.stored(bits)...)
 	}
 	return ts
 }

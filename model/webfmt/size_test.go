@@ -13,16 +13,17 @@ import (
 const hfGPT2Bytes = 548_105_171
 
 // TestGPT2SmallSize converts a random GPT-2-small-shaped model, which has
-// the real sizes, and reports the output's size against the F32 file: about
-// 141.3 MB, 0.258× (9-bit block matrices cost an eighth of a byte a weight
-// more than int8, paid for by float16 scales over 64 weights and a float16
-// wpe). It takes a few seconds and about 1 GB of memory.
+// the real sizes, with the narrowest codes (9-bit block matrices, 8-bit wte)
+// and reports the output's size against the F32 file: about 140 MB, 0.256×
+// (the low-bit plane costs an eighth of a byte a weight, float16 steps over
+// 64 weights a thirty-second, wpe is float16). It takes a few seconds and
+// about 1 GB of memory.
 func TestGPT2SmallSize(t *testing.T) {
 	if testing.Short() {
 		t.Skip("converts a 124M-parameter model")
 	}
 	dir := t.TempDir()
-	if err := ConvertModel(gpt2.Random(gpt2.Small, 1), dir, nil); err != nil {
+	if err := ConvertModel(gpt2.Random(gpt2.Small, 1), gpt2.DefaultBits, dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	var total int64
@@ -46,7 +47,7 @@ func TestGPT2SmallSize(t *testing.T) {
 	if m.Config != gpt2.Small {
 		t.Errorf("config %+v", m.Config)
 	}
-	if _, ok := m.Blocks[11].FCProj.(*tensor.Q9); !ok {
-		t.Errorf("h.11.mlp.c_proj.weight is %T, want *tensor.Q9", m.Blocks[11].FCProj)
+	if q, ok := m.Blocks[11].FCProj.(*tensor.QN); !ok || q.Bits != gpt2.DefaultBits {
+		t.Errorf("h.11.mlp.c_proj.weight is %T, want %d-bit *tensor.QN", m.Blocks[11].FCProj, gpt2.DefaultBits)
 	}
 }

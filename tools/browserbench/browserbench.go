@@ -71,6 +71,8 @@ type Options struct {
 	Workers int
 	// Runs times the sweep that many times and reports the fastest (default 1).
 	Runs int
+	// Bits is the web format's code width (default gpt2.DefaultBits).
+	Bits int
 	// Chromium is the browser (default: FindChromium).
 	Chromium string
 	// Root is the patchlab module (default: found from the working directory).
@@ -82,8 +84,11 @@ type Options struct {
 // Run builds, serves and measures; the result is
 // {"engine":"wasm-chromium", "workers", "cells", "sweep_seconds",
 // "first_row_seconds", "load_seconds", "wasm_gzip_bytes", "wasm_heap_mb", …}.
-// The weights are always int8 (the web format).
+// The weights are in the web format, with opts.Bits-bit codes.
 func Run(ctx context.Context, opts Options) (map[string]any, error) {
+	if opts.Bits == 0 {
+		opts.Bits = gpt2.DefaultBits
+	}
 	if opts.Tokens == 0 {
 		opts.Tokens = 11
 	}
@@ -128,10 +133,10 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 	}
 	logf("built the site in %.1fs: %s", time.Since(start).Seconds(), rep)
 	start = time.Now()
-	if err := webfmt.ConvertModel(gpt2.Random(gpt2.Small, opts.Seed), filepath.Join(dist, "weights"), nil); err != nil {
+	if err := webfmt.ConvertModel(gpt2.Random(gpt2.Small, opts.Seed), opts.Bits, filepath.Join(dist, "weights"), nil); err != nil {
 		return nil, err
 	}
-	logf("converted a random GPT-2 small to int8 in %.1fs", time.Since(start).Seconds())
+	logf("converted a random GPT-2 small to the web format (%d-bit codes) in %.1fs", opts.Bits, time.Since(start).Seconds())
 
 	srv := httptest.NewServer(web.Handler(dist))
 	defer srv.Close()
@@ -210,7 +215,7 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 	return map[string]any{
 		"engine":            "wasm-chromium",
 		"model":             "small-random",
-		"weights":           "int8",
+		"weights":           fmt.Sprintf("q%d", opts.Bits),
 		"tokens":            opts.Tokens,
 		"workers":           status.Workers.Ready,
 		"runs":              opts.Runs,

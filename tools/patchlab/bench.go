@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/patch"
+	"github.com/patchlab/patchlab/model/tensor"
 	"github.com/patchlab/patchlab/tools/browserbench"
 )
 
@@ -21,7 +23,7 @@ position 1, the targets the two tokens there (like "Michelle Jones/Smith").
 
 Prints one JSON line:
   engine           "native"
-  weights          "f32" or "int8"
+  weights          "f32", or "qN": the web format's N-bit codes (-int8)
   threads          GOMAXPROCS
   tokens, cells    N and 12·N
   forward_seconds  one plain forward pass of N tokens (the fastest of runs)
@@ -67,7 +69,8 @@ var benchConfigs = map[string]gpt2.Config{
 func runBench(ctx context.Context, std *stdio, args []string) error {
 	f := newFlags("bench", "[-tokens N] [-int8] [-threads N] [-naive]", benchAbout)
 	tokens := f.Int("tokens", 11, "the number of tokens `N` of each text")
-	int8 := f.Bool("int8", false, "quantise the model as the web format stores it (9-bit block matrices, int8 wte) first")
+	int8 := f.Bool("int8", false, "quantise the model as the web format stores it first, with -bits codes")
+	bits := f.Int("bits", gpt2.DefaultBits, "with -int8 or -browser: the block matrices' code `width`, 9…16 (wte's is one less)")
 	threads := f.Int("threads", runtime.GOMAXPROCS(0), "set GOMAXPROCS to `N`")
 	naive := f.Bool("naive", false, "also time the naive sweep, one full forward pass per cell")
 	runs := f.Int("runs", 3, "time the sweep `N` times and report the fastest")
@@ -93,16 +96,18 @@ func runBench(ctx context.Context, std *stdio, args []string) error {
 		return inputf("-runs %d: want at least 1", *runs)
 	case *threads < 1:
 		return inputf("-threads %d: want at least 1", *threads)
+	case *bits <= tensor.MinBits || *bits > tensor.MaxBits:
+		return inputf("-bits %d: want %d…%d", *bits, tensor.MinBits+1, tensor.MaxBits)
 	}
 	if *browser {
-		return benchBrowser(ctx, std, *tokens, *seed, *workers, *runs)
+		return benchBrowser(ctx, std, *tokens, *seed, *workers, *runs, *bits)
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(*threads))
 
 	m := gpt2.Random(cfg, *seed)
 	res := benchResult{Engine: "native", Model: *config + "-random", Weights: "f32", Threads: runtime.GOMAXPROCS(0), Tokens: *tokens, Runs: *runs}
 	if *int8 {
-		m, res.Weights = m.Quantize(), "int8"
+		m, res.Weights = m.Quantize(*bits), fmt.Sprintf("q%d", *bits)
 	}
 	clean, corrupted := benchTexts(cfg, *tokens, *seed)
 
@@ -196,8 +201,8 @@ func round(x float64, digits int) float64 {
 
 // benchBrowser times the same sweep in headless Chromium on the wasm build
 // and prints browserbench's JSON line.
-func benchBrowser(ctx context.Context, std *stdio, tokens int, seed uint64, workers, runs int) error {
-	res, err := browserbench.Run(ctx, browserbench.Options{Tokens: tokens, Seed: seed, Workers: workers, Runs: runs, Log: std.err})
+func benchBrowser(ctx context.Context, std *stdio, tokens int, seed uint64, workers, runs, bits int) error {
+	res, err := browserbench.Run(ctx, browserbench.Options{Tokens: tokens, Seed: seed, Workers: workers, Runs: runs, Bits: bits, Log: std.err})
 	if err != nil {
 		return err
 	}

@@ -9,10 +9,13 @@ import (
 // TestBench runs bench on the tiny shape and checks its JSON line,
 // including the exact multiply-add count of the naive sweep.
 func TestBench(t *testing.T) {
-	for _, w := range []string{"f32", "int8"} {
+	for _, w := range []string{"f32", "q9", "q12"} {
 		args := []string{"bench", "-config", "tiny", "-tokens", "4", "-naive", "-threads", "1"}
-		if w == "int8" {
+		switch w {
+		case "q9":
 			args = append(args, "-int8")
+		case "q12":
+			args = append(args, "-int8", "-bits", "12")
 		}
 		code, out, errs := patchlab(t, args...)
 		if code != 0 {

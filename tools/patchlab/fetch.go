@@ -15,17 +15,19 @@ import (
 
 func runFetch(ctx context.Context, std *stdio, args []string) error {
 	dir, dirErr := defaultModelDir()
-	f := newFlags("fetch", "[-url URL] [-out DIR]", `
+	f := newFlags("fetch", "[-url URL] [-out DIR] [-bits auto|9…16]", `
 Downloads GPT-2 small (model.safetensors, 548 MB; resumed if interrupted, kept
 for later) and converts it to the web format in DIR, with progress on stderr.
 Without -out, DIR is the default place where the other commands look for the
 model: $PATCHLAB_WEIGHTS, else ~/.cache/patchlab/gpt2 ($XDG_CACHE_HOME/patchlab/gpt2).
 With the default URL, when DIR already holds a conversion that this patchlab
 reads and whose shards check out, it says so and does nothing. -force
-downloads and converts again.`)
+downloads and converts again. -bits and -tolerance are convert's.`)
 	src := f.String("url", fetch.DefaultURL, "the checkpoint's `URL`")
 	out := f.String("out", dir, "the output `DIR`")
 	force := f.Bool("force", false, "download and convert even when DIR is up to date")
+	var width widthFlags
+	width.register(f)
 	pos, err := f.parse(args, std.out)
 	if err != nil {
 		return err
@@ -35,6 +37,9 @@ downloads and converts again.`)
 	}
 	if *out == "" {
 		return asInput(dirErr)
+	}
+	if err := width.check(); err != nil {
+		return err
 	}
 	if u, err := url.Parse(*src); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return inputf("-url %q: want an http or https URL", *src)
@@ -54,8 +59,10 @@ downloads and converts again.`)
 		}
 	}
 	prog := newProgress(std.err, bytesUnit)
-	err = fetch.FetchAndConvert(ctx, *src, *out, func(stage string, done, total int64) {
-		prog.update(stage, done, total)
+	width.announce(std.err, "after the download")
+	err = fetch.FetchAndConvert(ctx, *src, *out, fetch.Options{
+		Bits: int(width.bits), Tolerance: width.tolerance, Progress: prog.update,
+		Report: width.report(func(format string, args ...any) { prog.done(); fmt.Fprintf(std.err, format, args...) }),
 	})
 	prog.done()
 	if err != nil {

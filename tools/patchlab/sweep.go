@@ -11,6 +11,7 @@ import (
 	"github.com/patchlab/patchlab/model/analysis"
 	"github.com/patchlab/patchlab/model/bpe"
 	"github.com/patchlab/patchlab/model/patch"
+	"github.com/patchlab/patchlab/model/tensor"
 )
 
 const sweepAbout = `
@@ -66,13 +67,13 @@ type sweepFlags struct {
 	model, sites, metric     string
 	req                      analysis.Request
 	json, csv, png, svg, pdf string
-	int8                     bool
+	bits                     int
 	siteList                 []patch.Site
 	met                      patch.Metric
 }
 
 func runSweep(ctx context.Context, std *stdio, args []string) error {
-	f := newFlags("sweep", "[-model M] -clean TEXT -corrupted TEXT -clean-target TOKEN -corrupted-target TOKEN [-sites LIST] [-metric M] [-json F] [-csv F] [-png F] [-svg F] [-pdf F] [-int8]", sweepAbout)
+	f := newFlags("sweep", "[-model M] -clean TEXT -corrupted TEXT -clean-target TOKEN -corrupted-target TOKEN [-sites LIST] [-metric M] [-json F] [-csv F] [-png F] [-svg F] [-pdf F] [-bits N]", sweepAbout)
 	var o sweepFlags
 	f.StringVar(&o.model, "model", "", modelFlagUsage)
 	f.StringVar(&o.req.Clean, "clean", "", "the clean `text`")
@@ -86,7 +87,7 @@ func runSweep(ctx context.Context, std *stdio, args []string) error {
 	f.StringVar(&o.png, "png", "", "write the heatmaps as PNG to `F` (one file per site)")
 	f.StringVar(&o.svg, "svg", "", "write the heatmaps as SVG to `F` (one file per site)")
 	f.StringVar(&o.pdf, "pdf", "", "write the heatmaps as PDF to `F` (one file per site)")
-	f.BoolVar(&o.int8, "int8", false, "quantise an F32 model as the web format stores it (9-bit block matrices, int8 wte) in memory first, to compare; a web-format model already is")
+	f.IntVar(&o.bits, "bits", 0, "quantise an F32 model in memory first as the web format would with `N`-bit codes (9…16), to compare; a web-format model already is")
 	pos, err := f.parse(args, std.out)
 	if err != nil {
 		return err
@@ -101,8 +102,8 @@ func runSweep(ctx context.Context, std *stdio, args []string) error {
 	if err != nil {
 		return err
 	}
-	if o.int8 {
-		m = m.Quantize()
+	if o.bits != 0 {
+		m = m.Quantize(o.bits)
 	}
 	tok := bpe.New()
 	a, err := analysis.New(m, tok, o.req)
@@ -137,6 +138,9 @@ func (o *sweepFlags) check(f *flags) error {
 		if !utf8.ValidString(t.s) {
 			return inputf("the %s is not valid UTF-8", t.name)
 		}
+	}
+	if o.bits != 0 && (o.bits <= tensor.MinBits || o.bits > tensor.MaxBits) {
+		return inputf("-bits %d: want %d…%d, or leave it out to run the model as loaded", o.bits, tensor.MinBits+1, tensor.MaxBits)
 	}
 	var err error
 	if o.siteList, err = parseSites(o.sites); err != nil {

@@ -157,10 +157,30 @@ func TestSweepMetric(t *testing.T) {
 	}
 }
 
-// TestSweepInt8 runs the quantised model: close to, not equal to, F32.
-func TestSweepInt8(t *testing.T) {
-	code, out, errs := patchlab(t, sweepArgs("-int8", "-sites", "embed")...)
-	if code != 0 || !strings.Contains(out, "embed (logit_diff)") {
-		t.Fatalf("status %d: %s", code, errs)
+// TestSweepBits runs the model quantised in memory, as the web format
+// would have it: close to, not equal to, F32.
+func TestSweepBits(t *testing.T) {
+	embed := func(args ...string) []any {
+		out := filepath.Join(t.TempDir(), "m.json")
+		code, _, errs := patchlab(t, sweepArgs(append(args, "-sites", "embed", "-json", out)...)...)
+		if code != 0 {
+			t.Fatalf("status %d: %s", code, errs)
+		}
+		return readJSON(t, out)["patch_embed"].([]any)
+	}
+	f32, q := embed(), embed("-bits", "14")
+	same := true
+	for i := range f32 {
+		d := math.Abs(q[i].(float64) - f32[i].(float64))
+		same = same && d == 0
+		if d > 0.02 {
+			t.Errorf("embed[%d]: %v with 14-bit codes, %v in float32", i, q[i], f32[i])
+		}
+	}
+	if same {
+		t.Error("-bits 14 changed nothing")
+	}
+	if code, _, errs := patchlab(t, sweepArgs("-bits", "8")...); code != 2 || !strings.Contains(errs, "-bits 8: want 9…16") {
+		t.Errorf("-bits 8: status %d, %q", code, errs)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/patchlab/patchlab/model/fixture"
+	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/safetensors"
 	"github.com/patchlab/patchlab/model/webfmt"
 	"github.com/patchlab/patchlab/tools/browserbench"
@@ -133,7 +134,7 @@ func convertTiny(dir string) error {
 	if err != nil {
 		return err
 	}
-	return webfmt.Convert(context.Background(), f, cfg, dir, nil)
+	return webfmt.Convert(context.Background(), f, cfg, dir, gpt2.DefaultBits, nil)
 }
 
 // serve serves dist as tools/serve does, and the fixture's checkpoint at

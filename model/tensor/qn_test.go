@@ -46,51 +46,85 @@ func (f fakeFile) bytes() []byte {
 	return append(append(out, hdr...), f...)
 }
 
-func TestQuantizeQ9(t *testing.T) {
+// TestQuantizeQN: every weight decodes to step·clamp(round(w/step)), the
+// error halves with each bit, and steps are float16 values.
+func TestQuantizeQN(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 2))
 	w := make([]float32, 5*128)
 	for i := range w {
 		w[i] = float32(r.NormFloat64() * 0.02)
 	}
 	m := NewF32(5, 128, w)
-	q9, q8 := QuantizeQ9(m), QuantizeMSE(m)
 	row := make([]float32, 128)
-	for _, tc := range []struct {
-		name string
-		q    Matrix
-		tol  float64 // relative RMS error bound
-	}{{"q9", q9, 0.004}, {"q8", q8, 0.007}} {
+	prev := math.Inf(1)
+	for bits := MinBits; bits <= MaxBits; bits++ {
+		q := QuantizeQN(m, bits)
 		var se, ss float64
 		for o := 0; o < 5; o++ {
-			tc.q.Row(row, o)
+			q.Row(row, o)
 			for k, v := range row {
+				if want := decodeRef(q, o, k, w[o*128+k]); v != want {
+					t.Fatalf("%d bits: weight %d,%d = %g decodes to %g, want %g", bits, o, k, w[o*128+k], v, want)
+				}
 				d := float64(v - w[o*128+k])
 				se += d * d
 				ss += float64(w[o*128+k]) * float64(w[o*128+k])
 			}
 		}
-		if rel := math.Sqrt(se / ss); rel > tc.tol {
-			t.Errorf("%s: relative RMS error %.4g > %g", tc.name, rel, tc.tol)
+		rel := math.Sqrt(se / ss)
+		if bound := 1.7 * math.Pow(2, -float64(bits)); rel > bound || rel > prev*0.6 {
+			t.Errorf("%d bits: relative RMS error %.4g (bound %.4g, previous width %.4g)", bits, rel, bound, prev)
+		}
+		prev = rel
+		for _, s := range q.Steps {
+			if RoundF16(s) != s {
+				t.Fatalf("%d bits: step %g is not a float16 value", bits, s)
+			}
 		}
 	}
-	for _, s := range q9.Scales {
-		if RoundF16(s) != s {
-			t.Fatalf("scale %g is not a float16 value", s)
-		}
+	if rel := relErr(QuantizeMSE(m), w); rel > 0.007 {
+		t.Errorf("QuantizeMSE: relative RMS error %.4g", rel)
 	}
 }
 
-// TestQ9MulT: Q9 products equal F32 products of the dequantised matrix bit
+// decodeRef is the weight a QN matrix should hold for w at row o, column k:
+// s·clamp(round(w/s)) with s = step/2^(bits−8).
+func decodeRef(q *QN, o, k int, w float32) float32 {
+	s := q.Steps[o*q.C/QNBlock+k/QNBlock] / float32(int(1)<<(q.Bits-8))
+	if s == 0 {
+		return 0
+	}
+	c := math.Round(float64(w / s))
+	c = min(max(c, -math.Ldexp(1, q.Bits-1)), math.Ldexp(1, q.Bits-1)-1)
+	return s * float32(c)
+}
+
+func relErr(q Matrix, w []float32) float64 {
+	row := make([]float32, q.Cols())
+	var se, ss float64
+	for o := 0; o < q.Rows(); o++ {
+		q.Row(row, o)
+		for k, v := range row {
+			x := float64(w[o*q.Cols()+k])
+			se += (float64(v) - x) * (float64(v) - x)
+			ss += x * x
+		}
+	}
+	return math.Sqrt(se / ss)
+}
+
+// TestQNMulT: QN products equal F32 products of the dequantised matrix bit
 // for bit, batched or not, all rows or some.
-func TestQ9MulT(t *testing.T) {
+func TestQNMulT(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 3))
-	for _, shape := range [][2]int{{5, 64}, {13, 192}, {64, 3072}, {770, 128}} {
+	for i, shape := range [][2]int{{5, 64}, {13, 192}, {64, 3072}, {770, 128}} {
 		R, C := shape[0], shape[1]
+		bits := []int{9, 8, 11, 16}[i]
 		w := make([]float32, R*C)
 		for i := range w {
 			w[i] = float32(r.NormFloat64())
 		}
-		q := QuantizeQ9(NewF32(R, C, w))
+		q := QuantizeQN(NewF32(R, C, w), bits)
 		deq := make([]float32, R*C)
 		for o := 0; o < R; o++ {
 			q.Row(deq[o*C:], o)
@@ -130,20 +164,28 @@ func TestQ9MulT(t *testing.T) {
 	}
 }
 
-// TestQuantizeTinyBlock: a block too small for any float16 scale becomes
-// zeros (not codes from a division by zero, which differ by platform).
+// TestQuantizeTinyBlock: a block of weights below float16's normal range
+// gets the smallest steps that represent it (never a division by zero,
+// whose result differs by platform); a block below its whole range, zeros.
 func TestQuantizeTinyBlock(t *testing.T) {
 	w := make([]float32, 64)
 	w[3], w[9] = 1e-7, -2e-7
-	q := QuantizeQ9(NewF32(1, 64, w))
-	row := make([]float32, 64)
-	q.Row(row, 0)
-	for k, v := range row {
-		if v != 0 || q.Hi[k] != 0 {
-			t.Fatalf("weight %d: %g (hi %d), want 0", k, v, q.Hi[k])
+	for bits := MinBits; bits <= MaxBits; bits++ {
+		q := QuantizeQN(NewF32(1, 64, w), bits)
+		row := make([]float32, 64)
+		q.Row(row, 0)
+		for k, v := range row {
+			if want := decodeRef(q, 0, k, w[k]); v != want || math.Abs(float64(v-w[k])) > 0.5e-7 {
+				t.Fatalf("%d bits: weight %d = %g decodes to %g (want %g)", bits, k, w[k], v, want)
+			}
+		}
+		z := QuantizeQN(NewF32(1, 64, make([]float32, 64)), bits)
+		z.Row(row, 0)
+		for k, v := range row {
+			if v != 0 {
+				t.Fatalf("%d bits: zero block decodes to %g at %d", bits, v, k)
+			}
 		}
 	}
-	if q8 := QuantizeMSE(NewF32(1, 64, w)); q8.Q[3] != 0 || q8.Q[9] != 0 {
-		t.Fatalf("int8 codes %d %d, want 0", q8.Q[3], q8.Q[9])
-	}
+
 }

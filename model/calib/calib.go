@@ -1,0 +1,190 @@
+// Package calib chooses the code width of the web format for a model by
+// measuring what quantisation does to its patching heatmaps.
+//
+// How much a heatmap moves under quantisation depends on the model: a
+// trained GPT-2's patching effects are logits wide, a random model's are
+// hundredths of its logits' spread, and a tiny random one (the test
+// fixture) is so sensitive that int8 weights move its heatmaps by a fifth of
+// their range. So rather than one width for every checkpoint, the converter
+// tries widths from gpt2.DefaultBits up and keeps the narrowest whose
+// heatmaps on a few calibration pairs stay within a tolerance of float32's.
+package calib
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/patchlab/patchlab/model/analysis"
+	"github.com/patchlab/patchlab/model/bpe"
+	"github.com/patchlab/patchlab/model/gpt2"
+	"github.com/patchlab/patchlab/model/patch"
+	"github.com/patchlab/patchlab/model/safetensors"
+	"github.com/patchlab/patchlab/model/tensor"
+	"github.com/patchlab/patchlab/model/webfmt"
+	"github.com/patchlab/patchlab/model/weights"
+)
+
+// Pairs are the calibration pairs: two of the page's presets, which are not
+// the texts the tests check the result on.
+var Pairs = []analysis.Request{
+	{Clean: "Karen Miller and Paul Harris sat down. Paul", Corrupted: "Karen Miller and Paul Harris sat down. Karen",
+		CleanTarget: " Harris", CorruptedTarget: " Miller"},
+	{Clean: "When Mary and John went to the store, John gave a drink to", Corrupted: "When Mary and John went to the store, Mary gave a drink to",
+		CleanTarget: " Mary", CorruptedTarget: " John"},
+}
+
+// Sites are the heatmaps measured: every site but the per-head ones, whose
+// errors follow the attention outputs they add up to.
+var Sites = []patch.Site{{Kind: gpt2.ResidPost}, {Kind: gpt2.AttnOut}, {Kind: gpt2.MLPOut}}
+
+// Tolerance is the default limit on a heatmap cell's error, as a fraction
+// of the float32 heatmap's range (max − min): a quarter of the 2% patchlab
+// promises, since other texts can fare worse than the calibration pairs. (On
+// the tiny fixture, 1% chose 11 bits, at which a golden case was off by
+// 5.7%; 0.5% chose 13 bits, where the golden cases are within 0.5%.)
+const Tolerance = 0.005
+
+// Trial is one width tried.
+type Trial struct {
+	Bits  int
+	Worst float64 // the largest cell error as a fraction of its heatmap's range
+	Where string  // which pair and site
+	Bytes int64   // the quantised model's weights in memory
+}
+
+func (t Trial) String() string {
+	return fmt.Sprintf("%d-bit codes: worst cell off by %.2f%% of its heatmap's range (%s)", t.Bits, 100*t.Worst, t.Where)
+}
+
+// Choose quantises m with codes from gpt2.DefaultBits bits up to
+// tensor.MaxBits and returns the first width whose calibration heatmaps are
+// within tol of m's (the widest if none is), its model and every trial.
+// After the first trial it skips the widths that trial's error rules out,
+// since each bit halves the error (a width it skips would pass only by the
+// luck of the rounding). progress, if not nil, is called after each trial.
+func Choose(ctx context.Context, m *gpt2.Model, tol float64, progress func(Trial)) (int, *gpt2.Model, []Trial, error) {
+	ref, err := reference(ctx, m)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	var trials []Trial
+	bits := gpt2.DefaultBits
+	for {
+		q := m.Quantize(bits)
+		t := Trial{Bits: bits, Bytes: q.Bytes()}
+		if t.Worst, t.Where, err = ref.compare(ctx, q); err != nil {
+			return 0, nil, nil, err
+		}
+		trials = append(trials, t)
+		if progress != nil {
+			progress(t)
+		}
+		if t.Worst <= tol || bits == tensor.MaxBits {
+			return bits, q, trials, nil
+		}
+		next := bits + 1
+		if len(trials) == 1 && t.Worst > 0 && !math.IsInf(t.Worst, 0) {
+			next = max(next, bits+int(math.Log2(t.Worst/tol))-1)
+		}
+		bits = min(next, tensor.MaxBits)
+	}
+}
+
+// Measure returns the trial of a quantised model q against its float32
+// original m.
+func Measure(ctx context.Context, m, q *gpt2.Model) (Trial, error) {
+	ref, err := reference(ctx, m)
+	if err != nil {
+		return Trial{}, err
+	}
+	t := Trial{Bytes: q.Bytes()}
+	t.Worst, t.Where, err = ref.compare(ctx, q)
+	return t, err
+}
+
+// heatmaps are the float32 model's calibration heatmaps.
+type heatmaps struct {
+	pairs  []*analysis.Analysis
+	values [][][]float64 // [pair][site] logit differences
+}
+
+func reference(ctx context.Context, m *gpt2.Model) (*heatmaps, error) {
+	h := &heatmaps{}
+	for _, req := range Pairs {
+		a, err := analysis.New(m, bpe.New(), req)
+		if err != nil {
+			return nil, fmt.Errorf("calib: calibration pair %q: %w", req.Clean, err)
+		}
+		var vs [][]float64
+		for _, site := range Sites {
+			v, err := values(ctx, a.Session, site)
+			if err != nil {
+				return nil, err
+			}
+			vs = append(vs, v)
+		}
+		h.pairs, h.values = append(h.pairs, a), append(h.values, vs)
+	}
+	return h, nil
+}
+
+// compare returns the largest cell error of q's heatmaps as a fraction of
+// the float32 heatmap's range, and where it is.
+func (h *heatmaps) compare(ctx context.Context, q *gpt2.Model) (float64, string, error) {
+	worst, where := 0.0, ""
+	for i, a := range h.pairs {
+		s := a.Session
+		qs, err := patch.NewSession(q, s.CleanIDs, s.CorruptedIDs, s.CleanTarget, s.CorruptedTarget)
+		if err != nil {
+			return 0, "", err
+		}
+		for j, site := range Sites {
+			got, err := values(ctx, qs, site)
+			if err != nil {
+				return 0, "", err
+			}
+			want := h.values[i][j]
+			lo, hi, off := math.Inf(1), math.Inf(-1), 0.0
+			for k := range want {
+				lo, hi = min(lo, want[k]), max(hi, want[k])
+				off = max(off, math.Abs(got[k]-want[k]))
+			}
+			if r := off / (hi - lo); !(r <= worst) { // NaN counts as worst
+				worst, where = r, fmt.Sprintf("%q, %v", a.Clean, site)
+			}
+		}
+	}
+	return worst, where, nil
+}
+
+func values(ctx context.Context, s *patch.Session, site patch.Site) ([]float64, error) {
+	mx, err := s.Sweep(ctx, site, patch.Options{}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return s.Values(mx, patch.LogitDiff)
+}
+
+// Auto asks Convert to choose the width.
+const Auto = 0
+
+// Convert converts a Hugging Face GPT-2 checkpoint to the web format in
+// outDir with codes of the given width, streaming one tensor at a time
+// (webfmt.Convert), or with bits = Auto, loads it whole in float32, chooses
+// the width with Choose (reporting each trial to report, if not nil) and
+// writes that model. progress is webfmt.Convert's.
+func Convert(ctx context.Context, src *safetensors.File, configJSON []byte, outDir string, bits int, tol float64, report func(Trial), progress func(done, total int64)) error {
+	if bits != Auto {
+		return webfmt.Convert(ctx, src, configJSON, outDir, bits, progress)
+	}
+	m, err := weights.FromSafetensors(src, configJSON)
+	if err != nil {
+		return err
+	}
+	bits, q, _, err := Choose(ctx, m, tol, report)
+	if err != nil {
+		return err
+	}
+	return webfmt.ConvertModel(q, bits, outDir, progress)
+}

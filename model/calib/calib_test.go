@@ -1,0 +1,163 @@
+package calib
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/patchlab/patchlab/model/fixture"
+	"github.com/patchlab/patchlab/model/gpt2"
+	"github.com/patchlab/patchlab/model/patch"
+	"github.com/patchlab/patchlab/model/tensor"
+	"github.com/patchlab/patchlab/model/weights"
+)
+
+// goal is what patchlab promises of the web format: every cell of every
+// patching heatmap within 2% of the float32 heatmap's range.
+const goal = 0.02
+
+func tinyModel(t testing.TB) *gpt2.Model {
+	path, err := fixture.TinyModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := weights.LoadSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// checkWebFormat compares a session on the web format's model q with the
+// float32 session f through the same code: the top-20 tables agree except
+// where two tokens' float32 probabilities are within 1e-4 of each other, and
+// every cell of every heatmap is within goal × the float32 heatmap's range,
+// for every metric.
+func checkWebFormat(t *testing.T, name string, f *patch.Session, q *gpt2.Model, sites []patch.Site) {
+	t.Helper()
+	qs, err := patch.NewSession(q, f.CleanIDs, f.CorruptedIDs, f.CleanTarget, f.CorruptedTarget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pair := range [][2][]float32{{f.CleanLogits, qs.CleanLogits}, {f.CorruptedLogits, qs.CorruptedLogits}} {
+		want, got := patch.Top(pair[0], 20), patch.Top(pair[1], 20)
+		p := func(id int) float64 { return math.Exp(float64(pair[0][id]) - patch.LogSumExp(pair[0])) }
+		for i := range want {
+			if got[i].ID != want[i].ID && math.Abs(p(got[i].ID)-p(want[i].ID)) > 1e-4 {
+				t.Errorf("%s: top-20 #%d is %d in the web format, %d in float32 (float32 probabilities %.6f, %.6f)", name, i, got[i].ID, want[i].ID, p(got[i].ID), p(want[i].ID))
+			}
+		}
+	}
+	for _, site := range sites {
+		mf, err := f.Sweep(context.Background(), site, patch.Options{Probs: true}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mq, err := qs.Sweep(context.Background(), site, patch.Options{Probs: true}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, metric := range []patch.Metric{patch.LogitDiff, patch.CleanTargetDelta, patch.Normalized, patch.ProbDiff} {
+			vf, err := f.Values(mf, metric)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vq, err := qs.Values(mq, metric)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lo, hi, worst := math.Inf(1), math.Inf(-1), 0.0
+			for i := range vf {
+				lo, hi = min(lo, vf[i]), max(hi, vf[i])
+				worst = max(worst, math.Abs(vq[i]-vf[i]))
+			}
+			if rel := worst / (hi - lo); !(rel <= goal) {
+				t.Errorf("%s %v %v: web format off by %.4g = %.2f%% of the float32 range %.4g", name, site, metric, worst, 100*rel, hi-lo)
+			} else if metric == patch.LogitDiff {
+				t.Logf("%s %v: worst cell off by %.3f%% of the range", name, site, 100*rel)
+			}
+		}
+	}
+}
+
+// TestGoldenWithChosenWidth converts the tiny fixture as the converter does
+// by default and checks the golden cases, texts the calibration never saw.
+func TestGoldenWithChosenWidth(t *testing.T) {
+	m := tinyModel(t)
+	bits, q, trials, err := Choose(context.Background(), m, Tolerance, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range trials {
+		t.Log(tr)
+	}
+	cases, err := fixture.Golden()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, gc := range cases {
+		if gc.Error != "" {
+			continue
+		}
+		f, err := patch.NewSession(m, gc.CleanIDs, gc.CorruptedIDs, gc.CleanTargetID, gc.CorruptedTargetID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkWebFormat(t, fmt.Sprintf("%s, %d bits", gc.Name, bits), f, q, patch.Sites)
+	}
+}
+
+// TestSmallWithChosenWidth converts a random GPT-2-small-shaped model as the
+// converter does by default and checks the assignment's example on it.
+// Random models' heatmaps are faint (their patching effects a few
+// hundredths of a logit), so the converter picks wide codes for them: 14
+// bits for this one, 0.39× the float32 file, where GPT-2 small itself would
+// take 9 (0.26×) if its calibration heatmaps allow.
+func TestSmallWithChosenWidth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("calibrates a GPT-2-small-shaped model")
+	}
+	m := gpt2.Random(gpt2.Small, 1)
+	bits, q, trials, err := Choose(context.Background(), m, Tolerance, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range trials {
+		t.Log(tr)
+	}
+	clean := []int{48736, 5437, 373, 257, 1353, 12, 1662, 354, 3710, 13, 16738} // Michelle Jones was a top-notch student. Michelle
+	corrupted := append([]int(nil), clean...)
+	corrupted[1] = 4176 // Smith
+	f, err := patch.NewSession(m, clean, corrupted, 5437, 4176)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sites := []patch.Site{{Kind: gpt2.ResidPost}, {Kind: gpt2.AttnOut}, {Kind: gpt2.MLPOut}, {Kind: gpt2.Z}}
+	checkWebFormat(t, fmt.Sprintf("gpt2-small-shaped, %d bits", bits), f, q, sites)
+}
+
+// TestChooseStopsAtTolerance: a tolerance every width meets keeps the
+// narrowest, one none meets tries up to the widest and keeps it; a trial's
+// error shrinks with the width.
+func TestChooseStopsAtTolerance(t *testing.T) {
+	m := tinyModel(t)
+	bits, q, trials, err := Choose(context.Background(), m, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bits != gpt2.DefaultBits || len(trials) != 1 || q.Blocks[0].FC.(*tensor.QN).Bits != bits {
+		t.Errorf("tolerance 1: %d bits after %v", bits, trials)
+	}
+	var seen []int
+	bits, q, trials, err = Choose(context.Background(), m, 1e-9, func(tr Trial) { seen = append(seen, tr.Bits) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := trials[len(trials)-1]; bits != tensor.MaxBits || last.Bits != bits || len(seen) != len(trials) || q.WTE.(*tensor.QN).Bits != gpt2.WTEBits(bits) {
+		t.Errorf("tolerance 1e-9: %d bits after %v (reported %v)", bits, trials, seen)
+	}
+	if first, last := trials[0], trials[len(trials)-1]; !(last.Worst < first.Worst/10) || !(last.Bytes > first.Bytes) {
+		t.Errorf("16 bits against 9: error %g against %g, %d bytes against %d", last.Worst, first.Worst, last.Bytes, first.Bytes)
+	}
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/patchlab/patchlab/model/calib"
+	"github.com/patchlab/patchlab/model/gpt2"
+	"github.com/patchlab/patchlab/model/tensor"
+)
+
+// widthFlags are convert's and fetch's choice of code width.
+type widthFlags struct {
+	bits      bitsValue
+	tolerance float64
+}
+
+func (w *widthFlags) register(f *flags) {
+	f.Var(&w.bits, "bits", "the block matrices' code width, 9…16 (wte's is one less), or `auto`: the narrowest whose heatmaps on two calibration pairs stay within -tolerance of float32's")
+	f.Float64Var(&w.tolerance, "tolerance", calib.Tolerance, "for -bits auto: the largest heatmap cell error allowed, as a `fraction` of the heatmap's range")
+}
+
+func (w *widthFlags) check() error {
+	if !(w.tolerance > 0 && w.tolerance < 1) {
+		return inputf("-tolerance %g: want a fraction between 0 and 1 (the default %g is 1%% of a heatmap's range)", w.tolerance, calib.Tolerance)
+	}
+	return nil
+}
+
+// announce says what -bits auto is about to do, which takes a while
+// before the first trial shows.
+// when says when that starts ("now", "after the download").
+func (w *widthFlags) announce(out io.Writer, when string) {
+	if w.bits == calib.Auto {
+		fmt.Fprintf(out, "calibration (-bits auto): %s, the checkpoint is loaded in float32 and codes tried from %d bits up\n", when, gpt2.DefaultBits)
+	}
+}
+
+// report prints a calibration trial and the decision it leads to.
+func (w *widthFlags) report(out func(format string, args ...any)) func(calib.Trial) {
+	return func(t calib.Trial) {
+		verdict := "too coarse"
+		switch {
+		case t.Worst <= w.tolerance:
+			verdict = "kept"
+		case t.Bits == tensor.MaxBits:
+			verdict = "the widest: kept, though over the tolerance"
+		}
+		out("calibration: %v, limit %.2f%%: %s\n", t, 100*w.tolerance, verdict)
+	}
+}
+
+// bitsValue is a code width, or calib.Auto.
+type bitsValue int
+
+func (b *bitsValue) String() string {
+	if *b == calib.Auto {
+		return "auto"
+	}
+	return strconv.Itoa(int(*b))
+}
+
+func (b *bitsValue) Set(s string) error {
+	if s == "auto" {
+		*b = calib.Auto
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= tensor.MinBits || n > tensor.MaxBits {
+		return fmt.Errorf("want auto or %d…%d", tensor.MinBits+1, tensor.MaxBits)
+	}
+	*b = bitsValue(n)
+	return nil
+}
