@@ -20,6 +20,7 @@ import (
 
 	"github.com/patchlab/patchlab/model/analysis"
 	"github.com/patchlab/patchlab/model/bpe"
+	"github.com/patchlab/patchlab/model/calib"
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/patch"
 	"github.com/patchlab/patchlab/model/safetensors"
@@ -49,13 +50,6 @@ func (e *Engine) setModel(m *gpt2.Model, bits int) Info {
 	e.model, e.an = m, nil
 	return Info{Config: m.Config, Bytes: m.Bytes(), Quantized: bits != 0, Bits: bits}
 }
-
-// BrowserBits is the code width of checkpoints converted in the browser.
-// The converter's calibration (model/calib) needs the float32 model and a
-// dozen sweeps, minutes in one wasm thread, so the page converts at the
-// width calibration chose for the random GPT-2-small-shaped model, the
-// widest it has needed (see FORMAT.md); patchlab convert measures instead.
-const BrowserBits = 14
 
 // LoadWeb loads the web format: manifest.json's bytes, and open giving
 // each shard's bytes (which webfmt checks against the manifest's sha256).
@@ -99,15 +93,16 @@ func Check(r io.ReaderAt, size int64, name string, configJSON []byte) (gpt2.Conf
 }
 
 // Convert converts a Hugging Face GPT-2 checkpoint read through r to the
-// web format with BrowserBits-bit codes in outDir (in the browser, a
-// directory of the worker's in-memory file system), one tensor at a time.
-// configJSON as for LoadSafetensors.
+// web format with calib.Uncalibrated-bit codes in outDir (in the browser, a
+// directory of the worker's in-memory file system), one tensor at a time:
+// calibrating needs the float32 model and a dozen sweeps, minutes in one
+// wasm thread. configJSON as for LoadSafetensors.
 func Convert(ctx context.Context, r io.ReaderAt, size int64, name string, configJSON []byte, outDir string, progress func(done, total int64)) error {
 	f, err := safetensors.Parse(r, size, name)
 	if err != nil {
 		return err
 	}
-	return webfmt.Convert(ctx, f, configJSON, outDir, BrowserBits, progress)
+	return webfmt.Convert(ctx, f, configJSON, outDir, calib.Uncalibrated, progress)
 }
 
 // Tokens is the live tokenization of a request and what is wrong with it.

@@ -21,7 +21,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/patchlab/patchlab/model/fixture"
-	"github.com/patchlab/patchlab/model/gpt2"
+	"github.com/patchlab/patchlab/model/calib"
 	"github.com/patchlab/patchlab/model/safetensors"
 	"github.com/patchlab/patchlab/model/webfmt"
 	"github.com/patchlab/patchlab/tools/browserbench"
@@ -123,7 +123,8 @@ func newEnv() (*env, error) {
 	return e, nil
 }
 
-// convertTiny writes the tiny fixture in the web format (int8) to dir.
+// convertTiny writes the tiny fixture in the web format to dir, at the
+// width the page converts at, so that both conversions are the same files.
 func convertTiny(dir string) error {
 	f, err := safetensors.Open(filepath.Join(fixtures, "tiny-gpt2", "model.safetensors"))
 	if err != nil {
@@ -134,7 +135,7 @@ func convertTiny(dir string) error {
 	if err != nil {
 		return err
 	}
-	return webfmt.Convert(context.Background(), f, cfg, dir, gpt2.DefaultBits, nil)
+	return webfmt.Convert(context.Background(), f, cfg, dir, calib.Uncalibrated, nil)
 }
 
 // serve serves dist as tools/serve does, and the fixture's checkpoint at
