@@ -159,3 +159,45 @@ func encodeQN(p param, q *tensor.QN) ([][]byte, error) {
 	}
 	return [][]byte{int8Bytes(q.Hi), q.Lo, s}, nil
 }
+
+// Quantized returns the model Convert would write for a checkpoint, built
+// in memory: gpt2.(*Model).Quantize(bits) of the checkpoint's float32
+// model, read and quantised one tensor at a time so that at most one
+// parameter is ever in float32. configJSON as for Convert.
+func Quantized(ctx context.Context, src *safetensors.File, configJSON []byte, bits int) (*gpt2.Model, error) {
+	c, err := weights.ConfigFromShapes(src, configJSON)
+	if err != nil {
+		return nil, err
+	}
+	if bits <= tensor.MinBits || bits > tensor.MaxBits {
+		return nil, fmt.Errorf("webfmt: %d-bit codes: the format has %d to %d", bits, tensor.MinBits+1, tensor.MaxBits)
+	}
+	read := checkpointSource(src)
+	m := &gpt2.Model{Config: c, Blocks: make([]gpt2.Block, c.Layers)}
+	for _, p := range params(c) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		mat, vec, err := read(p)
+		if err != nil {
+			return nil, err
+		}
+		if !p.Matrix {
+			*p.Vec(m) = vec
+			continue
+		}
+		f := mat.(*tensor.F32) // checkpointSource's matrices are
+		if p.kind == qn {
+			*p.Mat(m) = tensor.QuantizeQN(f, p.bits(bits))
+			continue
+		}
+		for i, v := range f.Data {
+			f.Data[i] = tensor.RoundF16(v)
+		}
+		*p.Mat(m) = f
+	}
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("webfmt: %w", err)
+	}
+	return m, nil
+}

@@ -435,3 +435,23 @@ func TestConvertCancelled(t *testing.T) {
 		t.Errorf("a cancelled conversion left %v", names)
 	}
 }
+
+// Quantized builds in memory the very model Convert writes.
+func TestQuantizedIsConvert(t *testing.T) {
+	f := openFixture(t, "model.safetensors")
+	for _, bits := range []int{9, 12} {
+		dir := t.TempDir()
+		if err := Convert(context.Background(), f, fixtureConfig(t), dir, bits, nil); err != nil {
+			t.Fatal(err)
+		}
+		want, err := Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Quantized(context.Background(), f, fixtureConfig(t), bits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkSame(t, got, want)
+	}
+}
