@@ -20,8 +20,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	"github.com/patchlab/patchlab/model/fixture"
 	"github.com/patchlab/patchlab/model/calib"
+	"github.com/patchlab/patchlab/model/fixture"
 	"github.com/patchlab/patchlab/model/safetensors"
 	"github.com/patchlab/patchlab/model/webfmt"
 	"github.com/patchlab/patchlab/tools/browserbench"
