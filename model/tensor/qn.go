@@ -88,29 +88,40 @@ func dequant9(dst []float32, hi []int8, lo []uint8, steps []float32) {
 	}
 }
 
-// dequantN is dequant9 for k ≥ 1 planes of low bits.
+// dequantN is dequant9 for k ≥ 1 planes of low bits. Each plane's byte
+// holds one bit of 8 codes; spread puts bit i of a byte into byte i of a
+// word, so the low bits of 8 codes add up in one word, a byte each.
 func dequantN(dst []float32, hi []int8, lo []uint8, steps []float32, k int) {
 	n8 := len(dst) / 8
 	inv := 1 / float32(int32(1)<<k)
 	for g := 0; g < n8; g++ {
-		var q [8]int32
-		h := hi[g*8 : g*8+8 : g*8+8]
-		for i := range q {
-			q[i] = int32(h[i]) << k
-		}
+		var low uint64
 		for j := 0; j < k; j++ {
-			b := int32(lo[j*n8+g])
-			for i := range q {
-				q[i] |= (b >> i & 1) << j
-			}
+			low |= spread[lo[j*n8+g]] << j
 		}
 		s := steps[g*8/QNBlock] * inv
+		h := hi[g*8 : g*8+8 : g*8+8]
 		d := dst[g*8 : g*8+8 : g*8+8]
-		for i, v := range q {
-			d[i] = s * float32(v)
-		}
+		d[0] = s * float32(int32(h[0])<<k|int32(low&0xff))
+		d[1] = s * float32(int32(h[1])<<k|int32(low>>8&0xff))
+		d[2] = s * float32(int32(h[2])<<k|int32(low>>16&0xff))
+		d[3] = s * float32(int32(h[3])<<k|int32(low>>24&0xff))
+		d[4] = s * float32(int32(h[4])<<k|int32(low>>32&0xff))
+		d[5] = s * float32(int32(h[5])<<k|int32(low>>40&0xff))
+		d[6] = s * float32(int32(h[6])<<k|int32(low>>48&0xff))
+		d[7] = s * float32(int32(h[7])<<k|int32(low>>56))
 	}
 }
+
+// spread[b] has bit i of b in the lowest bit of byte i.
+var spread = func() (t [256]uint64) {
+	for b := range t {
+		for i := range 8 {
+			t[b] |= uint64(b>>i&1) << (8 * i)
+		}
+	}
+	return t
+}()
 
 // MulT dequantises one cache-sized chunk of rows at a time into scratch and
 // runs the F32 kernel on it, so MulT equals F32.MulT of the dequantised
