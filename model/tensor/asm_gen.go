@@ -25,11 +25,6 @@
 // zero, with flags&2 they save them there instead of reducing. The driver
 // cuts panels at multiples of L columns, so each accumulator still sees the
 // same FMAs in the same order; only the last panel has a tail.
-//
-// Q8 kernels dequantise each weight chunk in registers first
-// (w = float32(q) · scale, one rounding, exactly Q8.Row) and then run the same
-// F32 recipe, so a Q8 product equals the F32 product of the dequantised
-// matrix bit for bit.
 package main
 
 import (
@@ -66,30 +61,26 @@ func (g *gen) label(l string) { fmt.Fprintf(&g.Buffer, "%s:\n", l) }
 
 func (g *gen) v(i int) string { return fmt.Sprintf("%s%d", g.reg, i) }
 
-// xaddr is the address of input row i at byte offset off: rows 0-2 hang off
-// SI, rows 3-5 off DI = SI + 3·DX, both advanced as the loop goes.
-func xaddr(i, off int) string {
+// xaddr is the address of input row i: rows 0-2 hang off SI, rows 3-5 off
+// DI = SI + 3·DX, both advanced as the loop goes.
+func xaddr(i int) string {
 	base := "SI"
 	if i >= 3 {
 		base, i = "DI", i-3
 	}
-	o := ""
-	if off != 0 {
-		o = fmt.Sprint(off)
-	}
 	switch i {
 	case 0:
-		return fmt.Sprintf("%s(%s)", o, base)
+		return fmt.Sprintf("(%s)", base)
 	case 1:
-		return fmt.Sprintf("%s(%s)(DX*1)", o, base)
+		return fmt.Sprintf("(%s)(DX*1)", base)
 	default:
-		return fmt.Sprintf("%s(%s)(DX*2)", o, base)
+		return fmt.Sprintf("(%s)(DX*2)", base)
 	}
 }
 
 // Register plan. AVX-512: accumulators Z0..Z23 (acc(i,j) = Z(i*nr+j)),
 // weight chunks Z24..Z27, input chunk Z28. AVX2: accumulators Y0..Y7,
-// weights Y8..Y11, input Y12, tail mask / scale Y13.
+// weights Y8..Y11, input Y12, tail mask Y13.
 func (g *gen) acc(i, j, nr int) string { return g.v(i*nr + j) }
 func (g *gen) wreg(j int) string {
 	if g.lanes == 16 {
@@ -105,7 +96,6 @@ func (g *gen) xreg() string {
 }
 
 var wptr = []string{"R8", "R9", "R10", "R11"}
-var sptr = []string{"R12", "R13", "BX", "CX"}
 
 func (g *gen) prologue(mr int) {
 	g.p("MOVQ x+0(FP), SI")
@@ -127,10 +117,10 @@ func (g *gen) zero(mr, nr int) {
 }
 
 // fmas multiplies the weight chunks already in wreg(0..nr-1) by input chunk
-// (loaded from xaddr(i, off), or masked when tail) into the accumulators.
-func (g *gen) fmas(mr, nr, off int, tail bool) {
+// (loaded from xaddr(i), or masked when tail) into the accumulators.
+func (g *gen) fmas(mr, nr int, tail bool) {
 	for i := 0; i < mr; i++ {
-		g.load(xaddr(i, off), g.xreg(), tail)
+		g.load(xaddr(i), g.xreg(), tail)
 		for j := 0; j < nr; j++ {
 			g.p("VFMADD231PS %s, %s, %s", g.wreg(j), g.xreg(), g.acc(i, j, nr))
 		}
@@ -199,7 +189,7 @@ func (g *gen) f32(mr, nr int) {
 	for j := 0; j < nr; j++ {
 		g.p("VMOVUPS (%s)(AX*1), %s", wptr[j], g.wreg(j))
 	}
-	g.fmas(mr, nr, 0, false)
+	g.fmas(mr, nr, false)
 	g.p("ADDQ $%d, AX", 4*L)
 	g.advance(mr, 4*L)
 	g.p("DECQ CX")
@@ -222,7 +212,7 @@ func (g *gen) f32(mr, nr int) {
 	for j := 0; j < nr; j++ {
 		g.load(fmt.Sprintf("(%s)(AX*1)", wptr[j]), g.wreg(j), true)
 	}
-	g.fmas(mr, nr, 0, true)
+	g.fmas(mr, nr, true)
 	g.label("reduce")
 	if nr == 4 {
 		// flags&accOut: more panels follow; save the accumulators as they
@@ -238,56 +228,6 @@ func (g *gen) f32(mr, nr int) {
 		g.p("RET")
 		g.label("finish")
 	}
-	g.reduce(mr, nr, yOff)
-}
-
-// q8 writes the Q8 kernel for an mr×nr block. k is a multiple of 32.
-func (g *gen) q8(mr, nr int) {
-	name := fmt.Sprintf("q8k%s_%dx%d", g.name, mr, nr)
-	var args string
-	var frame, kOff, yOff int
-	if nr == 4 {
-		args = "x *float32, xs uintptr, q0, q1, q2, q3 *int8, s0, s1, s2, s3 *float32, k int, y *float32, ys uintptr"
-		frame, kOff, yOff = 104, 80, 88
-	} else {
-		args = "x *float32, xs uintptr, q0 *int8, s0 *float32, k int, y *float32, ys uintptr"
-		frame, kOff, yOff = 56, 32, 40
-	}
-	decl(name, args)
-	fmt.Fprintf(&g.Buffer, "\n// func %s(%s)\nTEXT ·%s(SB), NOSPLIT, $0-%d\n", name, args, name, frame)
-	g.prologue(mr)
-	for j := 0; j < nr; j++ {
-		g.p("MOVQ q%d+%d(FP), %s", j, 16+8*j, wptr[j])
-		g.p("MOVQ s%d+%d(FP), %s", j, 16+8*nr+8*j, sptr[j])
-	}
-	g.p("XORQ AX, AX")
-	g.zero(mr, nr)
-	g.p("CMPQ AX, k+%d(FP)", kOff)
-	g.p("JGE reduce")
-	L := g.lanes
-	g.label("loop")
-	for c := 0; c < 32/L; c++ {
-		for j := 0; j < nr; j++ {
-			w := g.wreg(j)
-			g.p("VPMOVSXBD %d(%s)(AX*1), %s", c*L, wptr[j], w)
-			g.p("VCVTDQ2PS %s, %s", w, w)
-			if L == 16 {
-				g.p("VMULPS.BCST (%s), %s, %s", sptr[j], w, w)
-			} else {
-				g.p("VBROADCASTSS (%s), Y13", sptr[j])
-				g.p("VMULPS Y13, %s, %s", w, w)
-			}
-		}
-		g.fmas(mr, nr, 4*L*c, false)
-	}
-	g.p("ADDQ $32, AX")
-	g.advance(mr, 128)
-	for j := 0; j < nr; j++ {
-		g.p("ADDQ $4, %s", sptr[j])
-	}
-	g.p("CMPQ AX, k+%d(FP)", kOff)
-	g.p("JLT loop")
-	g.label("reduce")
 	g.reduce(mr, nr, yOff)
 }
 
@@ -403,10 +343,6 @@ func main() {
 			g.f32(mr, 4)
 		}
 		g.f32(1, 1)
-		for mr := 1; mr <= is.mrMax; mr++ {
-			g.q8(mr, 4)
-		}
-		g.q8(1, 1)
 		if err := os.WriteFile(file, g.Bytes(), 0o644); err != nil {
 			log.Fatal(err)
 		}

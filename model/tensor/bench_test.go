@@ -26,26 +26,19 @@ var benchShapes = []struct {
 func BenchmarkMulT(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	for _, s := range benchShapes {
-		f := randF32(rng, s.R, s.C)
-		q := Quantize(f)
-		for _, m := range []Matrix{f, q} {
-			kind := "f32"
-			if _, ok := m.(*Q8); ok {
-				kind = "q8"
-			}
-			for _, n := range s.ns {
-				x := randVec(rng, n*s.C)
-				y := make([]float32, n*s.R)
-				for _, p := range benchThreads() {
-					b.Run(fmt.Sprintf("%s/%s/n=%d/p=%d", kind, s.name, n, p), func(b *testing.B) {
-						defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(p))
-						b.SetBytes(m.Bytes())
-						for b.Loop() {
-							m.MulT(y, x, n)
-						}
-						reportGFLOPs(b, 2*n*s.R*s.C)
-					})
-				}
+		m := randF32(rng, s.R, s.C)
+		for _, n := range s.ns {
+			x := randVec(rng, n*s.C)
+			y := make([]float32, n*s.R)
+			for _, p := range benchThreads() {
+				b.Run(fmt.Sprintf("f32/%s/n=%d/p=%d", s.name, n, p), func(b *testing.B) {
+					defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(p))
+					b.SetBytes(m.Bytes())
+					for b.Loop() {
+						m.MulT(y, x, n)
+					}
+					reportGFLOPs(b, 2*n*s.R*s.C)
+				})
 			}
 		}
 	}
@@ -60,14 +53,12 @@ func BenchmarkMulTRows(b *testing.B) {
 	}
 	x := randVec(rng, 11*f.C)
 	y := make([]float32, 11*len(rows))
-	for _, m := range []Matrix{f, Quantize(f)} {
-		b.Run(fmt.Sprintf("%T/rows=20/n=11", m), func(b *testing.B) {
-			for b.Loop() {
-				m.MulTRows(y, x, 11, rows)
-			}
-			reportGFLOPs(b, 2*11*len(rows)*f.C)
-		})
-	}
+	b.Run(fmt.Sprintf("%T/rows=20/n=11", f), func(b *testing.B) {
+		for b.Loop() {
+			f.MulTRows(y, x, 11, rows)
+		}
+		reportGFLOPs(b, 2*11*len(rows)*f.C)
+	})
 }
 
 func BenchmarkDot64(b *testing.B) {

@@ -13,22 +13,18 @@ import "sync"
 // AVX-512, 8 with AVX2) summed over the columns in chunks, the last chunk
 // zero-padded by a masked load, then reduced by a fixed pairwise tree: the
 // order depends only on Cols, never on the block, n or the thread split.
-// Weight rows go in blocks of 4 (f32k*_mrx4, q8k*_mrx4); the last Rows%4
-// rows one at a time (f32k*_1x1, q8k*_1x1), in the same order.
+// Weight rows go in blocks of 4 (f32k*_mrx4); the last Rows%4 rows one at a
+// time (f32k*_1x1), in the same order.
 
 type (
 	f32Kern4 func(x *float32, xs uintptr, w0, w1, w2, w3 *float32, k int, y *float32, ys uintptr, acc *float32, flags int)
 	f32Kern1 func(x *float32, xs uintptr, w0 *float32, k int, y *float32, ys uintptr)
-	q8Kern4  func(x *float32, xs uintptr, q0, q1, q2, q3 *int8, s0, s1, s2, s3 *float32, k int, y *float32, ys uintptr)
-	q8Kern1  func(x *float32, xs uintptr, q0 *int8, s0 *float32, k int, y *float32, ys uintptr)
 )
 
 // Indexed by mr, the number of input rows in the block.
 var (
 	f32Kerns512 = []f32Kern4{nil, f32k512_1x4, f32k512_2x4, f32k512_3x4, f32k512_4x4, f32k512_5x4, f32k512_6x4}
 	f32Kerns256 = []f32Kern4{nil, f32k256_1x4, f32k256_2x4}
-	q8Kerns512  = []q8Kern4{nil, q8k512_1x4, q8k512_2x4, q8k512_3x4, q8k512_4x4, q8k512_5x4, q8k512_6x4}
-	q8Kerns256  = []q8Kern4{nil, q8k256_1x4, q8k256_2x4}
 )
 
 func mulF32(m *F32, y, x []float32, n int, rows []int, lo, hi, ys int) {
@@ -39,17 +35,6 @@ func mulF32(m *F32, y, x []float32, n int, rows []int, lo, hi, ys int) {
 		mulF32Asm(f32Kerns256, f32k256_1x1, 8, m, y, x, n, rows, lo, hi, ys)
 	default:
 		mulF32Go(m, y, x, n, rows, lo, hi, ys)
-	}
-}
-
-func mulQ8(m *Q8, y, x []float32, n int, rows []int, lo, hi, ys int) {
-	switch {
-	case useAVX512:
-		mulQ8Asm(q8Kerns512, q8k512_1x1, m, y, x, n, rows, lo, hi, ys)
-	case useAVX2:
-		mulQ8Asm(q8Kerns256, q8k256_1x1, m, y, x, n, rows, lo, hi, ys)
-	default:
-		mulQ8Go(m, y, x, n, rows, lo, hi, ys)
 	}
 }
 
@@ -126,36 +111,6 @@ func mulF32Asm(kerns []f32Kern4, k1 f32Kern1, lanes int, m *F32, y, x []float32,
 			}
 			for r := i; r < i+b; r++ {
 				k1(&x[r*C], 0, &w[o*C], C, &y[r*ys+j], 0)
-			}
-		}
-	}
-}
-
-// mulQ8Asm is mulF32Asm for a Q8 matrix.
-func mulQ8Asm(kerns []q8Kern4, k1 q8Kern1, m *Q8, y, x []float32, n int, rows []int, lo, hi, ys int) {
-	C, nb, q, s := m.C, m.C/Q8Block, m.Q, m.Scales
-	mr := len(kerns) - 1
-	xs, ysb := uintptr(4*C), uintptr(4*ys)
-	for i := 0; i < n; i += mr {
-		b := min(mr, n-i)
-		kern := kerns[b]
-		xp := &x[i*C]
-		j := lo
-		for ; j+4 <= hi; j += 4 {
-			o0, o1, o2, o3 := j, j+1, j+2, j+3
-			if rows != nil {
-				o0, o1, o2, o3 = rows[j], rows[j+1], rows[j+2], rows[j+3]
-			}
-			kern(xp, xs, &q[o0*C], &q[o1*C], &q[o2*C], &q[o3*C],
-				&s[o0*nb], &s[o1*nb], &s[o2*nb], &s[o3*nb], C, &y[i*ys+j], ysb)
-		}
-		for ; j < hi; j++ {
-			o := j
-			if rows != nil {
-				o = rows[j]
-			}
-			for r := i; r < i+b; r++ {
-				k1(&x[r*C], 0, &q[o*C], &s[o*nb], C, &y[r*ys+j], 0)
 			}
 		}
 	}

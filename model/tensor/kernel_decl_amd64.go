@@ -26,27 +26,6 @@ func f32k512_6x4(x *float32, xs uintptr, w0, w1, w2, w3 *float32, k int, y *floa
 func f32k512_1x1(x *float32, xs uintptr, w0 *float32, k int, y *float32, ys uintptr)
 
 //go:noescape
-func q8k512_1x4(x *float32, xs uintptr, q0, q1, q2, q3 *int8, s0, s1, s2, s3 *float32, k int, y *float32, ys uintptr)
-
-//go:noescape
-func q8k512_2x4(x *float32, xs uintptr, q0, q1, q2, q3 *int8, s0, s1, s2, s3 *float32, k int, y *float32, ys uintptr)
-
-//go:noescape
-func q8k512_3x4(x *float32, xs uintptr, q0, q1, q2, q3 *int8, s0, s1, s2, s3 *float32, k int, y *float32, ys uintptr)
-
-//go:noescape
-func q8k512_4x4(x *float32, xs uintptr, q0, q1, q2, q3 *int8, s0, s1, s2, s3 *float32, k int, y *float32, ys uintptr)
-
-//go:noescape
-func q8k512_5x4(x *float32, xs uintptr, q0, q1, q2, q3 *int8, s0, s1, s2, s3 *float32, k int, y *float32, ys uintptr)
-
-//go:noescape
-func q8k512_6x4(x *float32, xs uintptr, q0, q1, q2, q3 *int8, s0, s1, s2, s3 *float32, k int, y *float32, ys uintptr)
-
-//go:noescape
-func q8k512_1x1(x *float32, xs uintptr, q0 *int8, s0 *float32, k int, y *float32, ys uintptr)
-
-//go:noescape
 func f32k256_1x4(x *float32, xs uintptr, w0, w1, w2, w3 *float32, k int, y *float32, ys uintptr, acc *float32, flags int)
 
 //go:noescape
@@ -54,12 +33,3 @@ func f32k256_2x4(x *float32, xs uintptr, w0, w1, w2, w3 *float32, k int, y *floa
 
 //go:noescape
 func f32k256_1x1(x *float32, xs uintptr, w0 *float32, k int, y *float32, ys uintptr)
-
-//go:noescape
-func q8k256_1x4(x *float32, xs uintptr, q0, q1, q2, q3 *int8, s0, s1, s2, s3 *float32, k int, y *float32, ys uintptr)
-
-//go:noescape
-func q8k256_2x4(x *float32, xs uintptr, q0, q1, q2, q3 *int8, s0, s1, s2, s3 *float32, k int, y *float32, ys uintptr)
-
-//go:noescape
-func q8k256_1x1(x *float32, xs uintptr, q0 *int8, s0 *float32, k int, y *float32, ys uintptr)

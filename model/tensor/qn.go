@@ -198,21 +198,6 @@ func QuantizeQN(m *F32, bits int) *QN {
 	return NewQN(m.R, m.C, bits, hi, lo, steps)
 }
 
-// QuantizeMSE converts an F32 matrix to Q8 with float16 scales chosen per
-// block to minimise the squared error, as QuantizeQN does.
-func QuantizeMSE(m *F32) *Q8 {
-	q := make([]int8, m.R*m.C)
-	scales := make([]float32, m.R*m.C/Q8Block)
-	codes := make([]int32, Q8Block)
-	for i := 0; i < len(q); i += Q8Block {
-		scales[i/Q8Block] = quantizeBlock(codes, m.Data[i:i+Q8Block], 8)
-		for k, c := range codes {
-			q[i+k] = int8(c)
-		}
-	}
-	return NewQ8(m.R, m.C, q, scales)
-}
-
 // quantizeBlock writes w's codes of the given width and returns the step,
 // the value of one unit of the codes' high byte (so a weight is
 // step·q/2^(bits−8)): among the float16 steps amax·f/top·2^(bits−8) for

@@ -59,15 +59,6 @@ func randVec(rng *rand.Rand, n int) []float32 {
 	return v
 }
 
-// dequantize returns the F32 matrix a Q8 stands for.
-func dequantize(m *Q8) *F32 {
-	f := NewF32(m.R, m.C, make([]float32, m.R*m.C))
-	for o := 0; o < m.R; o++ {
-		m.Row(f.Data[o*m.C:(o+1)*m.C], o)
-	}
-	return f
-}
-
 // checkClose compares got with the naive product: each output within
 // tol·Σ|x·w| (a different summation order may only move rounding errors).
 func checkClose(t *testing.T, m Matrix, got, x []float32, n int, tol float64) {

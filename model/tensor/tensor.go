@@ -3,7 +3,7 @@
 // y = x·Mᵀ: each output feature is the dot product of an input row with one
 // row of the matrix. This "out-major" layout keeps every dot product
 // contiguous and lets a quantised matrix keep its scales along the input
-// dimension (Cols), so F32 and int8 matrices share one interface.
+// dimension (Cols), so F32 and quantised matrices share one interface.
 package tensor
 
 // Matrix is a Rows×Cols weight matrix used as y = x·Mᵀ.
