@@ -11,9 +11,9 @@ export function workerCount(modelBytes, override) {
 	if (override >= 1) return Math.min(Math.floor(override), 16);
 	const cores = navigator.hardwareConcurrency || 2;
 	const memMB = (navigator.deviceMemory || 4) * 1024; // Chromium reports at most 8 GB
-	// Measured: 185 MB of wasm memory per worker for GPT-2 small's 140 MB
-	// of int8 weights once loaded, 240–280 MB after a sweep (activations,
-	// the Go heap's slack).
+	// Measured on GPT-2 small after a sweep (weights, activations, the Go
+	// heap's slack): 263 MB of wasm memory per worker for 140 MB of 9-bit
+	// weights, 377 MB for 233 MB of 15-bit ones.
 	const perWorker = modelBytes * 1.6 + 60 * MB;
 	const byMemory = Math.max(1, Math.floor((memMB * MB * 0.5) / perWorker));
 	return Math.max(1, Math.min(cores, 4, byMemory));

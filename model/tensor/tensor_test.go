@@ -43,10 +43,15 @@ func TestBatchIndependence(t *testing.T) {
 		rng := rand.New(rand.NewPCG(5, 6))
 		for _, shape := range [][2]int{{7, 17}, {13, 100}, {33, 768}, {301, 768}, {21, 1100}, {45, 3072}} {
 			R, C := shape[0], shape[1]
-			m := randF32(rng, R, C)
-			t.Run(fmt.Sprintf("%T/%dx%d", m, R, C), func(t *testing.T) {
-				checkIndependence(t, m, rng)
-			})
+			ms := []Matrix{randF32(rng, R, C)}
+			if C%QNBlock == 0 {
+				ms = append(ms, QuantizeQN(ms[0].(*F32), 9), QuantizeQN(ms[0].(*F32), 13))
+			}
+			for _, m := range ms {
+				t.Run(fmt.Sprintf("%T/%dx%d", m, R, C), func(t *testing.T) {
+					checkIndependence(t, m, rng)
+				})
+			}
 		}
 	})
 }
