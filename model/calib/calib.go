@@ -48,7 +48,7 @@ const Tolerance = 0.005
 
 // Uncalibrated is the width for a converter that cannot calibrate (the
 // page's): the widest calibration has chosen for any model measured, 15
-// bits for a random GPT-2-small-shaped checkpoint (13 or 14 for others,
+// bits for a random GPT-2-small-shaped checkpoint (14 for gpt2.Random's,
 // 13 for the tiny fixture).
 const Uncalibrated = 15
 
@@ -71,12 +71,22 @@ func (t Trial) String() string {
 // since each bit halves the error (a width it skips would pass only by the
 // luck of the rounding). progress, if not nil, is called after each trial.
 func Choose(ctx context.Context, m *gpt2.Model, tol float64, progress func(Trial)) (int, *gpt2.Model, []Trial, error) {
+	if err := checkTolerance(tol); err != nil {
+		return 0, nil, nil, err
+	}
 	ref, err := reference(ctx, m)
 	if err != nil {
 		return 0, nil, nil, err
 	}
 	quantize := func(bits int) (*gpt2.Model, error) { return m.Quantize(bits), nil }
 	return ref.choose(ctx, quantize, tol, progress)
+}
+
+func checkTolerance(tol float64) error {
+	if !(tol > 0 && tol <= 1) {
+		return fmt.Errorf("calib: tolerance %g: want a fraction of a heatmap's range, more than 0 and at most 1 (the default is %g)", tol, Tolerance)
+	}
+	return nil
 }
 
 func (ref *heatmaps) choose(ctx context.Context, quantize func(bits int) (*gpt2.Model, error), tol float64, progress func(Trial)) (int, *gpt2.Model, []Trial, error) {
@@ -106,18 +116,6 @@ func (ref *heatmaps) choose(ctx context.Context, quantize func(bits int) (*gpt2.
 	}
 }
 
-// Measure returns the trial of a quantised model q against its float32
-// original m.
-func Measure(ctx context.Context, m, q *gpt2.Model) (Trial, error) {
-	ref, err := reference(ctx, m)
-	if err != nil {
-		return Trial{}, err
-	}
-	t := Trial{Bytes: q.Bytes()}
-	t.Worst, t.Where, err = ref.compare(ctx, q)
-	return t, err
-}
-
 // heatmaps are the float32 model's calibration heatmaps (not the model).
 type heatmaps []pairHeatmaps
 
@@ -133,7 +131,7 @@ func reference(ctx context.Context, m *gpt2.Model) (*heatmaps, error) {
 	for _, req := range Pairs {
 		a, err := analysis.New(m, bpe.New(), req)
 		if err != nil {
-			return nil, fmt.Errorf("calib: calibration pair %q: %w", req.Clean, err)
+			return nil, fmt.Errorf("calib: calibration pair %q: %w (give the width yourself to convert without calibrating)", req.Clean, err)
 		}
 		s := a.Session
 		p := pairHeatmaps{label: req.Clean, clean: s.CleanIDs, corrupted: s.CorruptedIDs, cleanTarget: s.CleanTarget, corrTarget: s.CorruptedTarget}
@@ -169,7 +167,8 @@ func (h *heatmaps) compare(ctx context.Context, q *gpt2.Model) (float64, string,
 				lo, hi = min(lo, want[k]), max(hi, want[k])
 				off = max(off, math.Abs(got[k]-want[k]))
 			}
-			if r := off / (hi - lo); !(r <= worst) { // NaN counts as worst
+			// A NaN (flat heatmap, broken weights) is the worst and stays so.
+			if r := off / (hi - lo); !math.IsNaN(worst) && !(r <= worst) {
 				worst, where = r, fmt.Sprintf("%q, %v", p.label, site)
 			}
 		}
@@ -194,23 +193,33 @@ const Auto = 0
 // does, reporting each trial to report (if not nil), in at most the
 // checkpoint's size in memory: the float32 model only while it computes
 // the reference heatmaps, then each trial's quantised model, read tensor by
-// tensor (webfmt.Quantized). progress is webfmt.Convert's.
+// tensor (webfmt.Quantized), the last of which it writes. tol 0 means
+// Tolerance. progress is webfmt.Convert's.
 func Convert(ctx context.Context, src *safetensors.File, configJSON []byte, outDir string, bits int, tol float64, report func(Trial), progress func(done, total int64)) error {
-	if bits == Auto {
-		m, err := weights.FromSafetensors(src, configJSON)
-		if err != nil {
-			return err
-		}
-		ref, err := reference(ctx, m)
-		if err != nil {
-			return err
-		}
-		m = nil // the reference keeps none of it: the trials can have the memory
-		runtime.GC()
-		quantize := func(bits int) (*gpt2.Model, error) { return webfmt.Quantized(ctx, src, configJSON, bits) }
-		if bits, _, _, err = ref.choose(ctx, quantize, tol, report); err != nil {
-			return err
-		}
+	if bits != Auto {
+		return webfmt.Convert(ctx, src, configJSON, outDir, bits, progress)
 	}
-	return webfmt.Convert(ctx, src, configJSON, outDir, bits, progress)
+	if tol == 0 {
+		tol = Tolerance
+	}
+	if err := checkTolerance(tol); err != nil {
+		return err
+	}
+	m, err := weights.FromSafetensors(src, configJSON)
+	if err != nil {
+		return err
+	}
+	ref, err := reference(ctx, m)
+	if err != nil {
+		return err
+	}
+	// The reference keeps none of the float32 model, no longer used:
+	// collect it so that the trials have its memory.
+	runtime.GC()
+	quantize := func(bits int) (*gpt2.Model, error) { return webfmt.Quantized(ctx, src, configJSON, bits) }
+	bits, q, _, err := ref.choose(ctx, quantize, tol, report)
+	if err != nil {
+		return err
+	}
+	return webfmt.ConvertModel(q, bits, outDir, progress)
 }

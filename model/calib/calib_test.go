@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/patchlab/patchlab/model/fixture"
@@ -92,6 +93,7 @@ func TestGoldenWithChosenWidth(t *testing.T) {
 	for _, tr := range trials {
 		t.Log(tr)
 	}
+	checkSearch(t, bits, trials)
 	cases, err := fixture.Golden()
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +128,7 @@ func TestSmallWithChosenWidth(t *testing.T) {
 	for _, tr := range trials {
 		t.Log(tr)
 	}
+	checkSearch(t, bits, trials)
 	clean := []int{48736, 5437, 373, 257, 1353, 12, 1662, 354, 3710, 13, 16738} // Michelle Jones was a top-notch student. Michelle
 	corrupted := append([]int(nil), clean...)
 	corrupted[1] = 4176 // Smith
@@ -135,6 +138,27 @@ func TestSmallWithChosenWidth(t *testing.T) {
 	}
 	sites := []patch.Site{{Kind: gpt2.ResidPost}, {Kind: gpt2.AttnOut}, {Kind: gpt2.MLPOut}, {Kind: gpt2.Z}}
 	checkWebFormat(t, fmt.Sprintf("gpt2-small-shaped, %d bits", bits), f, q, sites)
+}
+
+// checkSearch checks that Choose stopped at the first width within the
+// tolerance, after widths that were not, and jumped no further after the
+// first trial than its error predicts (each bit halving it).
+func checkSearch(t *testing.T, bits int, trials []Trial) {
+	t.Helper()
+	last := trials[len(trials)-1]
+	if last.Bits != bits || last.Worst > Tolerance {
+		t.Errorf("chose %d bits after %v", bits, trials)
+	}
+	for i, tr := range trials[:len(trials)-1] {
+		if tr.Worst <= Tolerance || trials[i+1].Bits <= tr.Bits {
+			t.Errorf("went on after %v", tr)
+		}
+	}
+	if len(trials) > 1 {
+		if predicted := float64(trials[0].Bits) + math.Log2(trials[0].Worst/Tolerance); float64(trials[1].Bits) > predicted {
+			t.Errorf("jumped from %v to %d bits, beyond the %.1f its error predicts", trials[0], trials[1].Bits, predicted)
+		}
+	}
 }
 
 // TestChooseStopsAtTolerance: a tolerance every width meets keeps the
@@ -159,5 +183,10 @@ func TestChooseStopsAtTolerance(t *testing.T) {
 	}
 	if first, last := trials[0], trials[len(trials)-1]; !(last.Worst < first.Worst/10) || !(last.Bytes > first.Bytes) {
 		t.Errorf("16 bits against 9: error %g against %g, %d bytes against %d", last.Worst, first.Worst, last.Bytes, first.Bytes)
+	}
+	for _, tol := range []float64{0, -0.1, 1.5, math.NaN()} {
+		if _, _, _, err := Choose(context.Background(), m, tol, nil); err == nil || !strings.Contains(err.Error(), "want a fraction") {
+			t.Errorf("tolerance %g: %v", tol, err)
+		}
 	}
 }

@@ -18,9 +18,9 @@ const MinBits, MaxBits = 8, 16
 // A code is stored as planes so that the bulk stays one byte a weight: the
 // high byte Hi[o][k] = q >> (Bits−8) (arithmetic), then Bits−8 planes of low
 // bits, row by row: bit k%8 of Lo[o][j][k/8] is bit j of q. The step is the
-// value of one unit of Hi, so a wider code refines a narrower one and the
-// step stays in float16's normal range whatever the width. Cols must be a
-// multiple of QNBlock.
+// value of one unit of Hi, so its size does not depend on the width and a
+// float16 holds it as well at 16 bits as at 8. Cols must be a multiple of
+// QNBlock.
 //
 // Why wider than int8: on GPT-2-shaped random models, int8 codes move a
 // patching heatmap by ~5% of its range and each extra bit halves that; the
@@ -204,7 +204,11 @@ func QuantizeQN(m *F32, bits int) *QN {
 // f = 0.80, 0.81, …, 1.00 (top the largest code), and the float16 just above
 // f = 1 so that one candidate never clips, the one with the least squared
 // error (the first on ties). Float16 steps let a file store them in two
-// bytes and a reader recover exactly the step used here.
+// bytes and a reader recover exactly the step used here. Weights must be
+// finite and small enough for a float16 step (|w| < 65504·0.8·top/2^(bits−8),
+// 6.6 million at any width): a block with no candidate becomes zeros.
+// Each product and difference is rounded to float32 explicitly, so that no
+// platform fuses them (arm64 would) and every machine picks the same step.
 func quantizeBlock(codes []int32, w []float32, bits int) float32 {
 	top, lo := int32(1)<<(bits-1)-1, -int32(1)<<(bits-1)
 	unit := float32(int32(1) << (bits - 8)) // codes per step; a power of two
@@ -225,8 +229,8 @@ func quantizeBlock(codes []int32, w []float32, bits int) float32 {
 		var sse float64
 		for _, v := range w {
 			q := clampRound(v/s, lo, top)
-			d := float64(s*float32(q) - v)
-			sse += d * d
+			d := float64(float32(s*float32(q)) - v)
+			sse += float64(d * d)
 		}
 		if sse < bestErr {
 			best, bestErr = step, sse
@@ -236,7 +240,7 @@ func quantizeBlock(codes []int32, w []float32, bits int) float32 {
 		try(RoundF16(amax * float32(f) / 100 / float32(top) * unit))
 	}
 	try(nextF16Up(amax / float32(top) * unit))
-	if best == 0 { // every candidate is below float16's range
+	if best == 0 { // every candidate is outside float16's range
 		clear(codes)
 		return 0
 	}

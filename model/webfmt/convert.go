@@ -3,6 +3,7 @@ package webfmt
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 
 	"github.com/patchlab/patchlab/model/gpt2"
@@ -25,11 +26,16 @@ type source func(p param) (tensor.Matrix, []float32, error)
 // the manifest last. progress, if not nil, is called with the bytes written
 // so far and the total.
 func Convert(ctx context.Context, src *safetensors.File, configJSON []byte, outDir string, bits int, progress func(done, total int64)) error {
-	c, err := weights.ConfigFromShapes(src, configJSON)
+	r, err := weights.NewReader(src, configJSON)
 	if err != nil {
 		return err
 	}
-	return convert(ctx, c, bits, checkpointSource(src), outDir, MaxShardSize, progress)
+	return convert(ctx, r.Config, bits, readerSource(r), outDir, MaxShardSize, progress)
+}
+
+// readerSource yields the parameters of a checkpoint.
+func readerSource(r *weights.Reader) source {
+	return func(p param) (tensor.Matrix, []float32, error) { return r.Param(p.Param) }
 }
 
 // ConvertModel converts an in-memory model to the web format in outDir, as
@@ -142,6 +148,9 @@ func encode(p param, m tensor.Matrix, bits int) ([][]byte, error) {
 	if f == nil {
 		return nil, fmt.Errorf("webfmt: %s: a %T cannot be stored (want a float32 matrix, or the type gpt2.(*Model).Quantize gives it)", p.Name, m)
 	}
+	if err := checkRange(p, f); err != nil {
+		return nil, err
+	}
 	if p.kind == qn {
 		return encodeQN(p, tensor.QuantizeQN(f, bits))
 	}
@@ -165,16 +174,16 @@ func encodeQN(p param, q *tensor.QN) ([][]byte, error) {
 // model, read and quantised one tensor at a time so that at most one
 // parameter is ever in float32. configJSON as for Convert.
 func Quantized(ctx context.Context, src *safetensors.File, configJSON []byte, bits int) (*gpt2.Model, error) {
-	c, err := weights.ConfigFromShapes(src, configJSON)
+	r, err := weights.NewReader(src, configJSON)
 	if err != nil {
 		return nil, err
 	}
 	if bits <= tensor.MinBits || bits > tensor.MaxBits {
 		return nil, fmt.Errorf("webfmt: %d-bit codes: the format has %d to %d", bits, tensor.MinBits+1, tensor.MaxBits)
 	}
-	read := checkpointSource(src)
-	m := &gpt2.Model{Config: c, Blocks: make([]gpt2.Block, c.Layers)}
-	for _, p := range params(c) {
+	read := readerSource(r)
+	m := &gpt2.Model{Config: r.Config, Blocks: make([]gpt2.Block, r.Config.Layers)}
+	for _, p := range params(r.Config) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -186,7 +195,10 @@ func Quantized(ctx context.Context, src *safetensors.File, configJSON []byte, bi
 			*p.Vec(m) = vec
 			continue
 		}
-		f := mat.(*tensor.F32) // checkpointSource's matrices are
+		f := mat.(*tensor.F32) // a Reader's matrices are
+		if err := checkRange(p, f); err != nil {
+			return nil, err
+		}
 		if p.kind == qn {
 			*p.Mat(m) = tensor.QuantizeQN(f, p.bits(bits))
 			continue
@@ -200,4 +212,19 @@ func Quantized(ctx context.Context, src *safetensors.File, configJSON []byte, bi
 		return nil, fmt.Errorf("webfmt: %w", err)
 	}
 	return m, nil
+}
+
+// MaxWeight bounds the weights the format stores: a block's float16 step
+// must hold max|w|/127, and float16 ends at 65504.
+const MaxWeight = 1e6
+
+// checkRange returns an error if a weight of p is not finite or beyond
+// MaxWeight, which the codes would silently clip or zero.
+func checkRange(p param, f *tensor.F32) error {
+	for i, v := range f.Data {
+		if !(math.Abs(float64(v)) <= MaxWeight) {
+			return fmt.Errorf("webfmt: %s: weight %g at [%d][%d] is outside the web format's range (finite, |w| ≤ %g): a damaged checkpoint?", p.Name, v, i/f.C, i%f.C, MaxWeight)
+		}
+	}
+	return nil
 }

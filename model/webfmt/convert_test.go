@@ -2,6 +2,7 @@ package webfmt
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -191,7 +192,7 @@ func TestConvertInfersConfigFromF16(t *testing.T) {
 func TestConvertRejectsIncompleteCheckpoint(t *testing.T) {
 	f := openFixture(t, "model.safetensors")
 	cases := map[string]func(ts []safetensors.NamedTensor) []safetensors.NamedTensor{
-		`no tensor "h.2.mlp.c_fc.bias"`: func(ts []safetensors.NamedTensor) []safetensors.NamedTensor {
+		`missing tensor "h.2.mlp.c_fc.bias"`: func(ts []safetensors.NamedTensor) []safetensors.NamedTensor {
 			for i, tn := range ts {
 				if tn.Name == "transformer.h.2.mlp.c_fc.bias" {
 					return append(ts[:i], ts[i+1:]...)
@@ -199,7 +200,7 @@ func TestConvertRejectsIncompleteCheckpoint(t *testing.T) {
 			}
 			return ts
 		},
-		"h.1.attn.c_proj.weight has shape [64 64 1]": func(ts []safetensors.NamedTensor) []safetensors.NamedTensor {
+		`"transformer.h.1.attn.c_proj.weight" has shape [64 64 1]`: func(ts []safetensors.NamedTensor) []safetensors.NamedTensor {
 			for i := range ts {
 				if ts[i].Name == "transformer.h.1.attn.c_proj.weight" {
 					ts[i].Shape = []int{64, 64, 1}
@@ -208,6 +209,20 @@ func TestConvertRejectsIncompleteCheckpoint(t *testing.T) {
 			return ts
 		},
 	}
+	// A weight set to v, stored as float32 (the fixture is).
+	setWeight := func(name string, i int, v float32) func(ts []safetensors.NamedTensor) []safetensors.NamedTensor {
+		return func(ts []safetensors.NamedTensor) []safetensors.NamedTensor {
+			for k := range ts {
+				if ts[k].Name == "transformer."+name {
+					ts[k].Data = slices.Clone(ts[k].Data)
+					binary.LittleEndian.PutUint32(ts[k].Data[4*i:], math.Float32bits(v))
+				}
+			}
+			return ts
+		}
+	}
+	cases[`tensor "h.0.mlp.c_fc.weight" holds NaN at element 5: the checkpoint is damaged`] = setWeight("h.0.mlp.c_fc.weight", 5, float32(math.NaN()))
+	cases[`h.3.attn.c_proj.weight: weight 3e+07 at [0][1] is outside the web format's range`] = setWeight("h.3.attn.c_proj.weight", 64, 3e7) // [in][out]: transposed
 	for want, edit := range cases {
 		var ts []safetensors.NamedTensor
 		for _, name := range f.Names() {

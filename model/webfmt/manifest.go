@@ -1,8 +1,10 @@
 // Package webfmt is patchlab's quantised weight format for the web: GPT-2
-// as gpt2.(*Model).Quantize has it (9-bit block matrices, int8 wte, float16
-// wpe and scales), stored out-major in shards of at most 16 MB, described by
-// a JSON manifest with each shard's size and sha256. FORMAT.md beside this
-// file is the specification.
+// as gpt2.(*Model).Quantize(bits) has it (wte and the block matrices as 8-
+// to 16-bit integer codes with float16 scales, float16 wpe), stored
+// out-major in shards of at most 16 MB, described by a JSON manifest with
+// each shard's size and sha256. FORMAT.md beside this file is the
+// specification; the format's name, "patchlab-int8", is older than its
+// wider codes.
 package webfmt
 
 import (

@@ -45,30 +45,58 @@ func Check(f *safetensors.File, configJSON []byte) (gpt2.Config, error) {
 // its config.json (nil if there is none). Tensors are converted one at a
 // time, so peak memory is the model plus one weight matrix.
 func FromSafetensors(f *safetensors.File, configJSON []byte) (*gpt2.Model, error) {
-	cfg, err := Check(f, configJSON)
+	r, err := NewReader(f, configJSON)
 	if err != nil {
 		return nil, err
 	}
-	names, _ := canonicalNames(f) // Check has read them
-	l := &loader{f: f, names: names}
-	m := &gpt2.Model{Config: cfg, Blocks: make([]gpt2.Block, cfg.Layers)}
-	for _, p := range cfg.Params() {
-		switch {
-		case p.Conv1D:
-			*p.Mat(m), err = l.conv1D(p)
-		case p.Matrix:
-			*p.Mat(m), err = l.matrix(p)
-		default:
-			*p.Vec(m), err = l.vector(p.Name)
-		}
+	m := &gpt2.Model{Config: r.Config, Blocks: make([]gpt2.Block, r.Config.Layers)}
+	for _, p := range r.Config.Params() {
+		mat, vec, err := r.Param(p)
 		if err != nil {
 			return nil, err
+		}
+		if p.Matrix {
+			*p.Mat(m) = mat
+		} else {
+			*p.Vec(m) = vec
 		}
 	}
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("weights: %s: %w", f.Path, err)
 	}
 	return m, nil
+}
+
+// Reader reads a checkpoint's parameters one at a time, for those who
+// convert them as they go rather than hold the float32 model.
+type Reader struct {
+	Config gpt2.Config
+	l      loader
+}
+
+// NewReader checks checkpoint f as Check does and returns its reader.
+func NewReader(f *safetensors.File, configJSON []byte) (*Reader, error) {
+	cfg, err := Check(f, configJSON)
+	if err != nil {
+		return nil, err
+	}
+	names, _ := canonicalNames(f) // Check has read them
+	return &Reader{Config: cfg, l: loader{f: f, names: names}}, nil
+}
+
+// Param reads parameter p (one of r.Config.Params()) as FromSafetensors
+// stores it: a float32 matrix, out-major, or a vector; every value finite.
+func (r *Reader) Param(p gpt2.Param) (tensor.Matrix, []float32, error) {
+	switch {
+	case p.Conv1D:
+		m, err := r.l.conv1D(p)
+		return m, nil, err
+	case p.Matrix:
+		m, err := r.l.matrix(p)
+		return m, nil, err
+	}
+	v, err := r.l.vector(p.Name)
+	return nil, v, err
 }
 
 // loader reads tensors by canonical name.

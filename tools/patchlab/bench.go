@@ -67,9 +67,9 @@ var benchConfigs = map[string]gpt2.Config{
 }
 
 func runBench(ctx context.Context, std *stdio, args []string) error {
-	f := newFlags("bench", "[-tokens N] [-int8] [-threads N] [-naive]", benchAbout)
+	f := newFlags("bench", "[-tokens N] [-int8] [-bits N] [-threads N] [-naive] [-browser [-workers N]]", benchAbout)
 	tokens := f.Int("tokens", 11, "the number of tokens `N` of each text")
-	int8 := f.Bool("int8", false, "quantise the model as the web format stores it first, with -bits codes")
+	int8 := f.Bool("int8", false, "quantise the model to the web format first (the name is historical: -bits codes)")
 	bits := f.Int("bits", gpt2.DefaultBits, "with -int8 or -browser: the block matrices' code `width`, 9…16 (wte's is one less)")
 	threads := f.Int("threads", runtime.GOMAXPROCS(0), "set GOMAXPROCS to `N`")
 	naive := f.Bool("naive", false, "also time the naive sweep, one full forward pass per cell")
@@ -77,7 +77,7 @@ func runBench(ctx context.Context, std *stdio, args []string) error {
 	seed := f.Uint64("seed", 1, "the random `seed` of the weights and tokens")
 	config := f.String("config", "small", "the model's shape: small or tiny")
 	f.hidden["config"] = true
-	browser := f.Bool("browser", false, "run the sweep in headless Chromium on the wasm build (int8 web format) instead")
+	browser := f.Bool("browser", false, "run the sweep in headless Chromium on the wasm build (web format, -bits codes) instead")
 	workers := f.Int("workers", 0, "with -browser: the number of web workers `N` (0: what the page picks)")
 	pos, err := f.parse(args, std.out)
 	if err != nil {

@@ -3,9 +3,12 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/patchlab/patchlab/model/fetch"
 )
 
 // TestConvertAndLoad converts the tiny model to the web format and runs it
@@ -50,6 +53,21 @@ func TestFetch(t *testing.T) {
 	// Up to date (default URL): nothing is fetched, so no network is needed.
 	if code, out, errs := patchlab(t, "fetch", "-out", dir); code != 0 || !strings.Contains(out, "up to date") {
 		t.Errorf("second fetch: status %d, %q, %q", code, out, errs)
+	}
+	// Another width: converted again from the checkpoint kept (here made
+	// to look like the default URL's), not downloaded.
+	if err := os.WriteFile(filepath.Join(dir, "source-url.txt"), []byte(fetch.DefaultURL), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := patchlab(t, "fetch", "-out", dir, "-bits", "10"); code != 0 || strings.Contains(out, "up to date") {
+		t.Errorf("fetch -bits 10: status %d, %q, %q", code, out, errs)
+	}
+	if code, out, errs := patchlab(t, "fetch", "-out", dir, "-bits", "10"); code != 0 || !strings.Contains(out, "up to date in "+dir+" (10-bit codes)") {
+		t.Errorf("fetch -bits 10 again: status %d, %q, %q", code, out, errs)
+	}
+	// sweep -bits quantises float32 models only.
+	if code, _, errs := patchlab(t, sweepArgs("-model", dir, "-bits", "12")...); code != 2 || !strings.Contains(errs, "in the web format already, with 10-bit codes") {
+		t.Errorf("sweep -model web -bits 12: status %d, %q", code, errs)
 	}
 	// Another URL, or -force, does fetch: here from a server that now has nothing.
 	srv.Config.Handler = http.NotFoundHandler()

@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/patchlab/patchlab/model/calib"
 	"github.com/patchlab/patchlab/model/fetch"
+	"github.com/patchlab/patchlab/model/tensor"
 	"github.com/patchlab/patchlab/model/webfmt"
 )
 
@@ -53,9 +55,12 @@ downloads and converts again. -bits and -tolerance are convert's.`)
 			}
 		}
 	case *src == fetch.DefaultURL:
-		if _, err := webfmt.Load(*out); err == nil {
-			fmt.Fprintf(std.out, "GPT-2 is up to date in %s\n", *out)
-			return nil
+		// Up to date: a conversion this patchlab reads, at the width asked for.
+		if m, err := webfmt.Load(*out); err == nil {
+			if got := m.Blocks[0].FC.(*tensor.QN).Bits; width.bits == calib.Auto || got == int(width.bits) {
+				fmt.Fprintf(std.out, "GPT-2 is up to date in %s (%d-bit codes)\n", *out, got)
+				return nil
+			}
 		}
 	}
 	prog := newProgress(std.err, bytesUnit)

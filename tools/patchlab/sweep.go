@@ -103,6 +103,9 @@ func runSweep(ctx context.Context, std *stdio, args []string) error {
 		return err
 	}
 	if o.bits != 0 {
+		if q, ok := m.Blocks[0].FC.(*tensor.QN); ok {
+			return inputf("-bits %d: the model is in the web format already, with %d-bit codes; -bits quantises a float32 model (a model.safetensors)", o.bits, q.Bits)
+		}
 		m = m.Quantize(o.bits)
 	}
 	tok := bpe.New()

@@ -37,7 +37,7 @@ var types = map[string]string{
 }
 
 // compressible are the types worth gzip: text and wasm code. Weight shards
-// (int8 noise, ranges, huge) are sent as they are.
+// (integer codes: noise to gzip) are sent as they are.
 var compressible = map[string]bool{".wasm": true, ".js": true, ".mjs": true, ".css": true, ".html": true, ".json": true, ".webmanifest": true, ".svg": true}
 
 // contentAddressed matches file names that hold their content's hash
