@@ -86,14 +86,7 @@ func checkWebFormat(t *testing.T, name string, f *patch.Session, q *gpt2.Model, 
 // by default and checks the golden cases, texts the calibration never saw.
 func TestGoldenWithChosenWidth(t *testing.T) {
 	m := tinyModel(t)
-	bits, q, trials, err := Choose(context.Background(), m, Tolerance, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tr := range trials {
-		t.Log(tr)
-	}
-	checkSearch(t, bits, trials)
+	bits, q := chooseAndCheck(t, m)
 	cases, err := fixture.Golden()
 	if err != nil {
 		t.Fatal(err)
@@ -121,14 +114,7 @@ func TestSmallWithChosenWidth(t *testing.T) {
 		t.Skip("calibrates a GPT-2-small-shaped model")
 	}
 	m := gpt2.Random(gpt2.Small, 1)
-	bits, q, trials, err := Choose(context.Background(), m, Tolerance, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tr := range trials {
-		t.Log(tr)
-	}
-	checkSearch(t, bits, trials)
+	bits, q := chooseAndCheck(t, m)
 	clean := []int{48736, 5437, 373, 257, 1353, 12, 1662, 354, 3710, 13, 16738} // Michelle Jones was a top-notch student. Michelle
 	corrupted := append([]int(nil), clean...)
 	corrupted[1] = 4176 // Smith
@@ -138,6 +124,21 @@ func TestSmallWithChosenWidth(t *testing.T) {
 	}
 	sites := []patch.Site{{Kind: gpt2.ResidPost}, {Kind: gpt2.AttnOut}, {Kind: gpt2.MLPOut}, {Kind: gpt2.Z}}
 	checkWebFormat(t, fmt.Sprintf("gpt2-small-shaped, %d bits", bits), f, q, sites)
+}
+
+// chooseAndCheck runs Choose with the default tolerance, logs its trials
+// and checks its search (checkSearch).
+func chooseAndCheck(t *testing.T, m *gpt2.Model) (int, *gpt2.Model) {
+	t.Helper()
+	bits, q, trials, err := Choose(context.Background(), m, Tolerance, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range trials {
+		t.Log(tr)
+	}
+	checkSearch(t, bits, trials)
+	return bits, q
 }
 
 // checkSearch checks that Choose stopped at the first width within the
