@@ -26,6 +26,9 @@ type Options struct {
 	// calib.Auto tries.
 	Progress func(stage string, done, total int64)
 	Report   func(calib.Trial)
+	// Calibrating, if not nil, is called when calib.Auto starts, after the
+	// download: the float32 load and the first trial take a while.
+	Calibrating func()
 }
 
 // FetchAndConvert downloads the checkpoint at url to outDir/model.safetensors
@@ -71,6 +74,9 @@ func FetchAndConvert(ctx context.Context, url, outDir string, opts Options) erro
 		return err
 	}
 	defer f.Close()
+	if opts.Bits == calib.Auto && opts.Calibrating != nil {
+		opts.Calibrating()
+	}
 	return calib.Convert(ctx, f, configJSON, outDir, opts.Bits, opts.Tolerance, opts.Report, func(done, total int64) { progress("convert", done, total) })
 }
 

@@ -30,10 +30,9 @@ func (w *widthFlags) check() error {
 
 // announce says what -bits auto is about to do, which takes a while
 // before the first trial shows.
-// when says when that starts ("now", "after the download").
-func (w *widthFlags) announce(out io.Writer, when string) {
+func (w *widthFlags) announce(out io.Writer) {
 	if w.bits == calib.Auto {
-		fmt.Fprintf(out, "calibration (-bits auto): %s, the checkpoint is loaded in float32 and codes tried from %d bits up\n", when, gpt2.DefaultBits)
+		fmt.Fprintf(out, "calibration (-bits auto): loading the checkpoint in float32, then trying codes from %d bits up\n", gpt2.DefaultBits)
 	}
 }
 

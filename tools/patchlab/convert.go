@@ -52,7 +52,7 @@ printing each trial. Progress shows on stderr.`)
 	}
 	defer src.Close()
 	prog := newProgress(std.err, bytesUnit)
-	width.announce(std.err, "now")
+	width.announce(std.err)
 	report := width.report(func(format string, args ...any) { prog.done(); fmt.Fprintf(std.err, format, args...) })
 	err = calib.Convert(ctx, src, configJSON, *out, int(width.bits), width.tolerance, report, func(done, total int64) { prog.update("convert", done, total) })
 	prog.done()

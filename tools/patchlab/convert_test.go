@@ -41,7 +41,7 @@ func TestFetch(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "ready in "+dir) {
 		t.Fatalf("fetch: status %d, %q, %q", code, out, errs)
 	}
-	for _, stage := range []string{"download", "convert"} {
+	for _, stage := range []string{"download", "calibration (-bits auto): loading", "calibration: 9-bit codes", "convert"} {
 		if !strings.Contains(errs, stage) {
 			t.Errorf("no %s progress on stderr: %q", stage, errs)
 		}

@@ -64,10 +64,10 @@ downloads and converts again. -bits and -tolerance are convert's.`)
 		}
 	}
 	prog := newProgress(std.err, bytesUnit)
-	width.announce(std.err, "after the download")
 	err = fetch.FetchAndConvert(ctx, *src, *out, fetch.Options{
 		Bits: int(width.bits), Tolerance: width.tolerance, Progress: prog.update,
-		Report: width.report(func(format string, args ...any) { prog.done(); fmt.Fprintf(std.err, format, args...) }),
+		Report:      width.report(func(format string, args ...any) { prog.done(); fmt.Fprintf(std.err, format, args...) }),
+		Calibrating: func() { prog.done(); width.announce(std.err) },
 	})
 	prog.done()
 	if err != nil {
