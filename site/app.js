@@ -136,12 +136,19 @@ function showProgress(m) {
 	$("load-text").textContent = `${PHASES[m.phase] || m.phase}: ${mb(m.done)} / ${mb(m.total)} MB`;
 }
 
+// calibrated says what the converter measured, if it calibrated the width.
+function calibrated(cal) {
+	if (!cal) return "";
+	const pct = (x) => `${(100 * x).toFixed(2)}%`;
+	return ` (calibrated: heatmap cells within ${pct(cal.worst)} of the float32 range)`;
+}
+
 function modelStatus() {
 	if (!state.info) return;
 	const c = state.info.config, st = pool.status();
 	const mem = st.memory.filter(Boolean).map((m) => m.wasm);
 	const per = mem.length ? ` · ${Math.round(Math.max(...mem))} MB per worker` : "";
-	setStatus("model-status", `Model: GPT-2, ${c.n_layer} layers × ${c.n_head} heads, width ${c.n_embd} · ${state.info.quantized ? `web format, ${state.info.bits}-bit codes` : "float32"} · ${st.ready} of ${st.total} workers ready${per}`);
+	setStatus("model-status", `Model: GPT-2, ${c.n_layer} layers × ${c.n_head} heads, width ${c.n_embd} · ${state.info.quantized ? `web format, ${state.info.bits}-bit codes${calibrated(state.info.calibration)}` : "float32"} · ${st.ready} of ${st.total} workers ready${per}`);
 }
 
 // ---------------------------------------------------------------- weights

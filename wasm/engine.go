@@ -44,11 +44,13 @@ type Info struct {
 	Bytes     int64       `json:"bytes"`
 	Quantized bool        `json:"quantized"` // the web format, not float32
 	Bits      int         `json:"bits"`      // the web format's code width
+	// Calibration is what the converter measured, if it calibrated.
+	Calibration *webfmt.Calibration `json:"calibration,omitempty"`
 }
 
-func (e *Engine) setModel(m *gpt2.Model, bits int) Info {
+func (e *Engine) setModel(m *gpt2.Model, bits int, cal *webfmt.Calibration) Info {
 	e.model, e.an = m, nil
-	return Info{Config: m.Config, Bytes: m.Bytes(), Quantized: bits != 0, Bits: bits}
+	return Info{Config: m.Config, Bytes: m.Bytes(), Quantized: bits != 0, Bits: bits, Calibration: cal}
 }
 
 // LoadWeb loads the web format: manifest.json's bytes, and open giving
@@ -62,7 +64,7 @@ func (e *Engine) LoadWeb(manifest []byte, open func(file string) ([]byte, error)
 	if err != nil {
 		return Info{}, err
 	}
-	return e.setModel(model, m.Bits), nil
+	return e.setModel(model, m.Bits, m.Calibration), nil
 }
 
 // LoadSafetensors loads a Hugging Face GPT-2 checkpoint in float32, read
@@ -77,7 +79,7 @@ func (e *Engine) LoadSafetensors(r io.ReaderAt, size int64, name string, configJ
 	if err != nil {
 		return Info{}, err
 	}
-	return e.setModel(m, 0), nil
+	return e.setModel(m, 0, nil), nil
 }
 
 // Check reads only the header of a safetensors file and checks that it

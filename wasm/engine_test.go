@@ -12,6 +12,8 @@ import (
 	"github.com/patchlab/patchlab/model/analysis"
 	"github.com/patchlab/patchlab/model/fixture"
 	"github.com/patchlab/patchlab/model/patch"
+	"github.com/patchlab/patchlab/model/webfmt"
+	"github.com/patchlab/patchlab/model/weights"
 )
 
 // tiny is the tiny GPT-2 fixture's directory.
@@ -165,5 +167,35 @@ func TestParseSite(t *testing.T) {
 func TestDecodeCellsRejects(t *testing.T) {
 	if _, err := DecodeCells(make([]byte, 25)); err == nil {
 		t.Error("25 bytes accepted")
+	}
+}
+
+// LoadWeb tells the page the width and what the converter measured.
+func TestLoadWebInfo(t *testing.T) {
+	m, err := weights.LoadSafetensors(filepath.Join(tiny, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cal := &webfmt.Calibration{Tolerance: 0.005, Worst: 0.0012}
+	if err := webfmt.ConvertModel(m, 10, cal, dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	manifest, err := os.ReadFile(filepath.Join(dir, webfmt.ManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := NewEngine().LoadWeb(manifest, func(file string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, file)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(info)
+	var got struct {
+		Quantized   bool
+		Bits        int
+		Calibration struct{ Tolerance, Worst float64 }
+	}
+	if err := json.Unmarshal(data, &got); err != nil || !got.Quantized || got.Bits != 10 || got.Calibration.Tolerance != 0.005 || got.Calibration.Worst != 0.0012 {
+		t.Errorf("info %s", data)
 	}
 }

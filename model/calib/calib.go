@@ -193,8 +193,9 @@ const Auto = 0
 // does, reporting each trial to report (if not nil), in at most the
 // checkpoint's size in memory: the float32 model only while it computes
 // the reference heatmaps, then each trial's quantised model, read tensor by
-// tensor (webfmt.Quantized), the last of which it writes. tol 0 means
-// Tolerance. progress is webfmt.Convert's.
+// tensor (webfmt.Quantized), the last of which it writes, with what it
+// measured in the manifest. tol 0 means Tolerance. progress is
+// webfmt.Convert's.
 func Convert(ctx context.Context, src *safetensors.File, configJSON []byte, outDir string, bits int, tol float64, report func(Trial), progress func(done, total int64)) error {
 	if bits != Auto {
 		return webfmt.Convert(ctx, src, configJSON, outDir, bits, progress)
@@ -217,9 +218,10 @@ func Convert(ctx context.Context, src *safetensors.File, configJSON []byte, outD
 	// collect it so that the trials have its memory.
 	runtime.GC()
 	quantize := func(bits int) (*gpt2.Model, error) { return webfmt.Quantized(ctx, src, configJSON, bits) }
-	bits, q, _, err := ref.choose(ctx, quantize, tol, report)
+	bits, q, trials, err := ref.choose(ctx, quantize, tol, report)
 	if err != nil {
 		return err
 	}
-	return webfmt.ConvertModel(q, bits, outDir, progress)
+	cal := &webfmt.Calibration{Tolerance: tol, Worst: trials[len(trials)-1].Worst}
+	return webfmt.ConvertModel(q, bits, cal, outDir, progress)
 }

@@ -42,8 +42,10 @@ func TestFetchAndConvert(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The width calib.Auto chose is the last one it tried.
-	if man := readManifest(t, dir); len(trials) == 0 || man.Bits != trials[len(trials)-1].Bits {
-		t.Errorf("manifest has %d-bit codes after trials %v", man.Bits, trials)
+	// and the manifest says what it measured.
+	if man := readManifest(t, dir); len(trials) == 0 || man.Bits != trials[len(trials)-1].Bits ||
+		man.Calibration == nil || man.Calibration.Worst != trials[len(trials)-1].Worst || man.Calibration.Tolerance != calib.Tolerance {
+		t.Errorf("manifest has %d-bit codes and calibration %+v after trials %v", man.Bits, man.Calibration, trials)
 	}
 	if stages["download"] != int64(len(data)) || stages["convert"] == 0 {
 		t.Errorf("progress by stage %v", stages)
@@ -66,8 +68,8 @@ func TestFetchAndConvert(t *testing.T) {
 	if n := len(s.requests()); n != requests {
 		t.Errorf("%d more requests the second time, want none", n-requests)
 	}
-	if man := readManifest(t, dir); man.Bits != 10 {
-		t.Errorf("manifest has %d-bit codes, want 10", man.Bits)
+	if man := readManifest(t, dir); man.Bits != 10 || man.Calibration != nil {
+		t.Errorf("manifest has %d-bit codes and calibration %+v, want 10 and none", man.Bits, man.Calibration)
 	}
 }
 

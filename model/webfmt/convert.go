@@ -30,7 +30,7 @@ func Convert(ctx context.Context, src *safetensors.File, configJSON []byte, outD
 	if err != nil {
 		return err
 	}
-	return convert(ctx, r.Config, bits, readerSource(r), outDir, MaxShardSize, progress)
+	return convert(ctx, r.Config, bits, nil, readerSource(r), outDir, MaxShardSize, progress)
 }
 
 // readerSource yields the parameters of a checkpoint.
@@ -43,12 +43,12 @@ func readerSource(r *weights.Reader) source {
 // quantises them, or already quantised as Quantize(bits) returns them (QN
 // codes of that width, float16 steps), and then stored as they are:
 // ConvertModel(m, bits) and ConvertModel(m.Quantize(bits), bits) write the
-// same files.
-func ConvertModel(m *gpt2.Model, bits int, outDir string, progress func(done, total int64)) error {
+// same files. cal, if not nil, goes into the manifest.
+func ConvertModel(m *gpt2.Model, bits int, cal *Calibration, outDir string, progress func(done, total int64)) error {
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("webfmt: %w", err)
 	}
-	return convert(context.Background(), m.Config, bits, modelSource(m), outDir, MaxShardSize, progress)
+	return convert(context.Background(), m.Config, bits, cal, modelSource(m), outDir, MaxShardSize, progress)
 }
 
 // modelSource yields the parameters of m.
@@ -62,7 +62,7 @@ func modelSource(m *gpt2.Model) source {
 }
 
 // convert writes the model src yields, in shards of at most maxShard bytes.
-func convert(ctx context.Context, c gpt2.Config, bits int, src source, outDir string, maxShard int64, progress func(done, total int64)) (err error) {
+func convert(ctx context.Context, c gpt2.Config, bits int, cal *Calibration, src source, outDir string, maxShard int64, progress func(done, total int64)) (err error) {
 	if err := validateConfig(c); err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func convert(ctx context.Context, c gpt2.Config, bits int, src source, outDir st
 	if err != nil {
 		return fmt.Errorf("webfmt: writing %s: %w", outDir, err)
 	}
-	m := &Manifest{Format: FormatName, Version: Version, Config: c, Bits: bits, QNBlock: tensor.QNBlock, Shards: shards, Tensors: ts}
+	m := &Manifest{Format: FormatName, Version: Version, Config: c, Bits: bits, QNBlock: tensor.QNBlock, Shards: shards, Tensors: ts, Calibration: cal}
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("webfmt: internal error: %w", err)
 	}

@@ -293,7 +293,7 @@ func readManifest(t *testing.T, dir string) *Manifest {
 // 10 kB, so that wte (500×64 int8) is split.
 func convertSmallShards(t *testing.T, m *gpt2.Model, dir string) {
 	t.Helper()
-	if err := convert(context.Background(), m.Config, 10, modelSource(m), dir, 10_000, nil); err != nil {
+	if err := convert(context.Background(), m.Config, 10, nil, modelSource(m), dir, 10_000, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -349,7 +349,7 @@ func TestConvertModelRejectsOtherQuantisation(t *testing.T) {
 		m := gpt2.Random(tinyConfig, 1)
 		edit(m)
 		dir := t.TempDir()
-		err := ConvertModel(m, 9, dir, nil)
+		err := ConvertModel(m, 9, nil, dir, nil)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("got %v, want an error containing %q", err, want)
 		}

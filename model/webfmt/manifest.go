@@ -42,6 +42,17 @@ type Manifest struct {
 	QNBlock int         `json:"qn_block"` // weights sharing one scale
 	Shards  []Shard     `json:"shards"`
 	Tensors []Tensor    `json:"tensors"`
+	// Calibration is what the converter measured, when it chose the width
+	// by calibration (model/calib); nil otherwise.
+	Calibration *Calibration `json:"calibration,omitempty"`
+}
+
+// Calibration is the converter's measurement of the model it wrote: the
+// worst heatmap cell on its calibration pairs was off by Worst × the
+// float32 heatmap's range, and it was held to Tolerance.
+type Calibration struct {
+	Tolerance float64 `json:"tolerance"`
+	Worst     float64 `json:"worst"`
 }
 
 // Shard is one file of tensor data.
@@ -131,6 +142,9 @@ func (m *Manifest) Validate() error {
 	}
 	if m.QNBlock != tensor.QNBlock {
 		return fmt.Errorf("webfmt: manifest qn_block is %d, want %d", m.QNBlock, tensor.QNBlock)
+	}
+	if c := m.Calibration; c != nil && !(c.Tolerance > 0 && c.Tolerance <= 1 && c.Worst >= 0 && c.Worst <= 1000) {
+		return fmt.Errorf("webfmt: manifest calibration %+v: want a tolerance in (0, 1] and a worst error in [0, 1000]", *c)
 	}
 	if err := validateConfig(m.Config); err != nil {
 		return err

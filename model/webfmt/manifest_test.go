@@ -35,12 +35,15 @@ func marshal(t testing.TB, m any) []byte {
 
 func TestParseManifestRoundTrip(t *testing.T) {
 	m := planned(t, tinyConfig, 100_000)
-	got, err := ParseManifest(marshal(t, m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, m) {
-		t.Errorf("round trip changed the manifest")
+	for _, cal := range []*Calibration{nil, {Tolerance: 0.005, Worst: 0.0031}} {
+		m.Calibration = cal
+		got, err := ParseManifest(marshal(t, m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, m) {
+			t.Errorf("round trip changed the manifest (calibration %v)", cal)
+		}
 	}
 }
 
@@ -55,6 +58,8 @@ func TestParseManifestRejects(t *testing.T) {
 		{"version 4", "version 4 is not supported", func(m *Manifest) { m.Version = 4 }},
 		{"block", "qn_block is 32", func(m *Manifest) { m.QNBlock = 32 }},
 		{"bits 8", "bits is 8, want 9 to 16", func(m *Manifest) { m.Bits = 8 }},
+		{"calibration", "calibration {Tolerance:0 Worst:0.1}", func(m *Manifest) { m.Calibration = &Calibration{Worst: 0.1} }},
+		{"calibration NaN", "calibration", func(m *Manifest) { m.Calibration = &Calibration{Tolerance: 0.01, Worst: -1} }},
 		{"bits 17", "bits is 17", func(m *Manifest) { m.Bits = 17 }},
 		{"bits of another layout", "wte.lowbits: u8[500 2 8], want u8[500 3 8]", func(m *Manifest) { m.Bits = 12 }},
 		{"config", "configuration", func(m *Manifest) { m.Config.Heads = 3 }},

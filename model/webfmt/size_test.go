@@ -23,7 +23,7 @@ func TestGPT2SmallSize(t *testing.T) {
 		t.Skip("converts a 124M-parameter model")
 	}
 	dir := t.TempDir()
-	if err := ConvertModel(gpt2.Random(gpt2.Small, 1), gpt2.DefaultBits, dir, nil); err != nil {
+	if err := ConvertModel(gpt2.Random(gpt2.Small, 1), gpt2.DefaultBits, nil, dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	var total int64

@@ -22,7 +22,7 @@ func TestFormatSpec(t *testing.T) {
 	for _, bits := range []int{9, 11, 16} {
 		dir := t.TempDir()
 		m := gpt2.Random(tinyConfig, 3)
-		if err := convert(context.Background(), m.Config, bits, modelSource(m), dir, 10_000, nil); err != nil {
+		if err := convert(context.Background(), m.Config, bits, nil, modelSource(m), dir, 10_000, nil); err != nil {
 			t.Fatal(err)
 		}
 		loaded, err := Load(dir)

@@ -133,7 +133,7 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 	}
 	logf("built the site in %.1fs: %s", time.Since(start).Seconds(), rep)
 	start = time.Now()
-	if err := webfmt.ConvertModel(gpt2.Random(gpt2.Small, opts.Seed), opts.Bits, filepath.Join(dist, "weights"), nil); err != nil {
+	if err := webfmt.ConvertModel(gpt2.Random(gpt2.Small, opts.Seed), opts.Bits, nil, filepath.Join(dist, "weights"), nil); err != nil {
 		return nil, err
 	}
 	logf("converted a random GPT-2 small to the web format (%d-bit codes) in %.1fs", opts.Bits, time.Since(start).Seconds())
