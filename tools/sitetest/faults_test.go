@@ -26,10 +26,10 @@ import (
 )
 
 // heatmapMatchesNative checks the resid_post sweep on the page against the
-// same int8 analysis run natively (the Michelle case).
+// same web-format analysis run natively (the Michelle case).
 func heatmapMatchesNative(t *testing.T, e *env, tb *tab, when string) {
 	t.Helper()
-	nResid, _, _ := nativeInt8(t, e, e.golden.find("michelle"))
+	nResid, _, _ := nativeWebFormat(t, e, e.golden.find("michelle"))
 	if w := worst(t, "resid_post", readSweep(tb, "resid_post").diffs(t), nResid); w > 1e-4 {
 		t.Errorf("%s: resid_post differs from the native engine by %g", when, w)
 	}
@@ -343,7 +343,7 @@ func serveBytes(ctype string, data []byte) http.HandlerFunc {
 // TestWeightFaults serves the page weights broken in each way a server or
 // a disk can break them. The page must say which file is wrong and how,
 // keep its tokenizer and controls, and take a good model after: from a URL
-// in float32, or from the disk converted to int8 (alternately).
+// in float32, or from the disk converted to the web format (alternately).
 func TestWeightFaults(t *testing.T) {
 	e := setup(t)
 	manifest, err := os.ReadFile(filepath.Join(e.dist, "weights", "manifest.json"))
@@ -428,7 +428,7 @@ func TestWeightFaults(t *testing.T) {
 		if st := eval[string](tb, `patchlab.status().modelStatus + (document.getElementById("run").disabled ? "" : " Run enabled")`); !strings.HasPrefix(st, "No model") {
 			t.Errorf("%s: the model status is %q", c.name, st)
 		}
-		// A good model: by URL in float32, or from the disk converted to int8.
+		// A good model: by URL in float32, or from the disk converted to the web format.
 		if i%2 == 0 {
 			tb.do(chromedp.Click(chromedp.CSS(`input[name=precision][value=f32]`)),
 				chromedp.SetValue(chromedp.ID("weights-url"), srv.URL+"/fixtures/tiny/model.safetensors"),
@@ -456,7 +456,7 @@ func abs(t *testing.T, p string) string {
 
 // TestNotGPT2File opens, over a working model, files that are not GPT-2
 // checkpoints: a safetensors file with one random tensor (converted to
-// int8, and opened in float32), and an HTML page saved as
+// the web format, and opened in float32), and an HTML page saved as
 // model.safetensors. Each is refused with its name, the model the page had
 // stays and runs; then a good file replaces it.
 func TestNotGPT2File(t *testing.T) {

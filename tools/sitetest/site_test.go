@@ -72,8 +72,8 @@ func worst(t *testing.T, name string, got, want [][]float64) float64 {
 	return w
 }
 
-// nativeInt8 is the same analysis run natively on the same int8 weights.
-func nativeInt8(t *testing.T, e *env, g fixture.Case) (resid [][]float64, embed []float64, a *analysis.Analysis) {
+// nativeWebFormat is the same analysis run natively on the same web-format weights.
+func nativeWebFormat(t *testing.T, e *env, g fixture.Case) (resid [][]float64, embed []float64, a *analysis.Analysis) {
 	t.Helper()
 	m, err := webfmt.Load(filepath.Join(e.dist, "weights"))
 	if err != nil {
@@ -94,12 +94,12 @@ func nativeInt8(t *testing.T, e *env, g fixture.Case) (resid [][]float64, embed 
 	return sweep(gpt2.ResidPost), sweep(gpt2.Embed)[0], a
 }
 
-// TestInt8Michelle runs the default (the assignment's Michelle case) on the
+// TestWebFormatMichelle runs the default (the assignment's Michelle case) on the
 // web-format weights beside the page in two workers, and compares the
 // heatmap with the same web-format model run natively (they must agree to
 // float rounding) and with the float64 golden values (every cell within 2%
 // of the golden heatmap's range, patchlab's promise for the web format).
-func TestInt8Michelle(t *testing.T) {
+func TestWebFormatMichelle(t *testing.T) {
 	e := setup(t)
 	g := e.golden.find("michelle")
 	tb := newTab(t, e)
@@ -108,12 +108,12 @@ func TestInt8Michelle(t *testing.T) {
 
 	resid := readSweep(tb, "resid_post").diffs(t)
 	embed := readSweep(tb, "embed").diffs(t)[0]
-	nResid, nEmbed, a := nativeInt8(t, e, g)
+	nResid, nEmbed, a := nativeWebFormat(t, e, g)
 	if w := worst(t, "resid_post", resid, nResid); w > 1e-4 {
-		t.Errorf("resid_post: the page and the native engine differ by %g on the same int8 weights", w)
+		t.Errorf("resid_post: the page and the native engine differ by %g on the same web-format weights", w)
 	}
 	if w := worst(t, "embed", [][]float64{embed}, [][]float64{nEmbed}); w > 1e-4 {
-		t.Errorf("embed: the page and the native engine differ by %g on the same int8 weights", w)
+		t.Errorf("embed: the page and the native engine differ by %g on the same web-format weights", w)
 	}
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, row := range append([][]float64{g.PatchEmbed}, g.PatchResidPost...) {
@@ -323,7 +323,7 @@ func TestConvertInBrowser(t *testing.T) {
 		t.Errorf("the browser's conversion differs from the native one:\n%v\n%v", browserM.Shards, nativeM.Shards)
 	}
 	tb.runAndWait()
-	nResid, _, _ := nativeInt8(t, e, e.golden.find("michelle"))
+	nResid, _, _ := nativeWebFormat(t, e, e.golden.find("michelle"))
 	if w := worst(t, "resid_post", readSweep(tb, "resid_post").diffs(t), nResid); w > 1e-4 {
 		t.Errorf("resid_post on the browser-converted weights differs from the native engine by %g", w)
 	}

@@ -84,7 +84,7 @@ func TestCancel(t *testing.T) {
 	eval[chromedp.Void](tb, `patchlab.setRowDelay(0)`)
 	tb.runAndWait()
 	resid := readSweep(tb, "resid_post").diffs(t)
-	nResid, _, _ := nativeInt8(t, e, e.golden.find("michelle"))
+	nResid, _, _ := nativeWebFormat(t, e, e.golden.find("michelle"))
 	if w := worst(t, "resid_post", resid, nResid); w > 1e-4 {
 		t.Errorf("after Cancel and Run, resid_post differs from the native engine by %g", w)
 	}
