@@ -137,25 +137,42 @@ func (m *Model) Quantize(bits int) *Model {
 	if bits <= tensor.MinBits || bits > tensor.MaxBits {
 		panic(fmt.Sprintf("gpt2: Quantize: %d bits, want %d to %d", bits, tensor.MinBits+1, tensor.MaxBits))
 	}
-	q := func(t tensor.Matrix, bits int) tensor.Matrix {
-		if f, ok := t.(*tensor.F32); ok {
-			return tensor.QuantizeQN(f, bits)
-		}
-		return t // already quantised
-	}
 	out := *m
-	out.WTE = q(m.WTE, WTEBits(bits))
-	if f, ok := m.WPE.(*tensor.F32); ok {
-		rounded := make([]float32, len(f.Data))
-		for i, v := range f.Data {
-			rounded[i] = tensor.RoundF16(v)
+	out.Blocks = append([]Block(nil), m.Blocks...)
+	for _, p := range m.Params() {
+		if !p.Matrix {
+			continue
 		}
-		out.WPE = tensor.NewF32(f.R, f.C, rounded)
-	}
-	out.Blocks = make([]Block, len(m.Blocks))
-	for i, b := range m.Blocks {
-		b.QKV, b.Proj, b.FC, b.FCProj = q(b.QKV, bits), q(b.Proj, bits), q(b.FC, bits), q(b.FCProj, bits)
-		out.Blocks[i] = b
+		if f, ok := (*p.Mat(&out)).(*tensor.F32); ok {
+			*p.Mat(&out) = p.Quantize(f, bits)
+		} // else already quantised
 	}
 	return &out
+}
+
+// Coded reports whether Quantize stores matrix p as integer codes: wte and
+// the block matrices; wpe is rounded to float16 instead.
+func (p Param) Coded() bool { return p.Conv1D || p.Name == "wte.weight" }
+
+// Bits is the code width Quantize(bits) gives a coded parameter p:
+// bits for the block matrices, WTEBits(bits) for wte.
+func (p Param) Bits(bits int) int {
+	if p.Conv1D {
+		return bits
+	}
+	return WTEBits(bits)
+}
+
+// Quantize returns the float32 matrix p as Quantize(bits) stores it: codes
+// of p.Bits(bits) bits if p is coded, else its values rounded to float16.
+// f is not changed.
+func (p Param) Quantize(f *tensor.F32, bits int) tensor.Matrix {
+	if p.Coded() {
+		return tensor.QuantizeQN(f, p.Bits(bits))
+	}
+	rounded := make([]float32, len(f.Data))
+	for i, v := range f.Data {
+		rounded[i] = tensor.RoundF16(v)
+	}
+	return tensor.NewF32(f.R, f.C, rounded)
 }

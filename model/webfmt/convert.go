@@ -98,7 +98,7 @@ func convert(ctx context.Context, c gpt2.Config, bits int, cal *Calibration, src
 			return fmt.Errorf("webfmt: %s: %d values, want %d", p.Name, len(vec), p.rows())
 		case p.Matrix:
 			var data [][]byte
-			if data, err = encode(p, mat, p.bits(bits)); err != nil {
+			if data, err = encode(p, mat, bits); err != nil {
 				return err
 			}
 			for _, d := range data {
@@ -130,32 +130,31 @@ func convert(ctx context.Context, c gpt2.Config, bits int, cal *Calibration, src
 }
 
 // encode returns the bytes of the tensors that store the matrix parameter
-// p (p.stored()), quantising an F32 matrix to codes of the given width as
-// gpt2.(*Model).Quantize does.
+// p (p.stored()) in a model whose block matrices have codes of the given
+// width, quantising an F32 matrix as gpt2.(*Model).Quantize does.
 func encode(p param, m tensor.Matrix, bits int) ([][]byte, error) {
-	var f *tensor.F32
+	if f, ok := m.(*tensor.F32); ok {
+		if err := checkRange(p, f); err != nil {
+			return nil, err
+		}
+		m = p.Quantize(f, bits)
+	}
 	switch m := m.(type) {
-	case *tensor.F32:
-		f = m
 	case *tensor.QN:
-		if p.kind == qn && m.Bits == bits {
-			return encodeQN(p, m)
+		if p.kind != qn {
+			break
 		}
-		if p.kind == qn {
-			return nil, fmt.Errorf("webfmt: %s: %d-bit codes, want %d", p.Name, m.Bits, bits)
+		if m.Bits != p.Bits(bits) {
+			return nil, fmt.Errorf("webfmt: %s: %d-bit codes, want %d", p.Name, m.Bits, p.Bits(bits))
+		}
+		return encodeQN(p, m)
+	case *tensor.F32:
+		if p.kind == f16 {
+			b, _ := float16Bytes(m.Data, false) // float16 values already: exact
+			return [][]byte{b}, nil
 		}
 	}
-	if f == nil {
-		return nil, fmt.Errorf("webfmt: %s: a %T cannot be stored (want a float32 matrix, or the type gpt2.(*Model).Quantize gives it)", p.Name, m)
-	}
-	if err := checkRange(p, f); err != nil {
-		return nil, err
-	}
-	if p.kind == qn {
-		return encodeQN(p, tensor.QuantizeQN(f, bits))
-	}
-	b, _ := float16Bytes(f.Data, false) // rounded to nearest, as tensor.RoundF16
-	return [][]byte{b}, nil
+	return nil, fmt.Errorf("webfmt: %s: a %T cannot be stored (want a float32 matrix, or the type gpt2.(*Model).Quantize gives it)", p.Name, m)
 }
 
 func encodeQN(p param, q *tensor.QN) ([][]byte, error) {
@@ -199,14 +198,7 @@ func Quantized(ctx context.Context, src *safetensors.File, configJSON []byte, bi
 		if err := checkRange(p, f); err != nil {
 			return nil, err
 		}
-		if p.kind == qn {
-			*p.Mat(m) = tensor.QuantizeQN(f, p.bits(bits))
-			continue
-		}
-		for i, v := range f.Data {
-			f.Data[i] = tensor.RoundF16(v)
-		}
-		*p.Mat(m) = f
+		*p.Mat(m) = p.Quantize(f, bits)
 	}
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("webfmt: %w", err)

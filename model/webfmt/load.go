@@ -87,7 +87,7 @@ func LoadFrom(m *Manifest, open func(shard string) ([]byte, error)) (*gpt2.Model
 		case vector:
 			*p.Vec(model) = float32s(data(p.Name))
 		case qn:
-			bits, lo := p.bits(m.Bits), []byte{}
+			bits, lo := p.Bits(m.Bits), []byte{}
 			if bits > 8 {
 				lo = data(lowBitsName(p.Name))
 			}

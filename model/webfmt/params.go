@@ -32,7 +32,7 @@ func params(c gpt2.Config) []param {
 		switch {
 		case !p.Matrix:
 			k = vector
-		case p.Conv1D, p.Name == "wte.weight":
+		case p.Coded():
 			k = qn
 		default: // wpe
 			k = f16
@@ -44,15 +44,6 @@ func params(c gpt2.Config) []param {
 
 // rows is the number of rows of a matrix parameter, the length of a vector.
 func (p param) rows() int { return p.Shape[0] }
-
-// bits is the code width of a QN parameter in a model whose block matrices
-// have codes of the given width.
-func (p param) bits(bits int) int {
-	if p.Conv1D {
-		return bits
-	}
-	return gpt2.WTEBits(bits)
-}
 
 // cols is the number of columns of a matrix parameter.
 func (p param) cols() int { return p.Shape[1] }
@@ -76,7 +67,7 @@ func (p param) stored(bits int) []Tensor {
 		return []Tensor{{Name: p.Name, DType: "f16", Shape: []int{rows, cols}}}
 	}
 	ts := []Tensor{{Name: p.Name, DType: "i8", Shape: []int{rows, cols}}}
-	if low := p.bits(bits) - 8; low > 0 {
+	if low := p.Bits(bits) - 8; low > 0 {
 		ts = append(ts, Tensor{Name: lowBitsName(p.Name), DType: "u8", Shape: []int{rows, low, cols / 8}})
 	}
 	return append(ts, Tensor{Name: scaleName(p.Name), DType: "f16", Shape: []int{rows, cols / tensor.QNBlock}})
