@@ -71,7 +71,7 @@ func (t Trial) String() string {
 // since each bit halves the error (a width it skips would pass only by the
 // luck of the rounding). progress, if not nil, is called after each trial.
 func Choose(ctx context.Context, m *gpt2.Model, tol float64, progress func(Trial)) (int, *gpt2.Model, []Trial, error) {
-	if err := checkTolerance(tol); err != nil {
+	if err := CheckTolerance(tol); err != nil {
 		return 0, nil, nil, err
 	}
 	ref, err := reference(ctx, m)
@@ -82,7 +82,8 @@ func Choose(ctx context.Context, m *gpt2.Model, tol float64, progress func(Trial
 	return ref.choose(ctx, quantize, tol, progress)
 }
 
-func checkTolerance(tol float64) error {
+// CheckTolerance returns an error unless tol is a usable tolerance.
+func CheckTolerance(tol float64) error {
 	if !(tol > 0 && tol <= 1) {
 		return fmt.Errorf("calib: tolerance %g: want a fraction of a heatmap's range, more than 0 and at most 1 (the default is %g)", tol, Tolerance)
 	}
@@ -203,7 +204,7 @@ func Convert(ctx context.Context, src *safetensors.File, configJSON []byte, outD
 	if tol == 0 {
 		tol = Tolerance
 	}
-	if err := checkTolerance(tol); err != nil {
+	if err := CheckTolerance(tol); err != nil {
 		return err
 	}
 	m, err := weights.FromSafetensors(src, configJSON)

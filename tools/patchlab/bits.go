@@ -22,8 +22,8 @@ func (w *widthFlags) register(f *flags) {
 }
 
 func (w *widthFlags) check() error {
-	if !(w.tolerance > 0 && w.tolerance <= 1) {
-		return inputf("-tolerance %g: want a fraction of a heatmap's range, more than 0 and at most 1 (the default %g is %g%%)", w.tolerance, calib.Tolerance, 100*calib.Tolerance)
+	if err := calib.CheckTolerance(w.tolerance); err != nil {
+		return inputf("-tolerance: %v", err)
 	}
 	return nil
 }
