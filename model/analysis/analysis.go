@@ -180,12 +180,18 @@ func ids(ts []Token) []int {
 	return out
 }
 
-// ColumnLabels names the positions uniquely, even where a token repeats:
-// "0 Michelle", "1  Jones", … (the index first).
-func ColumnLabels(ts []Token) []string {
-	out := make([]string, len(ts))
-	for i, t := range ts {
-		out[i] = fmt.Sprintf("%d %s", i, t.Text)
+// PositionLabels names the positions uniquely, even where a token repeats,
+// index first, with the corrupted token beside the clean one where the
+// texts differ: "0 Michelle", "1  Jones→Smith", … The CLI's figures and CSV
+// files and the page's heatmap use these labels.
+func PositionLabels(clean, corrupted []Token) []string {
+	out := make([]string, len(clean))
+	for i, t := range clean {
+		text := t.Text
+		if i < len(corrupted) && corrupted[i].ID != t.ID {
+			text += "→" + strings.TrimLeft(corrupted[i].Text, " ")
+		}
+		out[i] = fmt.Sprintf("%d %s", i, text)
 	}
 	return out
 }

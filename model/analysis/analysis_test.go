@@ -71,10 +71,15 @@ func TestMismatchMarksFirstDifference(t *testing.T) {
 	}
 }
 
-func TestColumnLabelsUnique(t *testing.T) {
-	toks := Tokenize(bpe.New(), michelle.Clean)
+func TestPositionLabels(t *testing.T) {
+	tok := bpe.New()
+	clean, corrupted := Tokenize(tok, michelle.Clean), Tokenize(tok, michelle.Corrupted)
+	labels := PositionLabels(clean, corrupted)
+	if labels[1] != "1  Jones→Smith" || labels[0] != "0 Michelle" {
+		t.Errorf("labels %q", labels[:2])
+	}
 	seen := map[string]bool{}
-	for _, l := range ColumnLabels(toks) {
+	for _, l := range labels {
 		if seen[l] {
 			t.Errorf("label %q repeats", l)
 		}
