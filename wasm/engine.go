@@ -118,6 +118,8 @@ type Tokens struct {
 	CleanTarget     []analysis.Token     `json:"clean_target"`
 	CorruptedTarget []analysis.Token     `json:"corrupted_target"`
 	Error           *analysis.InputError `json:"error,omitempty"`
+	// Warnings are likely mistakes that do not stop a run.
+	Warnings []analysis.Warning `json:"warnings"`
 	// Differ lists the positions whose tokens differ, when the counts agree.
 	Differ []int `json:"differ"`
 	// CleanCount and CorruptedCount are the texts' token counts; Clean and
@@ -192,6 +194,7 @@ func (e *Engine) Tokenize(req analysis.Request) Tokens {
 		Differ: []int{},
 	}
 	t.CleanCount, t.CorruptedCount = len(t.Clean), len(t.Corrupted)
+	t.Warnings = analysis.TargetWarnings(e.tok, short, t.Clean, t.Corrupted)
 	if _, ok := over["clean"]; ok {
 		t.CleanCount = -1
 	}
@@ -265,6 +268,9 @@ type Top struct {
 type Baseline struct {
 	CleanTokens     []analysis.Token `json:"clean_tokens"`
 	CorruptedTokens []analysis.Token `json:"corrupted_tokens"`
+	// Warnings are likely mistakes the runs show (a target the model
+	// hardly expects).
+	Warnings []analysis.Warning `json:"warnings"`
 	// PositionLabels name the positions as the CLI's figures and CSV do.
 	PositionLabels    []string `json:"position_labels"`
 	CleanTargetID     int      `json:"clean_target_id"`
@@ -316,8 +322,8 @@ func (e *Engine) Start(req analysis.Request) (*Baseline, error) {
 	a, s := e.an, e.an.Session
 	return &Baseline{
 		CleanTokens: a.CleanTokens, CorruptedTokens: a.CorruptedTokens,
-		PositionLabels: analysis.PositionLabels(a.CleanTokens, a.CorruptedTokens),
-		CleanTargetID:  a.CleanTargetID, CorruptedTargetID: a.CorruptedTargetID,
+		PositionLabels: analysis.PositionLabels(a.CleanTokens, a.CorruptedTokens), Warnings: a.RunWarnings(),
+		CleanTargetID: a.CleanTargetID, CorruptedTargetID: a.CorruptedTargetID,
 		CleanTop: e.tops(a.CleanTop), CorruptedTop: e.tops(a.CorruptedTop),
 		CleanBase: cell3(s.CleanBase), CorruptedBase: cell3(s.CorruptedBase),
 		Config: e.model.Config,

@@ -118,6 +118,9 @@ func runSweep(ctx context.Context, std *stdio, args []string) error {
 		return err
 	}
 	printRuns(std.out, tok, a)
+	for _, w := range append(analysis.TargetWarnings(tok, o.req, a.CleanTokens, a.CorruptedTokens), a.RunWarnings()...) {
+		fmt.Fprintf(std.err, "warning: %s\n", w.Msg)
+	}
 	if _, err := o.met.Value(a.Session.CleanBase, a.Session.CleanBase, a.Session.CorruptedBase); err != nil {
 		return asInput(err) // e.g. normalized with equal baselines
 	}
