@@ -41,6 +41,7 @@ func michelleShaped(b *testing.B) *patch.Session {
 func BenchmarkInspect(b *testing.B) {
 	s := michelleShaped(b)
 	for range b.N {
+		readouts.reset()
 		Inspect(s.Model, s.Clean, targets(s))
 		Inspect(s.Model, s.Corrupted, targets(s))
 	}
@@ -60,9 +61,12 @@ func BenchmarkLens(b *testing.B) {
 	}
 }
 
+// BenchmarkAttribute is one run's attribution with nothing cached (the
+// second run of an analysis reuses the heads' readouts).
 func BenchmarkAttribute(b *testing.B) {
 	s := michelleShaped(b)
 	for range b.N {
+		readouts.reset()
 		Attribute(s.Model, s.Clean, targets(s))
 	}
 }

@@ -1,6 +1,8 @@
 package inspect
 
 import (
+	"sync"
+
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/tensor"
 )
@@ -54,7 +56,7 @@ func Attribute(m *gpt2.Model, tr *gpt2.Trace, tg Targets) *DLA {
 	}
 
 	out := &DLA{Embed: direct(at(tr.Embed))}
-	heads := headReadouts(m, w)
+	heads := readouts.get(m, tg, w)
 	hd := m.HeadDim()
 	for l := range m.Layers {
 		out.AttnOut = append(out.AttnOut, direct(at(tr.AttnOut[l])))
@@ -76,6 +78,33 @@ func Attribute(m *gpt2.Model, tr *gpt2.Trace, tg Targets) *DLA {
 	logits := m.LogitsOf(final, 1, []int{tg.Clean, tg.Corrupted})
 	out.Total = float64(logits[1]) - float64(logits[0])
 	return out
+}
+
+// readouts keeps the last headReadouts: both runs of an analysis share
+// them (the same model and targets), and they read every W_O. A model's
+// weights must not change after its first attribution.
+var readouts readoutCache
+
+type readoutCache struct {
+	mu sync.Mutex
+	m  *gpt2.Model
+	tg Targets
+	u  [][]float64
+}
+
+func (c *readoutCache) get(m *gpt2.Model, tg Targets, w []float64) [][]float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m != m || c.tg != tg {
+		c.m, c.tg, c.u = m, tg, headReadouts(m, w)
+	}
+	return c.u
+}
+
+func (c *readoutCache) reset() {
+	c.mu.Lock()
+	c.m, c.u = nil, nil
+	c.mu.Unlock()
 }
 
 // headReadouts is, for every block l, u = W_Oᵀ·w: head h's output at a
