@@ -35,6 +35,7 @@ var commands = []command{
 	{"sweep", "patch a corrupted run with a clean one, site by site: heatmaps, CSV, JSON", runSweep},
 	{"convert", "convert a model.safetensors to the web format (integer-coded shards + manifest.json)", runConvert},
 	{"fetch", "download GPT-2 and convert it to the web format", runFetch},
+	{"check", "check GPT-2 small against the published numbers (top-20 probabilities, heatmap shape)", runCheck},
 	{"bench", "time the 12 × N resid_post sweep on a random GPT-2-small-shaped model", runBench},
 }
 
