@@ -113,7 +113,7 @@ func (k Kit) Caption(h Heatmap, st style) string {
 		t(" with the activation at the row's "+h.Rows+" and the column's "+h.Cols+" replaced by the clean text's (") + q(r.Clean) +
 		t("), coloured by ") + k.metricText(st) + t(" at the last position, with the clean target ") + q(r.CleanTarget) +
 		t(" and the corrupted target ") + q(r.CorruptedTarget) +
-		t(fmt.Sprintf(" (unpatched logit difference: clean run %.3f, corrupted run %.3f).", r.CleanLogitDiff, r.CorruptedLogitDiff))
+		t(" (unpatched logit difference: clean run "+number(r.CleanLogitDiff)+", corrupted run "+number(r.CorruptedLogitDiff)+").")
 }
 
 func (k Kit) direction() string {
@@ -139,6 +139,9 @@ func (k Kit) metricText(st style) string {
 	}
 	return t("the logit difference ") + diff
 }
+
+// number writes v to 3 decimals with a minus sign (−), not a hyphen.
+func number(v float64) string { return strings.Replace(fmt.Sprintf("%.3f", v), "-", "−", 1) }
 
 func capitalise(s string) string {
 	if s == "" {

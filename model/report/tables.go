@@ -144,9 +144,9 @@ func escapeMarkdown(s string) string {
 var latexSymbols = map[rune]string{
 	'\\': `\textbackslash{}`, '{': `\{`, '}': `\}`, '$': `\$`, '&': `\&`, '#': `\#`, '%': `\%`,
 	'_': `\_`, '^': `\textasciicircum{}`, '~': `\textasciitilde{}`, '<': `\textless{}`, '>': `\textgreater{}`,
-	'|': `\textbar{}`, '"': `{\ttfamily\char34}`, '`': `\textasciigrave{}`, '\'': `\textquotesingle{}`,
+	'|': `\textbar{}`, '"': `{\ttfamily\char34}`, '`': `\textasciigrave{}`,
 	'-': `-{}`, // not -- or ---
-	'“': "``", '”': "''", '‘': "`", '’': "'", '–': "--", '—': "---", '−': `\textminus{}`, '…': `\dots{}`,
+	'“': "``", '”': "''", '‘': "`", '’': "'", '–': "--", '—': "---", '−': `\ensuremath{-}`, '…': `\dots{}`,
 	'→': `\textrightarrow{}`, '␣': `\textvisiblespace{}`, '\u00a0': `~`,
 }
 
@@ -168,5 +168,8 @@ func escapeLaTeX(s string) string {
 	return b.String()
 }
 
-// latexToken is a token for \texttt: spaces visible, escaped.
-func latexToken(s string) string { return escapeLaTeX(visible(s)) }
+// latexToken is a token for \texttt: spaces visible, escaped, its
+// apostrophes straight.
+func latexToken(s string) string {
+	return strings.ReplaceAll(escapeLaTeX(visible(s)), "'", `\textquotesingle{}`)
+}
