@@ -46,7 +46,14 @@ func runCheck(ctx context.Context, std *stdio, args []string) error {
 	if err := f.wantArgs(pos, 0, "no arguments"); err != nil {
 		return err
 	}
-	targets, err := checkTargets(*model)
+	return checkModel(ctx, std, *model, *require)
+}
+
+// checkModel checks the model at path ("" for the default directory) as
+// check does: a converted directory's result goes into its manifest. With
+// require, a model skipped as not GPT-2 small is an error too.
+func checkModel(ctx context.Context, std *stdio, path string, require bool) error {
+	targets, err := checkTargets(path)
 	if err != nil {
 		return err
 	}
@@ -67,7 +74,7 @@ func runCheck(ctx context.Context, std *stdio, args []string) error {
 	switch {
 	case len(failed) > 0:
 		return fmt.Errorf("the %s failed the check against the published GPT-2 small numbers (see above): do not use or publish it; convert it again, or report the failure", failed[0])
-	case len(skipped) > 0 && *require:
+	case len(skipped) > 0 && require:
 		return fmt.Errorf("the %s was skipped as not GPT-2 small, and -require wants it checked", skipped[0])
 	}
 	return nil
