@@ -56,7 +56,7 @@ func TestEveryBrowser(t *testing.T) {
 			for id, v := range swapped {
 				p.eval(fmt.Sprintf(`(() => { const el = document.getElementById(%q); el.value = %q; el.dispatchEvent(new InputEvent("input", { bubbles: true })); return true; })()`, id, v), nil)
 			}
-			p.waitFor("the link to follow the texts", `decodeURIComponent(location.href.replace(/\+/g, " ")).includes("Smith was a top-notch")`)
+			p.waitFor("the link to follow the texts", fmt.Sprintf(`new URLSearchParams(location.hash.slice(1)).get("clean") === %q`, g.Corrupted))
 			var link string
 			p.eval(`location.href`, &link)
 			p.open("about:blank")
@@ -69,6 +69,7 @@ func TestEveryBrowser(t *testing.T) {
 				}
 			}
 			p.run()
+			linked := p.residDiffs()
 
 			// A crashed worker is replaced, and the next run completes.
 			p.eval(`(patchlab.crashWorker(0, "throw"), true)`, nil)
@@ -79,9 +80,10 @@ func TestEveryBrowser(t *testing.T) {
 			// Offline: the service worker and the cached weights are enough.
 			p.waitFor("the service worker", `navigator.serviceWorker && navigator.serviceWorker.controller !== null`)
 			srv.Close()
+			p.open("about:blank")
 			p.open(link)
 			p.run()
-			if w := worst(t, "resid_post (offline)", p.residDiffs(), first); w != 0 {
+			if w := worst(t, "resid_post (offline)", p.residDiffs(), linked); w != 0 {
 				t.Errorf("offline, the heatmap differs by %g", w)
 			}
 		})
