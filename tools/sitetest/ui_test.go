@@ -313,7 +313,7 @@ func TestHeatTableAndEngineFailure(t *testing.T) {
 		t.Errorf("the table after the sweep: %d cells %q", len(cells), cells)
 	}
 	// The table's values are the heatmap's, to four significant digits.
-	want := eval[[]string](tb, `(async () => { const { precise } = await import("./heatmap.js"); return patchlab.heatmap().values.map(precise); })()`)
+	want := eval[[]string](tb, `(async () => { const { precise } = await import("./heatmap-data.js"); return patchlab.heatmap().values.map(precise); })()`)
 	if strings.Join(cells, "|") != strings.Join(want, "|") {
 		t.Errorf("the table says %q, the heatmap %q", cells, want)
 	}
