@@ -46,11 +46,15 @@ type Info struct {
 	Bits      int         `json:"bits"`      // the web format's code width
 	// Calibration is what the converter measured, if it calibrated.
 	Calibration *webfmt.Calibration `json:"calibration,omitempty"`
+	// Sites is the site table for this model; Heatmaps what the page offers.
+	Sites    []analysis.SiteInfo `json:"sites"`
+	Heatmaps []analysis.Heatmap  `json:"views"`
 }
 
 func (e *Engine) setModel(m *gpt2.Model, bits int, cal *webfmt.Calibration) Info {
 	e.model, e.an = m, nil
-	return Info{Config: m.Config, Bytes: m.Bytes(), Quantized: bits != 0, Bits: bits, Calibration: cal}
+	return Info{Config: m.Config, Bytes: m.Bytes(), Quantized: bits != 0, Bits: bits, Calibration: cal,
+		Sites: analysis.SiteInfos(m.Config), Heatmaps: analysis.Heatmaps}
 }
 
 // LoadWeb loads the web format: manifest.json's bytes, and open giving
@@ -114,6 +118,8 @@ type Tokens struct {
 	CleanTarget     []analysis.Token     `json:"clean_target"`
 	CorruptedTarget []analysis.Token     `json:"corrupted_target"`
 	Error           *analysis.InputError `json:"error,omitempty"`
+	// Warnings are likely mistakes that do not stop a run.
+	Warnings []analysis.Warning `json:"warnings"`
 	// Differ lists the positions whose tokens differ, when the counts agree.
 	Differ []int `json:"differ"`
 	// CleanCount and CorruptedCount are the texts' token counts; Clean and
@@ -188,6 +194,7 @@ func (e *Engine) Tokenize(req analysis.Request) Tokens {
 		Differ: []int{},
 	}
 	t.CleanCount, t.CorruptedCount = len(t.Clean), len(t.Corrupted)
+	t.Warnings = analysis.TargetWarnings(e.tok, short, t.Clean, t.Corrupted)
 	if _, ok := over["clean"]; ok {
 		t.CleanCount = -1
 	}
@@ -259,18 +266,21 @@ type Top struct {
 
 // Baseline is a started analysis: the two unpatched runs.
 type Baseline struct {
-	CleanTokens       []analysis.Token `json:"clean_tokens"`
-	CorruptedTokens   []analysis.Token `json:"corrupted_tokens"`
-	Labels            []string         `json:"labels"`
-	CleanTargetID     int              `json:"clean_target_id"`
-	CorruptedTargetID int              `json:"corrupted_target_id"`
-	CleanTop          []Top            `json:"clean_top"`
-	CorruptedTop      []Top            `json:"corrupted_top"`
+	CleanTokens     []analysis.Token `json:"clean_tokens"`
+	CorruptedTokens []analysis.Token `json:"corrupted_tokens"`
+	// Warnings are likely mistakes the runs show (a target the model
+	// hardly expects).
+	Warnings []analysis.Warning `json:"warnings"`
+	// PositionLabels name the positions as the CLI's figures and CSV do.
+	PositionLabels    []string `json:"position_labels"`
+	CleanTargetID     int      `json:"clean_target_id"`
+	CorruptedTargetID int      `json:"corrupted_target_id"`
+	CleanTop          []Top    `json:"clean_top"`
+	CorruptedTop      []Top    `json:"corrupted_top"`
 	// CleanBase and CorruptedBase are the unpatched runs as cells:
 	// [clean target logit, corrupted target logit, log-sum-exp].
 	CleanBase     [3]float64  `json:"clean_base"`
 	CorruptedBase [3]float64  `json:"corrupted_base"`
-	FirstDiff     int         `json:"first_diff"`
 	Config        gpt2.Config `json:"config"`
 }
 
@@ -312,11 +322,11 @@ func (e *Engine) Start(req analysis.Request) (*Baseline, error) {
 	a, s := e.an, e.an.Session
 	return &Baseline{
 		CleanTokens: a.CleanTokens, CorruptedTokens: a.CorruptedTokens,
-		Labels:        analysis.ColumnLabels(a.CleanTokens),
+		PositionLabels: analysis.PositionLabels(a.CleanTokens, a.CorruptedTokens), Warnings: a.RunWarnings(),
 		CleanTargetID: a.CleanTargetID, CorruptedTargetID: a.CorruptedTargetID,
 		CleanTop: e.tops(a.CleanTop), CorruptedTop: e.tops(a.CorruptedTop),
 		CleanBase: cell3(s.CleanBase), CorruptedBase: cell3(s.CorruptedBase),
-		FirstDiff: s.FirstDiff, Config: e.model.Config,
+		Config: e.model.Config,
 	}, nil
 }
 
@@ -357,19 +367,6 @@ func (e *Engine) Sweep(ctx context.Context, site string, probs bool, rows []int,
 		}
 	})
 	return err
-}
-
-// Shape is the size of a site's matrix in the started analysis.
-func (e *Engine) Shape(site string) (rows, cols int, err error) {
-	if e.an == nil {
-		return 0, 0, errors.New("no analysis is started")
-	}
-	s, err := patch.ParseSite(site)
-	if err != nil {
-		return 0, 0, err
-	}
-	rows, cols = e.an.Session.Shape(s)
-	return rows, cols, nil
 }
 
 // SiteCells is a finished sweep as the page keeps it.

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/patchlab/patchlab/model/analysis"
@@ -86,15 +87,14 @@ func TestSweepAndRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.FirstDiff != 1 || len(b.CleanTop) != 20 || b.Labels[1] != "1  Jones" {
+	if len(b.CleanTop) != 20 || b.PositionLabels[1] != "1  Jones→Smith" {
 		t.Errorf("baseline %+v", b)
 	}
+	sites := analysis.SiteInfos(e.model.Config)
 	var sweeps []SiteCells
 	for _, site := range []string{"embed", "resid_post"} {
-		rows, cols, err := e.Shape(site)
-		if err != nil {
-			t.Fatal(err)
-		}
+		i := slices.IndexFunc(sites, func(s analysis.SiteInfo) bool { return s.Name == site })
+		rows, cols := sites[i].Rows, len(b.PositionLabels)
 		cells := make([]patch.Cell, rows*cols)
 		order := []int{}
 		for r := rows - 1; r >= 0; r-- { // any order: the page hands rows out as workers free up

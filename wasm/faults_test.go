@@ -59,9 +59,6 @@ func TestTokenizeHostile(t *testing.T) {
 				t.Errorf("%s: %d tokens returned", c.name, len(l))
 			}
 		}
-		if took > 500*time.Millisecond {
-			t.Errorf("%s: tokenizing took %v", c.name, took)
-		}
 		t.Logf("%s (%v): %s", c.name, took.Round(time.Microsecond), tk.Error.Msg[:min(len(tk.Error.Msg), 140)])
 	}
 	if tk := e.Tokenize(cases[2].req); tk.CleanCount != -1 || tk.CorruptedCount != 1 {

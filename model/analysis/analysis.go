@@ -89,11 +89,19 @@ func Check(tok *bpe.Tokenizer, cfg gpt2.Config, req Request) (*Analysis, error) 
 				len(a.CleanTokens), Join(a.CleanTokens), len(a.CorruptedTokens), Join(a.CorruptedTokens)),
 		}
 	}
+	if firstDiff(a.CleanTokens, a.CorruptedTokens) < 0 {
+		return nil, &InputError{Field: "corrupted", Reason: "same_texts", FirstDiff: -1,
+			Msg: "the corrupted text has the same tokens as the clean text, so patching cannot change anything: change the word whose information you want to trace (the name, say)"}
+	}
 	if a.CleanTargetID, err = single(tok, "clean_target", req.CleanTarget); err != nil {
 		return nil, err
 	}
 	if a.CorruptedTargetID, err = single(tok, "corrupted_target", req.CorruptedTarget); err != nil {
 		return nil, err
+	}
+	if a.CleanTargetID == a.CorruptedTargetID {
+		return nil, &InputError{Field: "corrupted_target", Reason: "same_targets", FirstDiff: -1,
+			Msg: fmt.Sprintf("both targets are the token %q, so every logit difference is 0: the corrupted target is the answer the corrupted text suggests (\" Smith\" for \"Michelle Smith …\")", req.CleanTarget)}
 	}
 	return a, nil
 }
@@ -180,12 +188,18 @@ func ids(ts []Token) []int {
 	return out
 }
 
-// ColumnLabels names the positions uniquely, even where a token repeats:
-// "0 Michelle", "1  Jones", … (the index first).
-func ColumnLabels(ts []Token) []string {
-	out := make([]string, len(ts))
-	for i, t := range ts {
-		out[i] = fmt.Sprintf("%d %s", i, t.Text)
+// PositionLabels names the positions uniquely, even where a token repeats,
+// index first, with the corrupted token beside the clean one where the
+// texts differ: "0 Michelle", "1  Jones→Smith", … The CLI's figures and CSV
+// files and the page's heatmap use these labels.
+func PositionLabels(clean, corrupted []Token) []string {
+	out := make([]string, len(clean))
+	for i, t := range clean {
+		text := t.Text
+		if i < len(corrupted) && corrupted[i].ID != t.ID {
+			text += "→" + strings.TrimLeft(corrupted[i].Text, " ")
+		}
+		out[i] = fmt.Sprintf("%d %s", i, text)
 	}
 	return out
 }

@@ -1,8 +1,6 @@
 package analysis
 
 import (
-	"fmt"
-
 	"github.com/patchlab/patchlab/model/bpe"
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/patch"
@@ -68,6 +66,26 @@ func Rows(vals []float64, cols int) [][]float64 {
 	return out
 }
 
+// matrix and vector are the record's field for a site's matrix (the site
+// table's Field), by its JSON name.
+func (r *Record) matrix(field string) *[][]float64 {
+	m := map[string]*[][]float64{
+		"patch_resid_post": &r.PatchResidPost, "patch_attn_out": &r.PatchAttnOut, "patch_mlp_out": &r.PatchMLPOut,
+		"patch_head_z_all_positions": &r.PatchHeadZAllPositions, "patch_head_z_per_position": &r.PatchHeadZPerPosition,
+	}[field]
+	if m == nil {
+		panic("analysis: the record has no matrix field " + field)
+	}
+	return m
+}
+
+func (r *Record) vector(field string) *[]float64 {
+	if field != "patch_embed" {
+		panic("analysis: the record has no vector field " + field)
+	}
+	return &r.PatchEmbed
+}
+
 // Record builds the JSON record from the sweeps made so far; metric is the
 // one the user chose (the golden fields always hold the logit difference).
 func (a *Analysis) Record(tok *bpe.Tokenizer, sweeps []*patch.Matrix, metric patch.Metric) (*Record, error) {
@@ -86,24 +104,15 @@ func (a *Analysis) Record(tok *bpe.Tokenizer, sweeps []*patch.Matrix, metric pat
 		if err != nil {
 			return nil, err
 		}
-		rows := Rows(diff, mx.Cols)
-		switch {
-		case mx.Site.Kind == gpt2.Embed:
-			r.PatchEmbed = diff
-		case mx.Site.Kind == gpt2.ResidPost:
-			r.PatchResidPost = rows
+		spec := mx.Site.Spec()
+		if spec.Rows == patch.OneRow {
+			*r.vector(spec.Field) = diff
+		} else {
+			*r.matrix(spec.Field) = Rows(diff, mx.Cols)
+		}
+		if mx.Site.Kind == gpt2.ResidPost {
 			delta, _ := s.Values(mx, patch.CleanTargetDelta)
 			r.PatchResidPostCleanTargetDelta = Rows(delta, mx.Cols)
-		case mx.Site.Kind == gpt2.AttnOut:
-			r.PatchAttnOut = rows
-		case mx.Site.Kind == gpt2.MLPOut:
-			r.PatchMLPOut = rows
-		case mx.Site.Kind == gpt2.Z && mx.Site.PerPosition:
-			r.PatchHeadZPerPosition = rows
-		case mx.Site.Kind == gpt2.Z:
-			r.PatchHeadZAllPositions = rows
-		default:
-			return nil, fmt.Errorf("unknown site %v", mx.Site)
 		}
 		if metric != patch.LogitDiff {
 			vals, err := s.Values(mx, metric)

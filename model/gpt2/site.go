@@ -28,16 +28,6 @@ func (k SiteKind) String() string {
 	return fmt.Sprintf("SiteKind(%d)", k)
 }
 
-// ParseSiteKind reads a site name such as "resid_post".
-func ParseSiteKind(s string) (SiteKind, error) {
-	for k, n := range siteNames {
-		if n == s {
-			return SiteKind(k), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown site %q (want one of embed, resid_post, attn_out, mlp_out, z)", s)
-}
-
 // Site is one activation of a run: a kind at a layer (Layer is 0 for Embed).
 // Every site is T rows of Width values, one row per position.
 type Site struct {
@@ -56,3 +46,14 @@ func (s Site) String() string {
 // rows for positions start, start+1, … of the sequence (Width values each).
 // A hook must not keep act: copy what it records.
 type Hook func(site Site, start int, act []float32)
+
+// ResidAfter is the output of block l, or the embedding for l = −1.
+func (tr *Trace) ResidAfter(l int) []float32 {
+	if l < 0 {
+		return tr.Embed
+	}
+	return tr.Resid[l]
+}
+
+// Add sets dst = a + b, elementwise, as the blocks add to the residual.
+func Add(dst, a, b []float32) { add(dst, a, b) }

@@ -18,15 +18,13 @@ func NaiveSweep(ctx context.Context, s *Session, site Site) (*Matrix, error) {
 	C, d := m.Width, m.HeadDim()
 	for r := 0; r < rows; r++ {
 		for c := 0; c < cols; c++ {
-			target := gpt2.Site{Kind: site.Kind, Layer: r}
+			target := gpt2.Site{Kind: site.Kind, Layer: max(site.layerOf(r, m.Heads), 0)}
 			p, head := c, -1 // head −1: the whole row
 			switch {
-			case site.Kind == gpt2.Embed:
-				target.Layer = 0
-			case site.Kind == gpt2.Z && site.PerPosition:
-				target.Layer, head = r/m.Heads, r%m.Heads
-			case site.Kind == gpt2.Z:
+			case site.Spec().HeadColumns:
 				p, head = -1, c // every position
+			case site.Spec().Rows == LayerHeads:
+				head = r % m.Heads
 			}
 			clean := s.Clean.Act(target)
 			hook := func(at gpt2.Site, start int, act []float32) {

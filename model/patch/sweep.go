@@ -10,52 +10,10 @@ import (
 
 var nan = math.NaN()
 
-// Site is what a sweep patches. Z is one head's result: at every position
-// at once (a layers × heads matrix) or, with PerPosition, one position at a
-// time (a (layers·heads) × positions matrix, row L·Heads+h).
-type Site struct {
-	Kind        gpt2.SiteKind
-	PerPosition bool
-}
-
-func (s Site) String() string {
-	if s.Kind == gpt2.Z && s.PerPosition {
-		return "z_per_position"
-	}
-	return s.Kind.String()
-}
-
-// Sites is every site a sweep can patch, in the order the CLI and the page
-// present them.
-var Sites = []Site{
-	{Kind: gpt2.ResidPost}, {Kind: gpt2.Embed}, {Kind: gpt2.AttnOut}, {Kind: gpt2.MLPOut},
-	{Kind: gpt2.Z}, {Kind: gpt2.Z, PerPosition: true},
-}
-
-// ParseSite reads a site by its name (Site.String): embed, resid_post,
-// attn_out, mlp_out, z (each head at every position) or z_per_position.
-func ParseSite(name string) (Site, error) {
-	for _, s := range Sites {
-		if s.String() == name {
-			return s, nil
-		}
-	}
-	return Site{}, fmt.Errorf("unknown site %q (want one of embed, resid_post, attn_out, mlp_out, z, z_per_position)", name)
-}
-
-// Shape is the size of the site's matrix: embed is one row of positions;
-// resid_post, attn_out and mlp_out are layers × positions.
+// Shape is the size of the site's matrix in this session.
 func (s *Session) Shape(site Site) (rows, cols int) {
-	m := s.Model
-	switch {
-	case site.Kind == gpt2.Embed:
-		return 1, s.T()
-	case site.Kind == gpt2.Z && site.PerPosition:
-		return m.Layers * m.Heads, s.T()
-	case site.Kind == gpt2.Z:
-		return m.Layers, m.Heads
-	}
-	return m.Layers, s.T()
+	l := site.Layout(s.Model.Config, s.T())
+	return l.Rows, l.Cols
 }
 
 // Matrix is a finished sweep: one Cell per (row, column), row-major.
@@ -98,7 +56,7 @@ type Options struct {
 // A row's cells run in batches (one, unless the text is long), so each
 // weight matrix is read once a batch.
 func (s *Session) Sweep(ctx context.Context, site Site, opt Options, onCell func(r, c int, cell Cell)) (*Matrix, error) {
-	if site.Kind > gpt2.Z || (site.PerPosition && site.Kind != gpt2.Z) {
+	if !site.valid() {
 		return nil, fmt.Errorf("unknown site %v", site)
 	}
 	rows, cols := s.Shape(site)
@@ -176,7 +134,7 @@ func (s *Session) batchSize(site Site, cols []int) int {
 	rows := 0
 	for i, c := range cols {
 		from := c
-		if site.Kind == gpt2.Z && !site.PerPosition {
+		if site.Spec().HeadColumns {
 			from = s.FirstDiff
 		}
 		rows += s.T() - from
@@ -191,22 +149,19 @@ func (s *Session) batchSize(site Site, cols []int) int {
 // the corrupted run, 1 for the clean run, −1 when it must be computed.
 func (s *Session) known(site Site, r, c int) int {
 	last, T := s.Model.Layers-1, s.T()
-	if site.Kind == gpt2.Z && !site.PerPosition {
+	if site.Spec().HeadColumns { // every position from the first difference on
 		if s.FirstDiff == T {
 			return 0
 		}
 		return -1
 	}
-	layer, p := r, c
-	if site.Kind == gpt2.Z {
-		layer = r / s.Model.Heads
-	}
+	layer, p := site.layerOf(r, s.Model.Heads), c
 	switch {
 	case p < s.FirstDiff: // the clean and corrupted activations are equal here
 		return 0
-	case site.Kind == gpt2.ResidPost && layer == last && p == T-1:
+	case site.Kind == gpt2.ResidPost && layer == last && p == T-1: // the final residual itself
 		return 1
-	case site.Kind != gpt2.Embed && layer == last && p < T-1: // nothing reads it
+	case layer == last && p < T-1: // nothing reads it
 		return 0
 	}
 	return -1
@@ -220,63 +175,68 @@ type start struct {
 }
 
 // startOf computes the state a patch at cell (r, c) leaves behind: the rest
-// of the corrupted run's rows at that layer, with the patched rows changed.
+// of the corrupted run's rows at that layer, with the patched rows changed
+// by the site's patch function.
 func (s *Session) startOf(site Site, r, c int) start {
-	m, cl, co := s.Model, s.Clean, s.Corrupted
-	C, T := m.Width, s.T()
-	st := start{col: c, layer: r, from: c}
-	switch {
-	case site.Kind == gpt2.Embed:
-		st.layer = -1
-	case site.Kind == gpt2.Z && !site.PerPosition:
+	C, T := s.Model.Width, s.T()
+	st := start{col: c, layer: site.layerOf(r, s.Model.Heads), from: c}
+	if site.Spec().HeadColumns {
 		st.from = s.FirstDiff
-	case site.Kind == gpt2.Z:
-		st.layer = r / m.Heads
 	}
-	L, p := st.layer, st.from
-	st.x = make([]float32, (T-p)*C)
-	if L < 0 {
-		copy(st.x, co.Embed[p*C:])
-	} else {
-		copy(st.x, co.Resid[L][p*C:])
-	}
-	row := func(a []float32, p int) []float32 { return a[p*C : (p+1)*C] }
-	switch site.Kind {
-	case gpt2.Embed:
-		copy(st.x, row(cl.Embed, p))
-	case gpt2.ResidPost:
-		copy(st.x, row(cl.Resid[L], p))
-	case gpt2.AttnOut:
-		mid := make([]float32, C)
-		addTo(mid, row(co.ResidPre(L), p), row(cl.AttnOut[L], p))
-		m.MLPResidual(L, st.x, mid, 1)
-	case gpt2.MLPOut:
-		mid := make([]float32, C)
-		addTo(mid, row(co.ResidPre(L), p), row(co.AttnOut[L], p))
-		addTo(st.x[:C], mid, row(cl.MLPOut[L], p))
-	case gpt2.Z:
-		h, n := c, T-p
-		if site.PerPosition {
-			h, n = r%m.Heads, 1
-		}
-		d := m.HeadDim()
-		z := make([]float32, n*C)
-		copy(z, co.Z[L][p*C:(p+n)*C])
-		for i := 0; i < n; i++ {
-			copy(z[i*C+h*d:i*C+(h+1)*d], cl.Z[L][(p+i)*C+h*d:(p+i)*C+(h+1)*d])
-		}
-		mid := make([]float32, n*C)
-		m.AttnProj(L, mid, z, n)
-		addTo(mid, co.ResidPre(L)[p*C:(p+n)*C], mid)
-		m.MLPResidual(L, st.x, mid, n)
-	}
+	st.x = make([]float32, (T-st.from)*C)
+	copy(st.x, s.Corrupted.ResidAfter(st.layer)[st.from*C:])
+	site.Spec().patch(s, &st, r, c)
 	return st
 }
 
-func addTo(dst, a, b []float32) {
-	for i := range dst {
-		dst[i] = a[i] + b[i]
+// The patch functions, one per site of the table. Each replaces, in the
+// corrupted run, one activation by the clean run's and recomputes what
+// follows it inside the patched block.
+
+func patchEmbed(s *Session, st *start, _, _ int) {
+	copy(st.x, s.row(s.Clean.Embed, st.from))
+}
+
+func patchResidPost(s *Session, st *start, _, _ int) {
+	copy(st.x, s.row(s.Clean.Resid[st.layer], st.from))
+}
+
+func patchAttnOut(s *Session, st *start, _, _ int) {
+	L, p := st.layer, st.from
+	mid := make([]float32, s.Model.Width)
+	gpt2.Add(mid, s.row(s.Corrupted.ResidPre(L), p), s.row(s.Clean.AttnOut[L], p))
+	s.Model.MLPResidual(L, st.x, mid, 1)
+}
+
+func patchMLPOut(s *Session, st *start, _, _ int) {
+	L, p := st.layer, st.from
+	mid := make([]float32, s.Model.Width)
+	gpt2.Add(mid, s.row(s.Corrupted.ResidPre(L), p), s.row(s.Corrupted.AttnOut[L], p))
+	gpt2.Add(st.x[:len(mid)], mid, s.row(s.Clean.MLPOut[L], p))
+}
+
+func patchHeadEverywhere(s *Session, st *start, _, c int) { s.patchHead(st, c, s.T()-st.from) }
+func patchHeadAt(s *Session, st *start, r, _ int)         { s.patchHead(st, r%s.Model.Heads, 1) }
+
+// patchHead patches head h's slice of z at n positions from st.from on.
+func (s *Session) patchHead(st *start, h, n int) {
+	m, L, p := s.Model, st.layer, st.from
+	C, d := m.Width, m.HeadDim()
+	z := make([]float32, n*C)
+	copy(z, s.Corrupted.Z[L][p*C:(p+n)*C])
+	for i := 0; i < n; i++ {
+		copy(z[i*C+h*d:i*C+(h+1)*d], s.Clean.Z[L][(p+i)*C+h*d:(p+i)*C+(h+1)*d])
 	}
+	mid := make([]float32, n*C)
+	m.AttnProj(L, mid, z, n)
+	gpt2.Add(mid, s.Corrupted.ResidPre(L)[p*C:(p+n)*C], mid)
+	m.MLPResidual(L, st.x, mid, n)
+}
+
+// row is position p's row of a [T][Width] activation.
+func (s *Session) row(a []float32, p int) []float32 {
+	C := s.Model.Width
+	return a[p*C : (p+1)*C]
 }
 
 // finish runs the cells' states (all at one layer) through the remaining

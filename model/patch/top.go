@@ -40,3 +40,20 @@ func Top(logits []float32, k int) []Prob {
 	}
 	return out
 }
+
+// Rank is token id's rank under logits: 1 for the most probable (ties by
+// lower id, as Top orders them).
+func Rank(logits []float32, id int) int {
+	r := 1
+	for i, v := range logits {
+		if v > logits[id] || (v == logits[id] && i < id) {
+			r++
+		}
+	}
+	return r
+}
+
+// Prob1 is token id's probability under softmax(logits).
+func Prob1(logits []float32, id int) float64 {
+	return math.Exp(float64(logits[id]) - LogSumExp(logits))
+}

@@ -64,7 +64,7 @@ func TestInputErrors(t *testing.T) {
 		{"empty text", withClean(""), []string{"clean text is empty"}},
 		{"whitespace text", withClean(" \t "), []string{"clean text is only whitespace"}},
 		{"missing flags", []string{"sweep", "-model", tinyModel, "-clean", michelle}, []string{"missing -corrupted, -clean-target, -corrupted-target"}},
-		{"flat baselines", append(withClean(michelle), "-metric", "normalized"), []string{"normalized metric is undefined"}},
+		{"identical texts", append(withClean(michelle), "-metric", "normalized"), []string{"the corrupted text has the same tokens as the clean text"}},
 		{"stray argument", sweepArgs("extra"), []string{"no arguments"}},
 		{"unknown flag", sweepArgs("-bogus"), []string{"flag provided but not defined: -bogus"}},
 		{"invalid UTF-8 file", []string{"tokenize", "-file", badUTF8}, []string{"bad.txt is not valid UTF-8"}},

@@ -33,6 +33,7 @@ var commands = []command{
 	{"tokenize", "show how GPT-2 splits a text into tokens", runTokenize},
 	{"top", "show the most probable next tokens after a text", runTop},
 	{"sweep", "patch a corrupted run with a clean one, site by site: heatmaps, CSV, JSON", runSweep},
+	{"inspect", "look inside the clean and corrupted runs: attention patterns, logit lens, direct logit attribution", runInspect},
 	{"convert", "convert a model.safetensors to the web format (integer-coded shards + manifest.json)", runConvert},
 	{"fetch", "download GPT-2 and convert it to the web format", runFetch},
 	{"bench", "time the 12 × N resid_post sweep on a random GPT-2-small-shaped model", runBench},

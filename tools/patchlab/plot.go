@@ -30,6 +30,7 @@ type figure struct {
 	view
 	title    []string
 	barLabel string
+	cellText [][]string // written in the cells instead of the values, when set
 }
 
 // writeFigure draws fig in format (png, svg or pdf) to w.
@@ -168,9 +169,15 @@ func (c *cells) Plot(dc draw.Canvas, p *plot.Plot) {
 	cw, ch := x(1)-x(0), y(0)-y(-1)
 	annotate := ch >= vs.Height("0")*1.3
 	grid := draw.LineStyle{Color: color.Gray{Y: 200}, Width: 0.4}
-	for _, row := range c.fig.vals {
-		for _, v := range row {
-			annotate = annotate && vs.Width(cellValue(v)) <= cw-4
+	label := func(r, col int, v float64) string { return cellValue(v) }
+	if c.fig.cellText != nil {
+		vs = style(6.5)
+		vs.XAlign, vs.YAlign = draw.XCenter, draw.YCenter
+		label = func(r, col int, _ float64) string { return fitWidth(vs, drawable(vs, c.fig.cellText[r][col]), cw-4) }
+	}
+	for r, row := range c.fig.vals {
+		for col, v := range row {
+			annotate = annotate && vs.Width(label(r, col, v)) <= cw-4
 		}
 	}
 	for r, row := range c.fig.vals {
@@ -188,7 +195,7 @@ func (c *cells) Plot(dc draw.Canvas, p *plot.Plot) {
 				if luminance(fill) < 0.45 {
 					vs.Color = color.White
 				}
-				dc.FillText(vs, vg.Point{X: (x0 + x1) / 2, Y: (y0 + y1) / 2}, cellValue(v))
+				dc.FillText(vs, vg.Point{X: (x0 + x1) / 2, Y: (y0 + y1) / 2}, label(r, col, v))
 			}
 		}
 	}

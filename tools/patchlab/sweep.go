@@ -14,20 +14,15 @@ import (
 	"github.com/patchlab/patchlab/model/tensor"
 )
 
-const sweepAbout = `
+// sweepAbout is sweep's help, with the site table's sites.
+var sweepAbout = fmt.Sprintf(`
 Runs the clean and the corrupted text (which must have the same number of
 tokens), prints both tokenizations and both top-20 tables, then patches the
 corrupted run with the clean run's activation at every cell of each site
 (a progress bar on stderr) and writes the outputs.
 
 Sites (TransformerLens names):
-  resid_post      output of block L at position p (the assignment's heatmap)
-  embed           token + position embedding at position p
-  attn_out        block L's attention output at position p
-  mlp_out         block L's MLP output at position p
-  z               head h's attention result of block L, at every position
-  z_per_position  head h of block L at position p (rows L0.H0, L0.H1, …)
-  all             all of the above
+%s  all             all of the above
 When both resid_post and embed are swept, the embed row is shown above
 layer 0 in resid_post's figure and CSV (as "embed") rather than on its own.
 
@@ -60,7 +55,16 @@ Metrics (the value of each cell of the patched corrupted run):
 Example:
   patchlab sweep -clean "Michelle Jones was a top-notch student. Michelle" \
     -corrupted "Michelle Smith was a top-notch student. Michelle" \
-    -clean-target " Jones" -corrupted-target " Smith" -png michelle.png`
+    -clean-target " Jones" -corrupted-target " Smith" -png michelle.png`, siteHelp())
+
+// siteHelp lists the site table, one site a line.
+func siteHelp() string {
+	var b strings.Builder
+	for _, e := range patch.Table {
+		fmt.Fprintf(&b, "  %-15s %s\n", e.Name, e.Description)
+	}
+	return b.String()
+}
 
 // sweepFlags is what sweep was asked.
 type sweepFlags struct {
@@ -114,6 +118,9 @@ func runSweep(ctx context.Context, std *stdio, args []string) error {
 		return err
 	}
 	printRuns(std.out, tok, a)
+	for _, w := range append(analysis.TargetWarnings(tok, o.req, a.CleanTokens, a.CorruptedTokens), a.RunWarnings()...) {
+		fmt.Fprintf(std.err, "warning: %s\n", w.Msg)
+	}
 	if _, err := o.met.Value(a.Session.CleanBase, a.Session.CleanBase, a.Session.CorruptedBase); err != nil {
 		return asInput(err) // e.g. normalized with equal baselines
 	}
@@ -170,7 +177,7 @@ func parseSites(list string) ([]patch.Site, error) {
 			}
 		}
 		if add == nil {
-			return nil, inputf("unknown site %q in -sites (want a comma-separated list of resid_post, embed, attn_out, mlp_out, z, z_per_position, or all)", name)
+			return nil, inputf("unknown site %q in -sites (want a comma-separated list of %s, or all)", name, patch.SiteNames())
 		}
 		for _, s := range add {
 			if !seen[s] {

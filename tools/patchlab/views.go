@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/patchlab/patchlab/model/analysis"
 	"github.com/patchlab/patchlab/model/gpt2"
@@ -29,64 +28,35 @@ type sweptSite struct {
 // makeViews turns the sweeps into views, one per site, except that embed
 // goes on top of resid_post (as the row before layer 0) when both were swept.
 func makeViews(a *analysis.Analysis, swept []sweptSite) []view {
-	cols := analysis.ColumnLabels(pairTokens(a.CleanTokens, a.CorruptedTokens))
+	positions := analysis.PositionLabels(a.CleanTokens, a.CorruptedTokens)
 	var embed *sweptSite
 	hasResid := false
 	for i, s := range swept {
-		switch s.site {
-		case patch.Site{Kind: gpt2.Embed}:
+		switch s.site.Kind {
+		case gpt2.Embed:
 			embed = &swept[i]
-		case patch.Site{Kind: gpt2.ResidPost}:
+		case gpt2.ResidPost:
 			hasResid = true
 		}
 	}
 	var views []view
 	for _, s := range swept {
-		v := view{name: s.site.String(), rowTitle: "layer", colTitle: "position", colLabels: cols,
-			vals: analysis.Rows(s.vals, s.mx.Cols)}
-		heads := a.Session.Model.Heads
+		l := s.site.Layout(a.Session.Model.Config, a.Session.T())
+		v := view{name: s.site.String(), rowTitle: l.RowTitle, colTitle: l.ColTitle, rowGroup: l.RowGroup,
+			rowLabels: l.RowLabels, colLabels: l.ColLabels, vals: analysis.Rows(s.vals, s.mx.Cols)}
+		if v.colLabels == nil {
+			v.colLabels = positions
+		}
 		switch {
 		case s.site.Kind == gpt2.Embed && hasResid:
 			continue
-		case s.site.Kind == gpt2.Embed:
-			v.rowLabels = []string{"embed"}
 		case s.site.Kind == gpt2.ResidPost && embed != nil:
-			v.rowLabels = append([]string{"embed"}, numbers(s.mx.Rows, "")...)
+			v.rowLabels = append([]string{"embed"}, v.rowLabels...)
 			v.vals = append([][]float64{embed.vals}, v.vals...)
-		case s.site.Kind == gpt2.Z && s.site.PerPosition:
-			v.rowTitle, v.rowGroup = "layer.head", heads
-			for r := range s.mx.Rows {
-				v.rowLabels = append(v.rowLabels, fmt.Sprintf("L%d.H%d", r/heads, r%heads))
-			}
-		case s.site.Kind == gpt2.Z:
-			v.colTitle, v.colLabels = "head (patched at every position)", numbers(s.mx.Cols, "H")
-			v.rowLabels = numbers(s.mx.Rows, "")
-		default:
-			v.rowLabels = numbers(s.mx.Rows, "")
 		}
 		views = append(views, v)
 	}
 	return views
-}
-
-// pairTokens is the clean tokens, with "clean→corrupted" where the texts differ.
-func pairTokens(clean, corrupted []analysis.Token) []analysis.Token {
-	out := make([]analysis.Token, len(clean))
-	for i, t := range clean {
-		out[i] = t
-		if i < len(corrupted) && corrupted[i].ID != t.ID {
-			out[i].Text = t.Text + "→" + strings.TrimLeft(corrupted[i].Text, " ")
-		}
-	}
-	return out
-}
-
-func numbers(n int, prefix string) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = fmt.Sprintf("%s%d", prefix, i)
-	}
-	return out
 }
 
 // figureTitle is the figure's title: the site and metric, then both texts.

@@ -163,8 +163,12 @@ func TestTextFaults(t *testing.T) {
 		}
 		t.Logf("1 MB pasted into %s: input handler %.0f ms, message after %.0f ms, longest task %.0f ms, longest timer gap %.0f ms, %d chips, %q",
 			c.field, tm.InputMs, tm.MessageMs, tm.LongestTaskMs, tm.MaxGapMs, tm.Chips, tm.Message)
-		if tm.MessageMs > 3000 || tm.MaxGapMs > 1000 {
-			t.Errorf("%s: the page hung: the message after %.0f ms, a %.0f ms gap", c.field, tm.MessageMs, tm.MaxGapMs)
+		// The worker tokenizes; the page must keep answering meanwhile. A
+		// busy machine slows both alike, so the test compares them: a page
+		// that blocked until the message came would show a gap as long as
+		// the wait.
+		if tm.MessageMs > 250 && tm.MaxGapMs > 0.6*tm.MessageMs {
+			t.Errorf("%s: the page hung: the message after %.0f ms, a %.0f ms gap meanwhile", c.field, tm.MessageMs, tm.MaxGapMs)
 		}
 		if tm.Count != c.count {
 			t.Errorf("%s: the count says %q, want %q", c.field, tm.Count, c.count)

@@ -218,7 +218,7 @@ type tab struct {
 func newTab(t *testing.T, e *env) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(e.browser)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute) // a hang, not a slow machine
 	tb := &tab{t: t, ctx: ctx, origin: e.srv.URL}
 	if err := chromedp.Do(ctx); err != nil { // open the tab
 		t.Fatal(err)

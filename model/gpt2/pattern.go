@@ -1,0 +1,78 @@
+package gpt2
+
+import "math"
+
+// This file reads a recorded run back for the views beside the heatmap
+// (package inspect): the attention patterns, which the trace does not keep
+// (it keeps keys and values, not queries), and the final LayerNorm's scale.
+
+// Queries is block l's attention queries for n rows of the block's input x
+// ([n][Width]): LN1, then the query third of c_attn with its bias. Head h is
+// columns [h·HeadDim, (h+1)·HeadDim) of each row. The values equal the
+// forward pass's bit for bit.
+func (m *Model) Queries(l int, x []float32, n int) []float32 {
+	b := &m.Blocks[l]
+	c := m.Width
+	h := make([]float32, n*c)
+	layerNorm(h, x, b.LN1G, b.LN1B, n, c)
+	rows := make([]int, c) // the query rows of c_attn come first
+	for i := range rows {
+		rows[i] = i
+	}
+	q := make([]float32, n*c)
+	b.QKV.MulTRows(q, h, n, rows)
+	for i := 0; i < n; i++ {
+		add(q[i*c:(i+1)*c], q[i*c:(i+1)*c], b.QKVB[:c])
+	}
+	return q
+}
+
+// Pattern is block l's attention probabilities in the run tr recorded,
+// [Heads][T][T]: p[h][q][k] is how much query position q reads key position
+// k (0 for k > q). Each row is the softmax the forward pass weighted the
+// values with, bit for bit.
+func (m *Model) Pattern(l int, tr *Trace) []float32 {
+	t, c, heads := tr.T, m.Width, m.Heads
+	d := c / heads
+	scale := float32(1 / math.Sqrt(float64(d)))
+	q := m.Queries(l, tr.ResidPre(l), t)
+	k := tr.K[l]
+	p := make([]float32, heads*t*t)
+	for h := range heads {
+		for i := range t {
+			row := p[(h*t+i)*t : (h*t+i+1)*t]
+			qh := q[i*c+h*d : i*c+(h+1)*d]
+			mx := float32(math.Inf(-1))
+			for j := 0; j <= i; j++ {
+				row[j] = dot(qh, k[j*c+h*d:j*c+(h+1)*d]) * scale
+				mx = max(mx, row[j])
+			}
+			var sum float32
+			for j := 0; j <= i; j++ {
+				row[j] = float32(math.Exp(float64(row[j] - mx)))
+				sum += row[j]
+			}
+			inv := 1 / sum
+			for j := 0; j <= i; j++ {
+				row[j] *= inv
+			}
+		}
+	}
+	return p
+}
+
+// LNScale is σ = √(var(x) + ε), what the model's LayerNorm divides a
+// centred vector x by, with its statistics in float64 as layerNorm has them.
+func LNScale(x []float32) float64 {
+	var sum float64
+	for _, v := range x {
+		sum += float64(v)
+	}
+	mean := sum / float64(len(x))
+	var ss float64
+	for _, v := range x {
+		d := float64(v) - mean
+		ss += d * d
+	}
+	return math.Sqrt(ss/float64(len(x)) + lnEps)
+}
