@@ -7,11 +7,12 @@ import { METRICS, metricValue, metricProblem } from "./metrics.js";
 import * as sites from "./sites.js";
 
 // heatmapData builds the model of one view for the texts of request:
-// {view, metric, problem, computed, title, subtitle, rows, cols, values,
-// rowLabels, colLabels, rowOf, breaks, rowAxis, colAxis, range}. values
-// holds the metric of every cell, NaN where it is not computed; rowOf
-// says which site and row of it each heatmap row is; breaks are the rows
-// where a stacked site begins.
+// {site (the view's name), short, metric, problem, computed, title,
+// subtitle, rows, cols, values, rowLabels, colLabels, colNames, rowOf,
+// breaks, rowAxis, colAxis, range}. values holds the metric of every cell,
+// NaN where it is not computed; colLabels are shown, colNames are the
+// engine's (the CLI's CSV headers); rowOf says which site and row of it
+// each heatmap row is; breaks are the rows where a stacked site begins.
 export function heatmapData({ info, view, metric, baseline: b, request, sweepOf }) {
 	const T = b.clean_tokens.length;
 	const parts = view.parts.map((name) => {
@@ -46,7 +47,9 @@ export function heatmapData({ info, view, metric, baseline: b, request, sweepOf 
 		site: view.name, metric, problem, computed,
 		title: `${view.short} · ${m.label}`,
 		subtitle: `${m.formula(targets)} — corrupted run with one activation patched from the clean run`,
-		rows, cols, values, rowLabels, colLabels: sites.colLabels(first, sites.positionLabels(b)), rowOf, breaks,
+		rows, cols, values, rowLabels, rowOf, breaks,
+		colLabels: sites.colLabels(first, sites.positionLabels(b)),
+		colNames: sites.colLabels(first, b.position_labels),
 		rowAxis: first.row_title,
 		colAxis: first.col_title,
 		range: niceMax(mx),
@@ -60,15 +63,15 @@ export function describeCell(m, cell) {
 	const label = site.row_labels[r];
 	let row = /^\d+$/.test(label) ? `${site.row_title} ${label}` : label;
 	if (site.rows === 1) row += ` (${site.description})`;
-	const col = site.columns === "heads" ? `head ${cell.c} (every position)` : `position ${m.colLabels[cell.c]}`;
+	const col = site.columns === "heads" ? `${site.col_title}: ${m.colLabels[cell.c]}` : `${site.col_title} ${m.colLabels[cell.c]}`;
 	const v = m.values[cell.r * m.cols + cell.c];
 	return `${row} · ${col}\n${METRICS[m.metric].short}: ${precise(v)}`;
 }
 
-// csvRows is the matrix as rows of a CSV: a header of column labels, then
-// a row per heatmap row, led by its label.
+// csvRows is the matrix as rows of a CSV: a header of column labels (the
+// CLI's), then a row per heatmap row, led by its label.
 export function csvRows(m) {
-	const rows = [[`${m.rowAxis} \\ ${m.colAxis}`, ...m.colLabels]];
+	const rows = [[`${m.rowAxis} \\ ${m.colAxis}`, ...m.colNames]];
 	for (let r = 0; r < m.rows; r++) rows.push([m.rowLabels[r], ...Array.from(m.values.subarray(r * m.cols, (r + 1) * m.cols))]);
 	return rows;
 }

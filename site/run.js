@@ -6,14 +6,10 @@
 import { $, seconds, setStatus } from "./dom.js";
 import { METRICS } from "./metrics.js";
 import { Sweep, results } from "./results.js";
-import { request, keyOf, tokensOf, focusField } from "./texts.js";
+import { request, keyOf, tokensOf, tokenize, focusField } from "./texts.js";
 import * as link from "./link.js";
 import * as sites from "./sites.js";
 import * as weights from "./weights.js";
-
-// The work of a row beyond its blocks (the final layer norm and unembedding),
-// in blocks: every row has some.
-const ROW_OVERHEAD = 0.2;
 
 const state = {
 	run: null, // the sweep in progress: see startRun
@@ -75,12 +71,16 @@ export function cancel() {
 
 async function startRun(opts) {
 	const r = request(), key = keyOf(r);
-	let t;
-	try {
-		t = await tokensOf(r);
-	} catch (e) {
-		setStatus("run-status", `Nothing was run: ${e.message}. Press Run again.`);
-		return;
+	// With the tokens at hand the sweep is handed to the pool before run
+	// returns (a Cancel right after stops it).
+	let t = tokensOf(r);
+	if (!t) {
+		try {
+			t = await tokenize(r);
+		} catch (e) {
+			setStatus("run-status", `Nothing was run: ${e.message}. Press Run again.`);
+			return;
+		}
 	}
 	if (t.error) {
 		setStatus("run-status", `Nothing was run: ${t.error.message}`);
@@ -101,7 +101,7 @@ async function startRun(opts) {
 		}
 		for (let i = 0; i < s.rows; i++) {
 			if (sw.done[i]) continue;
-			jobs.push({ site: name, r: i, cost: s.row_cost[i] + ROW_OVERHEAD });
+			jobs.push({ site: name, r: i, cost: s.row_cost[i] });
 			cells += cols;
 		}
 	}

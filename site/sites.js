@@ -31,43 +31,18 @@ export function cols(s, T) {
 	return s.columns === "heads" ? s.col_labels.length : T;
 }
 
-// colLabels names a site's columns; positionLabels are the run's.
-export function colLabels(s, positionLabels) {
-	return s.columns === "heads" ? s.col_labels : positionLabels;
+// colLabels names a site's columns; positions are the run's position labels.
+export function colLabels(s, positions) {
+	return s.columns === "heads" ? s.col_labels : positions;
 }
 
-// positionLabels is the baseline's label of each position, as shown.
+// positionLabels are the baseline's labels of the positions as the page
+// shows them: the engine's (the CLI's: "1  Jones→Smith", the index, a space,
+// the clean token and where it differs the corrupted one) with the tokens'
+// spaces and control characters made visible, the index's space kept.
 export function positionLabels(b) {
-	if (b.position_labels) return b.position_labels.map((l) => visible(l));
-	// TODO(site table): an engine before the site table has no position_labels.
-	return b.clean_tokens.map((t, i) => {
-		const k = b.corrupted_tokens[i];
-		return k.id === t.id ? `${i} ${visible(t.text)}` : `${i} ${visible(t.text)}/${visible(k.text)}`;
+	return b.position_labels.map((l) => {
+		const m = /^(\d+ )([\s\S]*)$/.exec(l);
+		return m ? m[1] + visible(m[2]) : visible(l);
 	});
-}
-
-// withSiteTable gives a load result the site table when its engine does not
-// send one yet. TODO(site table): goes when the engine sends it.
-export function withSiteTable(info) {
-	if (info.sites) return info;
-	const L = info.config.n_layer, H = info.config.n_head;
-	const nums = (n, f = String) => Array.from({ length: n }, (_, i) => f(i));
-	const layers = { rows: L, row_title: "layer", row_labels: nums(L), row_group: 0, columns: "positions", col_title: "position: token (clean/corrupted where they differ)" };
-	const sites = [
-		{ ...layers, name: "embed", description: "token + position embedding, the input of block 0", rows: 1, row_labels: ["embed"], row_cost: [L] },
-		{ ...layers, name: "resid_post", description: "residual stream after each block", row_cost: nums(L, (r) => L - 1 - r) },
-		{ ...layers, name: "attn_out", description: "attention output of each block", row_cost: nums(L, (r) => L - r) },
-		{ ...layers, name: "mlp_out", description: "MLP output of each block", row_cost: nums(L, (r) => L - r) },
-		{ ...layers, name: "z", description: "each attention head, at every position", columns: "heads", col_title: "head (patched at every position)", col_labels: nums(H, (h) => `H${h}`), row_cost: nums(L, (r) => L - r) },
-		{ ...layers, name: "z_per_position", description: "each head at each position", rows: L * H, row_title: "layer, head", row_labels: nums(L * H, (r) => `L${Math.floor(r / H)} H${r % H}`), row_group: H, row_cost: nums(L * H, (r) => L - Math.floor(r / H)) },
-	];
-	const help = "Each cell is one run of the corrupted text in which a single activation — the row's layer, the column's position — was replaced by the clean run's. Its colour is the metric of that run's prediction after the last token.\n\nInformation flows from left to right (later positions read earlier ones) and from top to bottom (later layers read earlier ones). Columns before the first token that differs equal the corrupted run: nothing changed there yet.";
-	const views = [
-		{ name: "resid_post", label: "resid_post — residual stream after each block (+ embed)", short: "resid_post", parts: ["embed", "resid_post"] },
-		{ name: "attn_out", label: "attn_out — attention output of each block", short: "attn_out", parts: ["attn_out"] },
-		{ name: "mlp_out", label: "mlp_out — MLP output of each block", short: "mlp_out", parts: ["mlp_out"] },
-		{ name: "z", label: "z — each attention head, at every position", short: "head z", parts: ["z"] },
-		{ name: "z_per_position", label: "z per position — each head at each position (slow)", short: "head z per position", parts: ["z_per_position"], slow: true },
-	].map((v) => ({ help, slow: false, ...v }));
-	return { ...info, sites, views };
 }

@@ -57,14 +57,14 @@ export const tokens = () => state.tokens;
 // upToDate says whether the last tokenization is of the texts typed.
 export const upToDate = () => state.key === keyOf(request());
 
-// tokensOf returns the tokenization of r: the last one if it is of r,
-// else a new one (which becomes the last). It rejects when no worker can
-// tokenize.
-export async function tokensOf(r) {
-	const key = keyOf(r);
-	if (state.key === key) return state.tokens;
+// tokensOf is the last tokenization if it is of request r, else null.
+export const tokensOf = (r) => (state.key === keyOf(r) ? state.tokens : null);
+
+// tokenize tokenizes r now (the result becomes the last tokenization). It
+// rejects when no worker can tokenize.
+export async function tokenize(r) {
 	const t = await hooks.tokenize(r);
-	show(t, key);
+	show(t, keyOf(r));
 	return t;
 }
 

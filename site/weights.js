@@ -8,7 +8,6 @@
 import { Pool, workerCount } from "./pool.js";
 import { $, mb, setStatus } from "./dom.js";
 import { option } from "./urlstate.js";
-import { withSiteTable } from "./sites.js";
 
 const state = {
 	pool: null,
@@ -214,7 +213,7 @@ async function loadModel(source) {
 		setStatus("model-status", "No model: see “Model weights” below.");
 		return;
 	}
-	state.info = withSiteTable(first.info);
+	state.info = first.info;
 	state.ready = true;
 	state.loads++;
 	state.timings.loadSeconds = (performance.now() - t) / 1000;
