@@ -1,6 +1,9 @@
 // The heatmap on a canvas: layout, drawing (crisp at any devicePixelRatio),
 // hit testing, and the PNG export (the same drawing, at twice the size,
-// labels and colour bar included).
+// labels and colour bar included). It draws a model of heatmap-data.js.
+// Owns no state but its Heatmap objects' (the model drawn, hover, focus).
+
+import { format } from "./heatmap-data.js";
 
 // A diverging scale centred at 0: blue below, white at 0, red above
 // (ColorBrewer RdBu, reversed).
@@ -14,32 +17,6 @@ export function color(t) {
 	const i = Math.min(STOPS.length - 2, Math.floor(x)), f = x - i;
 	const c = STOPS[i].map((v, k) => Math.round(v + (STOPS[i + 1][k] - v) * f));
 	return `rgb(${c[0]},${c[1]},${c[2]})`;
-}
-
-// niceMax rounds a scale's end up to 1, 2, 2.5 or 5 times a power of ten.
-export function niceMax(m) {
-	if (!(m > 0)) return 1;
-	const p = Math.pow(10, Math.floor(Math.log10(m)));
-	for (const k of [1, 2, 2.5, 5, 10]) if (m <= k * p * 1.0000001) return k * p;
-	return 10 * p;
-}
-
-// format is a cell's value in a few characters (two decimals below 10).
-export function format(v) {
-	if (!Number.isFinite(v)) return "—";
-	const a = Math.abs(v);
-	let s = a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : v.toFixed(2);
-	if (/^-0(\.0*)?$/.test(s)) s = s.slice(1); // no "−0.00"
-	return s.replace("-", "−");
-}
-
-// precise is a value with four significant digits, for the tooltip, the
-// announcements and the screen-reader table.
-export function precise(v) {
-	if (!Number.isFinite(v)) return "not computed";
-	const a = Math.abs(v);
-	const s = a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(3) : String(Number(v.toPrecision(4)));
-	return s.replaceAll("-", "−");
 }
 
 const FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', sans-serif";

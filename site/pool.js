@@ -1,7 +1,17 @@
 // The worker pool: N workers each holding the model, rows of a sweep handed
 // to whichever worker is free (so row 0, the most expensive, starts first
 // and the rows interleave across workers), tokenization and exports on
-// worker 0. Every call returns at once; results come back as callbacks.
+// worker 0. Every call returns at once; results come back as callbacks or
+// promises, and every failure as an EngineError (errors.js). The messages
+// it exchanges with the workers are listed in PROTOCOL.md.
+// Owns: its workers, the requests waiting for an answer, the run in
+// progress (its queue of rows), the model's source (to load it in a
+// replacement worker) and the record of replaced workers.
+// About 400 lines: one state machine (workers, requests, the run's queue,
+// replacing the lost) whose parts change together; split, they would share
+// all of it.
+
+import { EngineError } from "./errors.js";
 
 const MB = 1048576;
 
@@ -103,7 +113,7 @@ export class Pool {
 		const id = ++this.seq;
 		return new Promise((resolve, reject) => {
 			if (!worker) {
-				reject(new Error("no worker is running: reload the page"));
+				reject(new EngineError("worker_lost", "no worker is running: reload the page"));
 				return;
 			}
 			this.pending.set(id, { resolve, reject, worker });
@@ -111,11 +121,12 @@ export class Pool {
 		});
 	}
 
+	// settle answers request id: with value, or with error (a wire error).
 	settle(id, value, error) {
 		const p = this.pending.get(id);
 		if (!p) return;
 		this.pending.delete(id);
-		error ? p.reject(new Error(error)) : p.resolve(value);
+		error ? p.reject(EngineError.from(error)) : p.resolve(value);
 	}
 
 	// terminate stops every worker; pending requests fail.
@@ -124,7 +135,7 @@ export class Pool {
 		this.run = null;
 		for (const w of this.workers) w.stop();
 		this.workers = [];
-		for (const p of this.pending.values()) p.reject(new Error("the workers were replaced"));
+		for (const p of this.pending.values()) p.reject(new EngineError("cancelled", "the workers were replaced"));
 		this.pending.clear();
 	}
 
@@ -187,7 +198,7 @@ export class Pool {
 		for (const [id, p] of this.pending) {
 			if (p.worker !== w) continue;
 			this.pending.delete(id);
-			p.reject(new Error(`${name} stopped: ${reason}`));
+			p.reject(new EngineError("worker_lost", `${name} stopped: ${reason}`));
 		}
 		const run = this.run;
 		const busy = !!(run && ((w.job && w.job.run === run.id) || w.started === -run.id));
@@ -205,7 +216,7 @@ export class Pool {
 		// others go on. Without one: a replacement only if none is left, for the tokenizer.
 		const replace = budget && (others.length === 0 || (this.info && !(oom && others.some((x) => x.ready))));
 		// A load it was doing fails, unless its replacement does it.
-		if (w.onLoadError && !(replace && this.info)) w.onLoadError(new Error(`${name} stopped: ${reason}`));
+		if (w.onLoadError && !(replace && this.info)) w.onLoadError(new EngineError("worker_lost", `${name} stopped: ${reason}`));
 		let text;
 		if (replace) {
 			this.respawns.push(now);
@@ -228,7 +239,7 @@ export class Pool {
 		this.events.onWorkers(this.status());
 		if (!this.workers.length) {
 			this.events.onFatal(text);
-			this.cancel("error", text);
+			this.cancel("error", new EngineError("worker_lost", text));
 			return;
 		}
 		if (this.run) for (const x of this.workers) this.dispatch(x);
@@ -243,8 +254,8 @@ export class Pool {
 				if (m.type === "progress") this.events.onProgress(m);
 				else if (m.type === "note") this.events.onNote(m.message);
 				else if (m.type === done) { life.stop(); resolve(m); }
-				else if (m.type === "error") { life.stop(); reject(new Error(m.message)); }
-			}, (reason) => reject(new Error(`the worker stopped: ${reason}`)));
+				else if (m.type === "error") { life.stop(); reject(EngineError.from(m.error)); }
+			}, (reason) => reject(new EngineError("worker_lost", `the worker stopped: ${reason}`)));
 			life.post({ ...msg, storeFault: this.storeFault });
 		});
 	}
@@ -291,7 +302,7 @@ export class Pool {
 	// start runs a sweep: jobs are {site, r, cost}, in the order to hand them
 	// out. opts: {probs, delayMs, fresh (run the two texts again even if a
 	// worker has them)}. cb: {onBaseline(b), onRow(site, r, cells),
-	// onDone(status, error)}.
+	// onDone(status: "done"|"cancelled"|"error", error: EngineError|null)}.
 	start(req, jobs, opts, cb) {
 		if (this.run) this.cancel();
 		const run = { id: ++this.seq, req, queue: jobs.slice(), probs: !!opts.probs, delayMs: opts.delayMs || 0, fresh: !!opts.fresh, cb, active: 0, baseline: null, over: false };
@@ -329,7 +340,8 @@ export class Pool {
 	}
 
 	// cancel stops the run: no more rows are handed out and the workers
-	// stop the rows they are on at their next check (tens of ms).
+	// stop the rows they are on at their next check (tens of ms). The run's
+	// onDone gets status ("cancelled", or "error" with an EngineError).
 	cancel(status = "cancelled", error = null) {
 		const run = this.run;
 		if (!run) return;
@@ -359,7 +371,7 @@ export class Pool {
 			this.settle(m.id, m.result);
 			return;
 		case "record":
-			this.settle(m.id, m.json, m.error);
+			this.settle(m.id, m.json);
 			return;
 		case "memory":
 			w.memory = m.memory;
@@ -368,7 +380,7 @@ export class Pool {
 		case "started":
 			if (!run || m.run !== run.id) return;
 			if (m.error) {
-				this.cancel("error", m.error);
+				this.cancel("error", EngineError.from(m.error));
 				return;
 			}
 			w.started = run.id;
@@ -386,8 +398,8 @@ export class Pool {
 			w.job = null;
 			if (run && job && job.run === run.id) {
 				run.active--;
-				if (m.status === "error") {
-					this.cancel("error", m.error);
+				if (m.error) {
+					this.cancel("error", EngineError.from(m.error));
 					return;
 				}
 			}
@@ -396,14 +408,14 @@ export class Pool {
 		}
 		case "error":
 			if (m.of === "load" && w.onLoadError) {
-				w.onLoadError(new Error(m.message));
+				w.onLoadError(EngineError.from(m.error));
 				return;
 			}
 			if (m.id) {
-				this.settle(m.id, null, m.message);
+				this.settle(m.id, null, m.error);
 				return;
 			}
-			this.events.onNote(`Worker ${w.index + 1}: ${m.message}`);
+			this.events.onNote(`Worker ${w.index + 1}: ${m.error.message}`);
 			return;
 		}
 	}

@@ -5,6 +5,12 @@
 const TEXT_KEYS = ["clean", "corrupted", "clean_target", "corrupted_target"];
 const MAX_TEXT = 4000;
 
+const NAME = /^[a-z][a-z0-9_]{0,39}$/;
+
+// readState reads the URL: sites and metrics are the names it may carry
+// (objects keyed by name); sites null: any name of lower-case letters,
+// digits and underscores (the engine's sites are known only once a model
+// is loaded).
 export function readState(loc, sites, metrics) {
 	const out = {};
 	for (const src of [loc.search, loc.hash]) {
@@ -19,7 +25,7 @@ export function readState(loc, sites, metrics) {
 			if (typeof v === "string" && v.length <= MAX_TEXT) out[k] = v;
 		}
 		const site = params.get("site"), metric = params.get("metric");
-		if (site && Object.hasOwn(sites, site)) out.site = site;
+		if (site && (sites ? Object.hasOwn(sites, site) : NAME.test(site))) out.site = site;
 		if (metric && Object.hasOwn(metrics, metric)) out.metric = metric;
 	}
 	return out;
@@ -36,7 +42,7 @@ export function writeState(s) {
 		if (v.length <= MAX_TEXT) p.set(k, v);
 		else whole = false;
 	}
-	p.set("site", s.site);
+	if (s.site) p.set("site", s.site);
 	p.set("metric", s.metric);
 	const url = new URL(location.href);
 	url.hash = p.toString();

@@ -1,8 +1,15 @@
 // A patchlab worker: the Go engine (patchlab.wasm) with one model, driven by
 // messages from the page (pool.js). The page never waits on it: every
-// answer is a message. See wasm/main_js.go for the functions it calls.
+// answer is a message. PROTOCOL.md lists the messages and the engine's
+// calls (wasm/main_js.go). A failure goes to the page as a plain object
+// {kind, message, detail}: the engine's as it rejected, the worker's own
+// made by failure() below.
+// Owns: the engine and its one model; nothing else outlives a message.
 "use strict";
 importScripts("memfs.js", "wasm_exec.js", "weightstore.js");
+
+// wasmURL is the engine's file.
+const wasmURL = () => "patchlab.wasm";
 
 // plYield lets the event loop run (and a "cancel" message arrive) in the
 // middle of a sweep; Go calls it every few tens of milliseconds.
@@ -15,6 +22,21 @@ self.plYield = () => new Promise((resolve) => {
 const post = (msg, transfer) => self.postMessage(msg, transfer || []);
 const engine = () => self.patchlab;
 
+// failure is an error of the worker's own, of a kind of PROTOCOL.md.
+function failure(kind, message, detail = null) {
+	return Object.assign(new Error(message), { kind, detail });
+}
+
+// wire is what the page is sent of anything thrown: the engine's
+// rejections are {kind, message, detail} already.
+function wire(e) {
+	if (e && typeof e === "object" && typeof e.kind === "string") return { kind: e.kind, message: String(e.message), detail: e.detail ?? null };
+	return { kind: "internal", message: (e && e.message) || String(e), detail: null };
+}
+
+// renamed is e with another message, of the same kind.
+const renamed = (e, message) => ({ ...wire(e), message });
+
 // The page learns that this worker is gone, even when it goes without a
 // word (closed, or killed while computing), by a Web Lock held for the
 // worker's lifetime under the name the page gave it: the browser releases
@@ -25,9 +47,6 @@ if (self.name && self.navigator && navigator.locks) {
 		return new Promise(() => {}); // held until the worker ends
 	}).catch(() => {});
 }
-
-// Messages of the Go runtime that are no use to a person.
-const plain = (msg) => String(msg).replace(/^(webfmt|weights|safetensors): /, "");
 
 // exitReason says why the Go program stopped, from what it wrote last.
 function exitReason() {
@@ -40,11 +59,11 @@ const booted = (async () => {
 	const go = new Go();
 	let inst;
 	try {
-		inst = (await WebAssembly.instantiateStreaming(fetch("patchlab.wasm"), go.importObject)).instance;
+		inst = (await WebAssembly.instantiateStreaming(fetch(wasmURL()), go.importObject)).instance;
 	} catch (e) {
 		// A host that serves .wasm with another Content-Type: compile from bytes.
-		const res = await fetch("patchlab.wasm");
-		if (!res.ok) throw new Error(`patchlab.wasm: HTTP ${res.status}`);
+		const res = await fetch(wasmURL());
+		if (!res.ok) throw new Error(`${wasmURL()}: HTTP ${res.status}`);
 		inst = (await WebAssembly.instantiate(await res.arrayBuffer(), go.importObject)).instance;
 	}
 	// run returns at once (main waits for calls), self.patchlab is set;
@@ -54,12 +73,6 @@ const booted = (async () => {
 	self.wasmMemory = inst.exports.mem;
 	post({ type: "booted" });
 })().catch((e) => post({ type: "fatal", message: `The engine did not start: ${e.message}` }));
-
-const parse = (s) => {
-	const v = JSON.parse(s);
-	if (v && v.fatal) throw new Error(v.fatal);
-	return v;
-};
 
 // readerOf reads a Blob synchronously, as Go's io.ReaderAt needs.
 function readerOf(blob, onRead) {
@@ -103,7 +116,7 @@ async function loadWeb({ manifest, base, name, shards: inMemory }) {
 	try {
 		m = JSON.parse(manifest);
 	} catch {
-		throw new Error(`${where} is not a weights manifest: ${/^\s*</.test(manifest) ? "it is an HTML page" : "it is not JSON"}`);
+		throw failure("bad_weights", `${where} is not a weights manifest: ${/^\s*</.test(manifest) ? "it is an HTML page" : "it is not JSON"}`);
 	}
 	const shards = m && Array.isArray(m.shards) ? m.shards.filter((s) => s && typeof s.file === "string") : [];
 	const total = shards.reduce((a, s) => a + (Number(s.size) || 0), 0);
@@ -114,7 +127,7 @@ async function loadWeb({ manifest, base, name, shards: inMemory }) {
 		const s = byFile.get(file);
 		const mem = inMemory && s && inMemory.get(s.sha256);
 		if (mem) {
-			if (mem.length !== s.size || (await PatchlabStore.sha256(mem)) !== s.sha256) throw new Error("its bytes in this page's memory do not match the manifest");
+			if (mem.length !== s.size || (await PatchlabStore.sha256(mem)) !== s.sha256) throw failure("bad_weights", "its bytes in this page's memory do not match the manifest");
 			onBytes(mem.length);
 			return mem;
 		}
@@ -125,24 +138,19 @@ async function loadWeb({ manifest, base, name, shards: inMemory }) {
 	};
 	let info;
 	try {
-		info = parse(await engine().loadWeb(manifest, fetchShard));
+		info = JSON.parse(await engine().loadWeb(manifest, fetchShard));
 	} catch (e) {
 		// Name the file: the manifest's own faults are the manifest's, a
 		// shard's name its shard (webfmt says "shard NAME: …").
-		const msg = plain(e.message);
-		throw new Error(/^shard /.test(msg) ? msg : `${where}: ${msg}`);
+		const msg = wire(e).message;
+		throw renamed(e, /^shard /.test(msg) ? msg : `${where}: ${msg}`);
 	}
 	return { info, fromNetwork: fromNet };
 }
 
 async function loadBlob({ blob, config }) {
 	const onRead = progress("read", blob.size);
-	let info;
-	try {
-		info = parse(await engine().loadBlob(readerOf(blob, (end) => onRead(end, true)), blob.size, blob.name || "model.safetensors", config || null));
-	} catch (e) {
-		throw new Error(plain(e.message));
-	}
+	const info = JSON.parse(await engine().loadBlob(readerOf(blob, (end) => onRead(end, true)), blob.size, blob.name || "model.safetensors", config || null));
 	return { info, fromNetwork: 0 };
 }
 
@@ -155,18 +163,14 @@ async function convert({ blob, config }) {
 	// Reading and writing go together, tensor by tensor: the bytes written
 	// are the progress.
 	const onWrite = (done, total) => post({ type: "progress", phase: "convert", done, total });
-	try {
-		await engine().convert(readerOf(blob), blob.size, blob.name || "model.safetensors", config || null, "/out", onWrite);
-	} catch (e) {
-		throw new Error(plain(e.message));
-	}
+	await engine().convert(readerOf(blob), blob.size, blob.name || "model.safetensors", config || null, "/out", onWrite);
 	const manifest = new TextDecoder().decode(MEMFS.file("/out/manifest.json"));
 	const m = JSON.parse(manifest);
 	let done = 0, unkept = null;
 	const total = m.shards.reduce((a, s) => a + s.size, 0);
 	for (const s of m.shards) {
 		const bytes = MEMFS.file(`/out/${s.file}`);
-		if ((await PatchlabStore.sha256(bytes)) !== s.sha256) throw new Error(`converted shard ${s.file}: sha256 mismatch`);
+		if ((await PatchlabStore.sha256(bytes)) !== s.sha256) throw failure("internal", `converted shard ${s.file}: sha256 mismatch`);
 		if (!unkept) {
 			try {
 				await PatchlabStore.putShard(s.sha256, bytes);
@@ -210,8 +214,8 @@ function storeFault(kind) {
 }
 
 const handlers = {
-	tokenize(msg) {
-		post({ type: "tokens", id: msg.id, result: parse(engine().tokenize(JSON.stringify(msg.req))) });
+	async tokenize(msg) {
+		post({ type: "tokens", id: msg.id, result: JSON.parse(await engine().tokenize(JSON.stringify(msg.req))) });
 	},
 	async load(msg) {
 		const t0 = performance.now();
@@ -225,24 +229,20 @@ const handlers = {
 	// check reads a safetensors file's header: is it a GPT-2 checkpoint?
 	async check(msg) {
 		const { blob, config } = msg;
-		try {
-			await engine().check(readerOf(blob), blob.size, blob.name || "model.safetensors", config || null);
-		} catch (e) {
-			throw new Error(plain(e.message));
-		}
+		await engine().check(readerOf(blob), blob.size, blob.name || "model.safetensors", config || null);
 		post({ type: "checked" });
 	},
 	// debug makes this worker fail, for the page's fault tests: "close"
 	// (it ends without a word), "throw" (an uncaught exception), "panic" and
 	// "oom" (the Go engine panics, or runs out of memory, and exits),
-	// "start-fatal" (the engine's next start answers {"fatal": …}).
+	// "start-fatal" (the engine's next start fails, of kind "internal").
 	debug(msg) {
 		if (msg.kind === "close") self.close();
 		else if (msg.kind === "start-fatal") {
 			const start = engine().start;
 			engine().start = async () => {
 				engine().start = start;
-				return JSON.stringify({ fatal: "a failure asked for by a test" });
+				throw { kind: "internal", message: "a failure asked for by a test", detail: null };
 			};
 		}
 		else if (msg.kind === "throw") setTimeout(() => { throw new Error("a crash asked for by a test"); });
@@ -251,15 +251,10 @@ const handlers = {
 	async start(msg) {
 		if (msg.fresh) engine().forget();
 		try {
-			// A {"fatal": …} answer is an error, not a baseline.
-			const baseline = parse(await engine().start(JSON.stringify(msg.req)));
+			const baseline = JSON.parse(await engine().start(JSON.stringify(msg.req)));
 			post({ type: "started", run: msg.run, baseline });
 		} catch (e) {
-			// An invalid request rejects with its InputError's JSON.
-			let input = null;
-			try { input = JSON.parse(e.message); } catch { /* a plain error */ }
-			if (!input || typeof input !== "object" || typeof input.message !== "string") input = null;
-			post({ type: "started", run: msg.run, error: input ? input.message : e.message, input });
+			post({ type: "started", run: msg.run, error: wire(e) });
 		}
 	},
 	async sweep(msg) {
@@ -270,17 +265,16 @@ const handlers = {
 			}, msg.delayMs || 0);
 			post({ type: "swept", run: msg.run, status });
 		} catch (e) {
-			post({ type: "swept", run: msg.run, status: "error", error: e.message });
+			post({ type: "swept", run: msg.run, status: "error", error: wire(e) });
 		}
 	},
 	cancel() {
 		engine().cancel();
 	},
 	async record(msg) {
-		parse(await engine().start(JSON.stringify(msg.req))); // the analysis the record is of
+		await engine().start(JSON.stringify(msg.req)); // the analysis the record is of
 		const sweeps = msg.sweeps.map((s) => ({ site: s.site, cells: new Uint8Array(s.cells.buffer, s.cells.byteOffset, s.cells.byteLength) }));
-		const r = engine().record(sweeps, msg.metric);
-		post({ type: "record", id: msg.id, json: typeof r === "string" ? r : null, error: typeof r === "string" ? null : r.error });
+		post({ type: "record", id: msg.id, json: await engine().record(sweeps, msg.metric) });
 	},
 	memory(msg) {
 		post({ type: "memory", id: msg.id, memory: memoryMB() });
@@ -295,6 +289,6 @@ self.onmessage = async (ev) => {
 		if (msg.storeFault) storeFault(msg.storeFault);
 		await handlers[msg.type](msg);
 	} catch (e) {
-		post({ type: "error", of: msg.type, id: msg.id, message: e.message || String(e) });
+		post({ type: "error", of: msg.type, id: msg.id, error: wire(e) });
 	}
 };

@@ -16,9 +16,12 @@ import (
 )
 
 // The worker script (site/worker.js) calls these functions on
-// globalThis.patchlab. Results are JSON strings or Uint8Arrays; long calls
-// return Promises and run in their own goroutine, so that they may wait for
-// JavaScript (a fetch, a yield to the worker's event loop).
+// globalThis.patchlab; site/PROTOCOL.md lists them with their arguments and
+// results. Every call that can fail returns a Promise, run in a goroutine
+// of its own (so that it may wait for JavaScript: a fetch, a yield to the
+// worker's event loop), which resolves with a JSON string (or nothing) and
+// rejects with a plain object {kind, message, detail} (errors.go). The
+// others (cancel, forget, memory, crash) cannot fail.
 
 var (
 	engine = NewEngine()
@@ -45,19 +48,23 @@ func main() {
 	select {}
 }
 
-// tokenize(requestJSON) → tokensJSON
+// tokenize(requestJSON) → Promise<tokensJSON>. What is wrong with the
+// request is part of the result (its "error"), not a failure.
 func tokenize(_ js.Value, args []js.Value) any {
-	var req analysis.Request
-	if err := json.Unmarshal([]byte(args[0].String()), &req); err != nil {
-		return errorJSON(err)
-	}
-	return toJSON(engine.Tokenize(req))
+	text := args[0].String()
+	return promise(KindInternal, func() (any, error) {
+		var req analysis.Request
+		if err := json.Unmarshal([]byte(text), &req); err != nil {
+			return nil, err
+		}
+		return toJSON(engine.Tokenize(req))
+	})
 }
 
 // loadWeb(manifestJSON, fetchShard(file) → Promise<Uint8Array>) → Promise<infoJSON>
 func loadWeb(_ js.Value, args []js.Value) any {
 	manifest, fetch := args[0].String(), args[1]
-	return promise(func() (any, error) {
+	return promise(KindBadWeights, func() (any, error) {
 		info, err := engine.LoadWeb([]byte(manifest), func(file string) ([]byte, error) {
 			v, err := await(fetch.Invoke(file))
 			if err != nil {
@@ -68,7 +75,7 @@ func loadWeb(_ js.Value, args []js.Value) any {
 		if err != nil {
 			return nil, err
 		}
-		return toJSON(info), nil
+		return toJSON(info)
 	})
 }
 
@@ -76,12 +83,12 @@ func loadWeb(_ js.Value, args []js.Value) any {
 // a safetensors checkpoint in float32.
 func loadBlob(_ js.Value, args []js.Value) any {
 	r, size, name, config := readerAt{args[0]}, int64(args[1].Float()), args[2].String(), optBytes(args[3])
-	return promise(func() (any, error) {
+	return promise(KindBadWeights, func() (any, error) {
 		info, err := engine.LoadSafetensors(r, size, name, config)
 		if err != nil {
 			return nil, err
 		}
-		return toJSON(info), nil
+		return toJSON(info)
 	})
 }
 
@@ -89,12 +96,12 @@ func loadBlob(_ js.Value, args []js.Value) any {
 // safetensors file's header only and checks that it is a GPT-2 checkpoint.
 func check(_ js.Value, args []js.Value) any {
 	r, size, name, config := readerAt{args[0]}, int64(args[1].Float()), args[2].String(), optBytes(args[3])
-	return promise(func() (any, error) {
+	return promise(KindBadWeights, func() (any, error) {
 		c, err := Check(r, size, name, config)
 		if err != nil {
 			return nil, err
 		}
-		return toJSON(c), nil
+		return toJSON(c)
 	})
 }
 
@@ -103,7 +110,7 @@ func check(_ js.Value, args []js.Value) any {
 func convert(_ js.Value, args []js.Value) any {
 	r, size, name, config := readerAt{args[0]}, int64(args[1].Float()), args[2].String(), optBytes(args[3])
 	out, progress := args[4].String(), args[5]
-	return promise(func() (any, error) {
+	return promise(KindBadWeights, func() (any, error) {
 		last := time.Time{}
 		err := Convert(context.Background(), r, size, name, config, out, func(done, total int64) {
 			if now := time.Now(); done == total || now.Sub(last) > 100*time.Millisecond {
@@ -115,29 +122,26 @@ func convert(_ js.Value, args []js.Value) any {
 	})
 }
 
-// start(requestJSON) → Promise<baselineJSON>; an invalid request rejects
-// with the InputError's JSON as the message.
+// start(requestJSON) → Promise<baselineJSON>; rejects with kind "input"
+// (an invalid request) or "no_model".
 func start(_ js.Value, args []js.Value) any {
-	var req analysis.Request
-	err := json.Unmarshal([]byte(args[0].String()), &req)
-	return promise(func() (any, error) {
-		if err != nil {
+	text := args[0].String()
+	return promise(KindInternal, func() (any, error) {
+		var req analysis.Request
+		if err := json.Unmarshal([]byte(text), &req); err != nil {
 			return nil, err
 		}
 		b, err := engine.Start(req)
-		var ie *analysis.InputError
-		if errors.As(err, &ie) {
-			return nil, errors.New(string(toJSON(ie).(string)))
-		}
 		if err != nil {
 			return nil, err
 		}
-		return toJSON(b), nil
+		return toJSON(b)
 	})
 }
 
 // sweep(site, probs, rows, onRow(r, Uint8Array), delayMs) → Promise<"done"|"cancelled">
-// delayMs (a debugging aid for tests) waits that long after each row.
+// delayMs (a debugging aid for tests) waits that long after each row. A
+// cancelled sweep resolves ("cancelled"): stopping is no failure.
 func sweep(_ js.Value, args []js.Value) any {
 	site, probs, onRow := args[0].String(), args[1].Bool(), args[3]
 	rows := make([]int, args[2].Length())
@@ -148,7 +152,7 @@ func sweep(_ js.Value, args []js.Value) any {
 	cancel() // a sweep still winding down stops at its next check
 	ctx, stop := context.WithCancel(context.Background())
 	cancel = stop
-	return promise(func() (any, error) {
+	return promise(KindInternal, func() (any, error) {
 		defer stop()
 		err := engine.Sweep(&yielding{Context: ctx}, site, probs, rows, func(r int, cells []patch.Cell) {
 			b := EncodeCells(cells)
@@ -169,24 +173,34 @@ func sweep(_ js.Value, args []js.Value) any {
 	})
 }
 
-// record([{site, cells: Uint8Array}], metric) → the JSON of analysis.Record,
-// or {error} when it cannot be made.
+// record([{site, cells: Uint8Array}], metric) → Promise<recordJSON>: the
+// JSON of analysis.Record of the started analysis.
 func record(_ js.Value, args []js.Value) any {
-	fail := func(err error) any { return js.ValueOf(map[string]any{"error": err.Error()}) }
-	var sweeps []SiteCells
-	for i := 0; i < args[0].Length(); i++ {
+	type sweep struct {
+		site  string
+		cells []byte
+	}
+	in := make([]sweep, args[0].Length())
+	for i := range in {
 		v := args[0].Index(i)
-		cells, err := DecodeCells(bytesOf(v.Get("cells")))
-		if err != nil {
-			return fail(err)
+		in[i] = sweep{v.Get("site").String(), bytesOf(v.Get("cells"))}
+	}
+	metric := args[1].String()
+	return promise(KindInternal, func() (any, error) {
+		var sweeps []SiteCells
+		for _, s := range in {
+			cells, err := DecodeCells(s.cells)
+			if err != nil {
+				return nil, err
+			}
+			sweeps = append(sweeps, SiteCells{Site: s.site, Cells: cells})
 		}
-		sweeps = append(sweeps, SiteCells{Site: v.Get("site").String(), Cells: cells})
-	}
-	b, err := engine.Record(sweeps, args[1].String())
-	if err != nil {
-		return fail(err)
-	}
-	return string(b)
+		b, err := engine.Record(sweeps, metric)
+		if err != nil {
+			return nil, err
+		}
+		return string(b), nil
+	})
 }
 
 // memory() → {sys, heap}: bytes the Go runtime holds and the live heap.
@@ -266,21 +280,18 @@ func bytesOf(v js.Value) []byte {
 	return b
 }
 
-func toJSON(v any) any {
+func toJSON(v any) (any, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return errorJSON(err)
+		return nil, err
 	}
-	return string(b)
+	return string(b), nil
 }
 
-func errorJSON(err error) any {
-	b, _ := json.Marshal(map[string]string{"fatal": err.Error()})
-	return string(b)
-}
-
-// promise runs f in a goroutine and returns a Promise of its result.
-func promise(f func() (any, error)) js.Value {
+// promise runs f in a goroutine and returns a Promise of its result. An
+// error rejects it with {kind, message, detail} (Classify; otherwise is
+// the kind of an error it does not recognise).
+func promise(otherwise string, f func() (any, error)) js.Value {
 	var exec js.Func
 	exec = js.FuncOf(func(_ js.Value, args []js.Value) any {
 		exec.Release()
@@ -288,7 +299,7 @@ func promise(f func() (any, error)) js.Value {
 		go func() {
 			v, err := f()
 			if err != nil {
-				reject.Invoke(js.Global().Get("Error").New(err.Error()))
+				reject.Invoke(jsError(Classify(err, otherwise)))
 				return
 			}
 			resolve.Invoke(v)
@@ -296,6 +307,17 @@ func promise(f func() (any, error)) js.Value {
 		return nil
 	})
 	return js.Global().Get("Promise").New(exec)
+}
+
+// jsError is e as a plain JavaScript object {kind, message, detail}.
+func jsError(e *WireError) js.Value {
+	detail := js.Null()
+	if e.Detail != nil {
+		if b, err := json.Marshal(e.Detail); err == nil {
+			detail = js.Global().Get("JSON").Call("parse", string(b))
+		}
+	}
+	return js.ValueOf(map[string]any{"kind": e.Kind, "message": e.Message, "detail": detail})
 }
 
 // await blocks the calling goroutine (never a callback's) until p settles.

@@ -254,7 +254,7 @@ func TestFloat32GoldenAndExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 6 || len(rows[0]) != 12 || rows[0][2] != "1 ␣Jones/␣Smith" || rows[1][0] != "embed" || rows[2][0] != "0" {
+	if len(rows) != 6 || len(rows[0]) != 12 || rows[0][2] != "1  Jones→Smith" || rows[1][0] != "embed" || rows[2][0] != "0" {
 		t.Fatalf("the CSV: %q", rows[:min(len(rows), 3)])
 	}
 	for c, want := range g.PatchResidPost[0] {

@@ -280,7 +280,7 @@ func urlEscape(s string) string {
 // TestHeatTableAndEngineFailure watches the screen-reader table of the
 // heatmap during a slowed sweep: it is not rebuilt while rows arrive, only
 // when the sweep ends (then it holds every value) and when the metric
-// changes. Then the engine answers a start with {"fatal": …}: the run
+// changes. Then the engine's start fails (an error of kind "internal"): the run
 // fails with that message (no baseline made of it), and the next run works.
 func TestHeatTableAndEngineFailure(t *testing.T) {
 	e := setup(t)
@@ -313,7 +313,7 @@ func TestHeatTableAndEngineFailure(t *testing.T) {
 		t.Errorf("the table after the sweep: %d cells %q", len(cells), cells)
 	}
 	// The table's values are the heatmap's, to four significant digits.
-	want := eval[[]string](tb, `(async () => { const { precise } = await import("./heatmap.js"); return patchlab.heatmap().values.map(precise); })()`)
+	want := eval[[]string](tb, `(async () => { const { precise } = await import("./heatmap-data.js"); return patchlab.heatmap().values.map(precise); })()`)
 	if strings.Join(cells, "|") != strings.Join(want, "|") {
 		t.Errorf("the table says %q, the heatmap %q", cells, want)
 	}
@@ -343,7 +343,7 @@ func TestHeatTableAndEngineFailure(t *testing.T) {
 	if st := eval[string](tb, `patchlab.status().runStatus`); st != "The run failed: a failure asked for by a test" {
 		t.Errorf("the run ended with %q", st)
 	}
-	if eval[bool](tb, `"fatal" in (patchlab.baseline() || {})`) {
+	if eval[bool](tb, `"kind" in (patchlab.baseline() || {})`) {
 		t.Errorf("the failure became the baseline")
 	}
 	tb.runAndWait()
