@@ -59,7 +59,7 @@ func TestWorkerCrash(t *testing.T) {
 		start := time.Now()
 		notes := len(eval[[]string](tb, `patchlab.status().notes`))
 		eval[chromedp.Void](tb, `patchlab.run({fresh: true})`)
-		tb.wait("a first row", `["embed", "resid_post"].some(s => { const w = patchlab.sweep(s); return w && w.done.some(d => d); })`, 20*time.Second)
+		tb.wait("a first row", `["embed", "resid_post"].some(s => { const w = patchlab.sweep(s); return w && w.done.some(d => d); })`, 60*time.Second)
 		eval[chromedp.Void](tb, fmt.Sprintf(`patchlab.crashWorker(%d, %q)`, c.worker, c.kind))
 		tb.wait("the note", fmt.Sprintf(`patchlab.status().notes.length > %d`, notes), 30*time.Second)
 		tb.wait("the run's end", `!patchlab.status().running`, 60*time.Second)
@@ -72,13 +72,13 @@ func TestWorkerCrash(t *testing.T) {
 			t.Errorf("%s: the run ended with %q", c.kind, st)
 		}
 		heatmapMatchesNative(t, e, tb, c.kind)
-		tb.wait("the workers", fmt.Sprintf(`patchlab.status().workers.ready === %d && patchlab.status().workers.total === %d`, c.workers, c.workers), 20*time.Second)
+		tb.wait("the workers", fmt.Sprintf(`patchlab.status().workers.ready === %d && patchlab.status().workers.total === %d`, c.workers, c.workers), 60*time.Second)
 		t.Logf("%s in worker %d: recovered in %v; %q", c.kind, c.worker+1, time.Since(start).Round(time.Millisecond), st)
 	}
 	// The last worker runs out of memory while nothing runs: with none
 	// left, a new one loads the model, and Run works.
 	eval[chromedp.Void](tb, `patchlab.crashWorker(0, "oom")`)
-	tb.wait("a new worker", `patchlab.status().notes.some(n => /^Worker \d stopped \(the engine ran out of memory\); a new worker is loading the model\.$/.test(n)) && patchlab.status().workers.ready === 1`, 20*time.Second)
+	tb.wait("a new worker", `patchlab.status().notes.some(n => /^Worker \d stopped \(the engine ran out of memory\); a new worker is loading the model\.$/.test(n)) && patchlab.status().workers.ready === 1`, 60*time.Second)
 	eval[chromedp.Void](tb, `patchlab.setRowDelay(0)`)
 	tb.setInput("corrupted", "Michelle Smith was a top-notch student. Michelle")
 	tb.runAndWait()
@@ -104,9 +104,9 @@ func TestTextFaults(t *testing.T) {
 		{"clean_target", "", "the clean target is empty"},
 	} {
 		tb.setInput(c.field, c.text)
-		tb.wait("the message", fmt.Sprintf(`document.getElementById("check-msg").textContent.startsWith(%q) && !document.getElementById("check").hidden`, c.says), 10*time.Second)
+		tb.wait("the message", fmt.Sprintf(`document.getElementById("check-msg").textContent.startsWith(%q) && !document.getElementById("check").hidden`, c.says), 60*time.Second)
 		tb.do(chromedp.Click(chromedp.ID("run")))
-		tb.wait("the refusal", fmt.Sprintf(`patchlab.status().runStatus === "Nothing was run: " + document.getElementById("check-msg").textContent`), 5*time.Second)
+		tb.wait("the refusal", fmt.Sprintf(`patchlab.status().runStatus === "Nothing was run: " + document.getElementById("check-msg").textContent`), 60*time.Second)
 		if f := eval[string](tb, `document.activeElement.id + " " + document.getElementById(document.activeElement.id).getAttribute("aria-invalid")`); f != c.field+" true" {
 			t.Errorf("%s: the focus and the invalid mark are on %q", c.field, f)
 		}
@@ -127,6 +127,21 @@ func TestTextFaults(t *testing.T) {
 		Chips                                       int
 		Err                                         string
 	}
+	// The browser's own cost of holding a megabyte in a text field (layout,
+	// spell checking), measured on a field the page does not watch: the
+	// page may add to it only a little.
+	own := eval[float64](tb, `(async () => {
+		const ta = document.createElement("textarea");
+		document.body.append(ta);
+		let last = performance.now(), maxGap = 0;
+		const tick = setInterval(() => { const now = performance.now(); maxGap = Math.max(maxGap, now - last); last = now; }, 16);
+		ta.value = "Michelle Jones was a top-notch student. ".repeat(26215).slice(0, 1 << 20);
+		ta.dispatchEvent(new InputEvent("input", { bubbles: false }));
+		await new Promise((r) => setTimeout(r, 600));
+		clearInterval(tick);
+		ta.remove();
+		return maxGap;
+	})()`)
 	for _, c := range []struct{ field, says, count string }{
 		{"clean", "the clean text is 1.0 MB (1048576 bytes) long, more than the model's context of 64 tokens can hold: shorten it", "more than 64 tokens"},
 		{"corrupted", "the corrupted text is 1.0 MB (1048576 bytes) long, more than the model's context of 64 tokens can hold: shorten it", "more than 64 tokens"},
@@ -164,11 +179,12 @@ func TestTextFaults(t *testing.T) {
 		t.Logf("1 MB pasted into %s: input handler %.0f ms, message after %.0f ms, longest task %.0f ms, longest timer gap %.0f ms, %d chips, %q",
 			c.field, tm.InputMs, tm.MessageMs, tm.LongestTaskMs, tm.MaxGapMs, tm.Chips, tm.Message)
 		// The worker tokenizes; the page must keep answering meanwhile. A
-		// busy machine slows both alike, so the test compares them: a page
-		// that blocked until the message came would show a gap as long as
-		// the wait.
-		if tm.MessageMs > 250 && tm.MaxGapMs > 0.6*tm.MessageMs {
-			t.Errorf("%s: the page hung: the message after %.0f ms, a %.0f ms gap meanwhile", c.field, tm.MessageMs, tm.MaxGapMs)
+		// busy machine slows the page and the browser alike, so the test
+		// compares the page's longest pause with the browser's own for the
+		// same megabyte: a page that blocked while the worker tokenized
+		// would pause many times longer.
+		if tm.MaxGapMs > 3*own+300 {
+			t.Errorf("%s: the page hung: a %.0f ms pause, the browser's own for a megabyte is %.0f ms", c.field, tm.MaxGapMs, own)
 		}
 		if tm.Count != c.count {
 			t.Errorf("%s: the count says %q, want %q", c.field, tm.Count, c.count)
@@ -180,7 +196,7 @@ func TestTextFaults(t *testing.T) {
 			t.Errorf("%s: the URL is %d characters long", c.field, n)
 		}
 		tb.do(chromedp.Click(chromedp.ID("run")))
-		tb.wait("the refusal", fmt.Sprintf(`patchlab.status().runStatus === "Nothing was run: " + %q`, tm.Message), 5*time.Second)
+		tb.wait("the refusal", fmt.Sprintf(`patchlab.status().runStatus === "Nothing was run: " + %q`, tm.Message), 60*time.Second)
 		tb.setInput(c.field, map[string]string{"clean": g.Clean, "corrupted": g.Corrupted, "clean_target": g.CleanTarget}[c.field])
 	}
 	if eval[bool](tb, `patchlab.baseline() !== null || patchlab.timings().runs > 0`) {
@@ -191,7 +207,7 @@ func TestTextFaults(t *testing.T) {
 	// as symbols, and run.
 	tb.setInput("clean", "Michelle\x00 Jones\x1b[0m was\u202e a top-notch\x7f student. Michelle")
 	tb.setInput("corrupted", "Michelle\x00 Smith\x1b[0m was\u202e a top-notch\x7f student. Michelle")
-	tb.wait("the tokens", `patchlab.tokens() && !patchlab.tokens().error && patchlab.tokens().differ.length === 1 && patchlab.tokens().clean[1].id === 188`, 10*time.Second)
+	tb.wait("the tokens", `patchlab.tokens() && !patchlab.tokens().error && patchlab.tokens().differ.length === 1 && patchlab.tokens().clean[1].id === 188`, 60*time.Second)
 	chips := eval[string](tb, `[...document.querySelectorAll("#clean-tokens .chip .t")].map(e => e.textContent).join("|")`)
 	for _, want := range []string{"␀", "␛", "␡"} {
 		if !strings.Contains(chips, want) {
@@ -227,7 +243,7 @@ func TestRunTwice(t *testing.T) {
 			.observe(document.getElementById("run-status"), { childList: true, characterData: true, subtree: true });
 	})()`)
 	tb.setInput("corrupted", "Michelle Brown was a top-notch student. Michelle")
-	tb.wait("the other tokens", `patchlab.tokens().corrupted[1].text === " Brown"`, 10*time.Second)
+	tb.wait("the other tokens", `patchlab.tokens().corrupted[1].text === " Brown"`, 60*time.Second)
 	// Back to the Michelle case and Run, Run at once: the tokens are stale.
 	eval[chromedp.Void](tb, `(() => {
 		const c = document.getElementById("corrupted");
@@ -279,7 +295,7 @@ func TestCancelThenRun(t *testing.T) {
 	})()`)
 	defer func() { t.Logf("statuses: %q", eval[[]string](tb, `seen`)) }()
 	tb.do(chromedp.Click(chromedp.ID("run")))
-	tb.wait("a first row", `["embed", "resid_post"].some(s => { const w = patchlab.sweep(s); return w && w.done.some(d => d); })`, 20*time.Second)
+	tb.wait("a first row", `["embed", "resid_post"].some(s => { const w = patchlab.sweep(s); return w && w.done.some(d => d); })`, 60*time.Second)
 	eval[chromedp.Void](tb, `(() => { document.getElementById("cancel").click(); document.getElementById("run").click(); })()`)
 	tb.wait("the run's end", `patchlab.timings().runs === 2 && !patchlab.status().running`, 30*time.Second)
 	if st := eval[string](tb, `patchlab.status().runStatus`); !strings.HasPrefix(st, "Swept") {
@@ -294,7 +310,7 @@ func TestCancelThenRun(t *testing.T) {
 		t.Errorf("before the baseline: the run ended with %q", st)
 	}
 	heatmapMatchesNative(t, e, tb, "Cancel and Run before the baseline")
-	tb.wait("the workers to stop", `patchlab.status().workers.busy === 0`, 3*time.Second)
+	tb.wait("the workers to stop", `patchlab.status().workers.busy === 0`, 60*time.Second)
 }
 
 // faultServer serves the site as serve does, with some of its files
@@ -414,7 +430,7 @@ func TestWeightFaults(t *testing.T) {
 		}
 		srv.set(c.faults)
 		tb.do(chromedp.Navigate(srv.URL + "/?workers=1&sw=0"))
-		tb.wait("the message", `!document.getElementById("weights").hidden && /could not be loaded|HTML page/.test(document.getElementById("weights-why").textContent)`, 20*time.Second)
+		tb.wait("the message", `!document.getElementById("weights").hidden && /could not be loaded|HTML page/.test(document.getElementById("weights-why").textContent)`, 60*time.Second)
 		why := eval[string](tb, `document.getElementById("weights-why").textContent`)
 		for _, want := range c.says {
 			if !strings.Contains(why, want) {
@@ -424,11 +440,11 @@ func TestWeightFaults(t *testing.T) {
 		if i == 0 {
 			// Without a model, a worker that crashes is replaced for the tokenizer.
 			eval[chromedp.Void](tb, `patchlab.crashWorker(0, "panic")`)
-			tb.wait("the note", `patchlab.status().runStatus.endsWith("; a new one was started.")`, 10*time.Second)
+			tb.wait("the note", `patchlab.status().runStatus.endsWith("; a new one was started.")`, 60*time.Second)
 		}
 		// The page still works: the tokenizer answers, Run waits for a model.
 		tb.setInput("clean", "Michelle Jones was a top-notch student. Michelle")
-		tb.wait("the tokens", `document.querySelectorAll("#clean-tokens .chip").length === 11`, 10*time.Second)
+		tb.wait("the tokens", `document.querySelectorAll("#clean-tokens .chip").length === 11`, 60*time.Second)
 		if st := eval[string](tb, `patchlab.status().modelStatus + (document.getElementById("run").disabled ? "" : " Run enabled")`); !strings.HasPrefix(st, "No model") {
 			t.Errorf("%s: the model status is %q", c.name, st)
 		}
@@ -491,7 +507,7 @@ func TestNotGPT2File(t *testing.T) {
 	} {
 		tb.do(chromedp.Click(chromedp.CSS(`input[name=precision][value=`+c.precision+`]`)),
 			chromedp.SetUploadFiles(chromedp.ID("weights-file"), []string{c.file}))
-		tb.wait("the refusal", fmt.Sprintf(`document.getElementById("weights-why").textContent.startsWith(%q)`, c.says), 20*time.Second)
+		tb.wait("the refusal", fmt.Sprintf(`document.getElementById("weights-why").textContent.startsWith(%q)`, c.says), 60*time.Second)
 		why := eval[string](tb, `document.getElementById("weights-why").textContent`)
 		st := eval[string](tb, `patchlab.status().modelStatus`)
 		if !strings.HasPrefix(st, "Model: GPT-2, 4 layers") || eval[int](tb, `patchlab.status().loads`) != 1 {

@@ -155,7 +155,7 @@ func serve(dist string) *httptest.Server {
 // page does (the flags above turn most of them off, not all).
 // They are named one by one, so that a request of the page to any other
 // host, Google's included, still fails the test.
-var googleService = regexp.MustCompile(`^(CONNECT |[A-Z]+ http://)(content-autofill\.googleapis|accounts\.google|clients[0-9]\.google|update\.googleapis|optimizationguide-pa\.googleapis)\.com[:/]`)
+var googleService = regexp.MustCompile(`^(CONNECT |[A-Z]+ http://)(content-autofill\.googleapis|accounts\.google|clients[0-9]\.google|android\.clients\.google|www\.google|update\.googleapis|optimizationguide-pa\.googleapis)\.com[:/]`)
 
 // trap is an HTTP proxy that answers every request with 403 and records
 // it: the browser sends it whatever does not go to this machine.
@@ -337,7 +337,7 @@ func (tb *tab) setInput(id, text string) {
 func (tb *tab) runAndWait() {
 	tb.t.Helper()
 	tb.do(chromedp.Click(chromedp.ID("run")))
-	tb.wait("the run to start", `patchlab.status().running || /Swept|Done|failed/.test(patchlab.status().runStatus)`, 10*time.Second)
+	tb.wait("the run to start", `patchlab.status().running || /Swept|Done|failed/.test(patchlab.status().runStatus)`, 60*time.Second)
 	tb.wait("the run to end", `!patchlab.status().running`, 60*time.Second)
 	if st := eval[string](tb, `patchlab.status().runStatus`); !strings.HasPrefix(st, "Swept") && !strings.HasPrefix(st, "Done") {
 		tb.t.Fatalf("the run ended with %q", st)

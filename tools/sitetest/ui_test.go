@@ -26,7 +26,7 @@ func TestLengthMismatch(t *testing.T) {
 	tb := newTab(t, e)
 	tb.open("?workers=1", 1)
 	tb.setInput("corrupted", g.Corrupted)
-	tb.wait("the message", `!document.getElementById("check").hidden`, 10*time.Second)
+	tb.wait("the message", `!document.getElementById("check").hidden`, 60*time.Second)
 	msg := eval[string](tb, `document.getElementById("check-msg").textContent`)
 	for _, want := range []string{"different token counts", "clean 11", "corrupted 13"} {
 		if !strings.Contains(msg, want) {
@@ -44,14 +44,16 @@ func TestLengthMismatch(t *testing.T) {
 		t.Errorf("the corrupted field is not marked invalid")
 	}
 	tb.do(chromedp.Click(chromedp.ID("run")))
-	tb.wait("the refusal", `patchlab.status().runStatus.startsWith("Nothing was run")`, 5*time.Second)
+	tb.wait("the refusal", `patchlab.status().runStatus.startsWith("Nothing was run")`, 60*time.Second)
 	if eval[bool](tb, `patchlab.baseline() !== null`) {
 		t.Errorf("a run started")
 	}
 
 	tb.setInput("corrupted", g.Clean)
+	tb.wait("the identical-texts message", `document.getElementById("check-msg").textContent.includes("same tokens as the clean text")`, 60*time.Second)
+	tb.setInput("corrupted", g.Corrupted)
 	tb.setInput("clean_target", "Jones Smith")
-	tb.wait("the target message", `document.getElementById("check-msg").textContent.includes("clean target")`, 10*time.Second)
+	tb.wait("the target message", `document.getElementById("check-msg").textContent.includes("clean target")`, 60*time.Second)
 	if n := eval[int](tb, `document.querySelectorAll("#clean_target-tokens .chip.bad").length`); n != 2 {
 		t.Errorf("the two-token target shows %d refused chips, want 2", n)
 	}
@@ -65,11 +67,11 @@ func TestCancel(t *testing.T) {
 	tb := newTab(t, e)
 	tb.open("?workers=2&row_delay_ms=400", 2)
 	tb.do(chromedp.Click(chromedp.ID("run")))
-	tb.wait("a first row", `["embed", "resid_post"].some(s => { const w = patchlab.sweep(s); return w && w.done.some(d => d); })`, 20*time.Second)
+	tb.wait("a first row", `["embed", "resid_post"].some(s => { const w = patchlab.sweep(s); return w && w.done.some(d => d); })`, 60*time.Second)
 	start := time.Now()
 	tb.do(chromedp.Click(chromedp.ID("cancel")))
-	tb.wait("idle", `!patchlab.status().running`, 2*time.Second)
-	tb.wait("the workers to stop", `patchlab.status().workers.busy === 0`, 3*time.Second)
+	tb.wait("idle", `!patchlab.status().running`, 60*time.Second)
+	tb.wait("the workers to stop", `patchlab.status().workers.busy === 0`, 60*time.Second)
 	t.Logf("idle %v after Cancel", time.Since(start).Round(time.Millisecond))
 	if st := eval[string](tb, `patchlab.status().runStatus`); !strings.HasPrefix(st, "Cancelled") {
 		t.Errorf("status after Cancel: %q", st)
@@ -98,12 +100,12 @@ func TestMarkupIsText(t *testing.T) {
 	evil := "<img src=x onerror=alert(1)>"
 	tb.open("?workers=1#clean="+urlEscape(evil)+"&corrupted="+urlEscape("<script>alert(2)</script>")+"&clean_target="+urlEscape("<b>")+"&site=%3Cx%3E&metric=alert(3)", 1)
 	scripts := eval[int](tb, `document.scripts.length`)
-	tb.wait("the tokens", `document.querySelectorAll("#clean-tokens .chip").length > 0`, 10*time.Second)
+	tb.wait("the tokens", `document.querySelectorAll("#clean-tokens .chip").length > 0`, 60*time.Second)
 	for id, text := range map[string]string{"clean": evil, "corrupted": "<img src=y onerror=alert(1)>", "clean_target": " Jones"} {
 		tb.setInput(id, "")
 		tb.do(chromedp.SendKeys(chromedp.ID(id), text))
 	}
-	tb.wait("the new tokens", `patchlab.tokens() && patchlab.tokens().clean.length === patchlab.tokens().corrupted.length && !patchlab.tokens().error`, 10*time.Second)
+	tb.wait("the new tokens", `patchlab.tokens() && patchlab.tokens().clean.length === patchlab.tokens().corrupted.length && !patchlab.tokens().error`, 60*time.Second)
 	tb.runAndWait()
 	chips := eval[string](tb, `[...document.querySelectorAll("#clean-tokens .chip .t")].map(e => e.textContent).join("")`)
 	if chips != "<img␣src=x␣onerror=alert(1)>" {
@@ -207,7 +209,7 @@ func TestOffline(t *testing.T) {
 	tb := newTab(t, e)
 	tb.origin = srv.URL
 	tb.open("?workers=1", 1)
-	tb.wait("the service worker", `navigator.serviceWorker && navigator.serviceWorker.controller !== null`, 20*time.Second)
+	tb.wait("the service worker", `navigator.serviceWorker && navigator.serviceWorker.controller !== null`, 60*time.Second)
 	// Other files of the site opened (navigated to, in frames: a tab would
 	// ask for a favicon.ico the site has not) are no visit of the page: the
 	// offline copy of the page stays the page.
@@ -321,9 +323,9 @@ func TestHeatTableAndEngineFailure(t *testing.T) {
 	// Typing (the heatmap is of the texts last run) rebuilds nothing.
 	g := e.golden.find("michelle")
 	tb.setInput("clean", g.Clean+" Jones")
-	tb.wait("the tokens", `patchlab.tokens().clean.length === 12`, 5*time.Second)
+	tb.wait("the tokens", `patchlab.tokens().clean.length === 12`, 60*time.Second)
 	tb.setInput("clean", g.Clean)
-	tb.wait("the tokens", `patchlab.tokens().clean.length === 11`, 5*time.Second)
+	tb.wait("the tokens", `patchlab.tokens().clean.length === 11`, 60*time.Second)
 	if m := len(eval[[]rebuild](tb, `rebuilds`)); m != n {
 		t.Errorf("typing rebuilt the table %d times", m-n)
 	}
@@ -339,7 +341,7 @@ func TestHeatTableAndEngineFailure(t *testing.T) {
 	eval[chromedp.Void](tb, `patchlab.setRowDelay(0)`)
 	eval[chromedp.Void](tb, `patchlab.crashWorker(0, "start-fatal")`)
 	eval[chromedp.Void](tb, `patchlab.run({ fresh: true })`)
-	tb.wait("the failure", `!patchlab.status().running && patchlab.status().runStatus.startsWith("The run failed")`, 10*time.Second)
+	tb.wait("the failure", `!patchlab.status().running && patchlab.status().runStatus.startsWith("The run failed")`, 60*time.Second)
 	if st := eval[string](tb, `patchlab.status().runStatus`); st != "The run failed: a failure asked for by a test" {
 		t.Errorf("the run ended with %q", st)
 	}

@@ -54,7 +54,7 @@ func TestUnkeptConversion(t *testing.T) {
 			heatmapMatchesNative(t, e, tb, "weights kept in memory")
 			// A worker that replaces a crashed one loads them from memory too.
 			eval[chromedp.Void](tb, `patchlab.crashWorker(0, "panic")`)
-			tb.wait("the new worker", `patchlab.status().notes.some(n => /a new worker is loading the model/.test(n)) && patchlab.status().workers.ready === 1`, 20*time.Second)
+			tb.wait("the new worker", `patchlab.status().notes.some(n => /a new worker is loading the model/.test(n)) && patchlab.status().workers.ready === 1`, 60*time.Second)
 			if n := eval[[]string](tb, `patchlab.status().notes`); strings.Contains(strings.Join(n, " "), "could not load") {
 				t.Errorf("the new worker: %q", n)
 			}
@@ -89,7 +89,7 @@ func TestWeightsBusy(t *testing.T) {
 	})()`)
 	const controls = `[...document.querySelectorAll("#weights input, #weights button")]`
 	const idle = `patchlab.status().ready && ` + controls + `.every(e => !e.disabled)`
-	tb.wait("the controls", idle, 5*time.Second)
+	tb.wait("the controls", idle, 60*time.Second)
 
 	// Two picks of the checkpoint in one go: the second is ignored.
 	busy := eval[bool](tb, `(async () => {
