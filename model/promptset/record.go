@@ -54,7 +54,7 @@ type NoiseRecord struct {
 
 // Record builds the set's record; pairs are the per-pair results to
 // include (the caller decides which to keep).
-func (s *Set) Record(pairs []*PairResult) (*Record, error) {
+func (s *Set) Record(pairs []*PairResult) *Record {
 	r := &Record{
 		Metric: s.Metric.String(), Direction: s.Direction.String(), Corruption: "text",
 		Tokens: s.T, PositionLabels: s.PositionLabels(),
@@ -88,7 +88,7 @@ func (s *Set) Record(pairs []*PairResult) (*Record, error) {
 			r.Matrices[site.String()], r.MatricesStd[site.String()] = analysis.Rows(mean, l.Cols), analysis.Rows(std, l.Cols)
 		}
 	}
-	return r, nil
+	return r
 }
 
 // MarshalJSON writes the record's fields and its per-site Fields together.

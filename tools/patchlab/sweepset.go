@@ -267,10 +267,7 @@ func (o *sweepFlags) writeSet(ctx context.Context, stdout io.Writer, set *prompt
 	outs := &outputs{}
 	defer outs.abort()
 	if o.json != "" {
-		rec, err := set.Record(results)
-		if err != nil {
-			return err
-		}
+		rec := set.Record(results)
 		if o.pairs != "" {
 			rec.Source = o.pairs
 			if _, isGen := promptset.Generators[strings.Split(o.pairs, ":")[0]]; isGen {
