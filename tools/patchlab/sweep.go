@@ -51,17 +51,18 @@ the default resid_post,embed) the file is F itself. z's columns are heads
 Exit status: 0 done, 1 internal error, 2 bad input (one line on stderr says
 what to change), 130 interrupted.
 
-Metrics (the value of each cell of the patched corrupted run):
+Metrics (the value of each cell of the patched run):
   logit_diff          logit(corrupted target) − logit(clean target)
   clean_target_delta  logit(clean target) − its value in the clean run
   normalized          (logit_diff − corrupted) / (clean − corrupted): 0 at the
                       corrupted run, 1 at the clean run
   prob_diff           p(corrupted target) − p(clean target)
-
+%s
 Example:
   patchlab sweep -clean "Michelle Jones was a top-notch student. Michelle" \
     -corrupted "Michelle Smith was a top-notch student. Michelle" \
-    -clean-target " Jones" -corrupted-target " Smith" -png michelle.png`, siteHelp())
+    -clean-target " Jones" -corrupted-target " Smith" -png michelle.png
+  patchlab sweep -pairs ioi:40 -seed 1 -json ioi.json -png ioi.png`, siteHelp(), designHelp)
 
 // siteHelp lists the site table, one site a line.
 func siteHelp() string {
@@ -81,10 +82,11 @@ type sweepFlags struct {
 	bits                     int
 	siteList                 []patch.Site
 	met                      patch.Metric
+	design                   // direction, corruption, prompt set (sweepset.go)
 }
 
 func runSweep(ctx context.Context, std *stdio, args []string) error {
-	f := newFlags("sweep", "[-model M] -clean TEXT -corrupted TEXT -clean-target TOKEN -corrupted-target TOKEN [-sites LIST] [-metric M] [-json F] [-csv F] [-png F] [-svg F] [-pdf F] [-report DIR] [-bits N]", sweepAbout)
+	f := newFlags("sweep", "[-model M] (-clean TEXT -corrupted TEXT -clean-target TOKEN -corrupted-target TOKEN | -pairs FILE.jsonl|ioi:N|factual:N) [-direction D] [-corruption text|noise] [-sites LIST] [-metric M] [-json F] [-csv F] [-png F] [-svg F] [-pdf F] [-report DIR] [-bits N]", sweepAbout)
 	var o sweepFlags
 	f.StringVar(&o.model, "model", "", modelFlagUsage)
 	f.StringVar(&o.req.Clean, "clean", "", "the clean `text`")
@@ -100,6 +102,7 @@ func runSweep(ctx context.Context, std *stdio, args []string) error {
 	f.StringVar(&o.pdf, "pdf", "", "write the heatmaps as PDF to `F` (one file per site)")
 	f.StringVar(&o.report, "report", "", "write everything a report needs into `DIR`: the heatmaps as SVG and PNG (16 cm at 300 dpi), their captions and LaTeX figures, the tables as Markdown and LaTeX, the JSON record")
 	f.IntVar(&o.bits, "bits", 0, "quantise an F32 model in memory first as the web format would with `N`-bit codes (9…16), to compare; a web-format model already is")
+	o.design.flags(f)
 	pos, err := f.parse(args, std.out)
 	if err != nil {
 		return err
@@ -108,6 +111,9 @@ func runSweep(ctx context.Context, std *stdio, args []string) error {
 		return err
 	}
 	if err := o.check(f); err != nil {
+		return err
+	}
+	if err := o.design.check(f); err != nil {
 		return err
 	}
 	m, err := loadModel(o.model)
@@ -121,6 +127,9 @@ func runSweep(ctx context.Context, std *stdio, args []string) error {
 		m = m.Quantize(o.bits)
 	}
 	tok := bpe.New()
+	if o.design.isSet() {
+		return o.runSet(ctx, std, m, tok)
+	}
 	a, err := analysis.New(m, tok, o.req)
 	if err != nil {
 		return err
@@ -132,7 +141,7 @@ func runSweep(ctx context.Context, std *stdio, args []string) error {
 	if _, err := o.met.Value(a.Session.CleanBase, a.Session.CleanBase, a.Session.CorruptedBase); err != nil {
 		return asInput(err) // e.g. normalized with equal baselines
 	}
-	swept, err := sweepSites(ctx, std.err, a.Session, o.siteList, o.met)
+	swept, err := sweepSites(ctx, std.err, a.Session, o.siteList, o.met, o.dir)
 	if err != nil {
 		return err
 	}
@@ -144,13 +153,14 @@ func (o *sweepFlags) check(f *flags) error {
 	set := map[string]bool{}
 	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	var missing []string
-	for _, name := range []string{"clean", "corrupted", "clean-target", "corrupted-target"} {
+	needs, what := o.design.needs()
+	for _, name := range needs {
 		if !set[name] {
 			missing = append(missing, "-"+name)
 		}
 	}
 	if len(missing) > 0 {
-		return inputf("missing %s: sweep needs -clean, -corrupted, -clean-target and -corrupted-target (see patchlab sweep -h)", strings.Join(missing, ", "))
+		return inputf("missing %s: %s (see patchlab sweep -h)", strings.Join(missing, ", "), what)
 	}
 	for _, t := range []struct{ name, s string }{{"clean text", o.req.Clean}, {"corrupted text", o.req.Corrupted}, {"clean target", o.req.CleanTarget}, {"corrupted target", o.req.CorruptedTarget}} {
 		if !utf8.ValidString(t.s) {
@@ -198,7 +208,7 @@ func parseSites(list string) ([]patch.Site, error) {
 }
 
 // sweepSites sweeps each site in turn, with one progress bar for all cells.
-func sweepSites(ctx context.Context, stderr io.Writer, s *patch.Session, sites []patch.Site, met patch.Metric) ([]sweptSite, error) {
+func sweepSites(ctx context.Context, stderr io.Writer, s *patch.Session, sites []patch.Site, met patch.Metric, dir patch.Direction) ([]sweptSite, error) {
 	var total, done int64
 	for _, site := range sites {
 		r, c := s.Shape(site)
@@ -210,7 +220,7 @@ func sweepSites(ctx context.Context, stderr io.Writer, s *patch.Session, sites [
 	var out []sweptSite
 	for _, site := range sites {
 		_, cols := s.Shape(site)
-		mx, err := s.Sweep(ctx, site, patch.Options{Probs: met.NeedsProbs()}, func(_, c int, _ patch.Cell) {
+		mx, err := s.Sweep(ctx, site, patch.Options{Probs: met.NeedsProbs(), Direction: dir}, func(_, c int, _ patch.Cell) {
 			done++
 			if c == cols-1 { // cells arrive a row at a time
 				prog.update("sweep: cells", done, total)
@@ -260,7 +270,7 @@ func (o *sweepFlags) write(ctx context.Context, stdout io.Writer, tok *bpe.Token
 				return err
 			}
 		}
-		fig := figure{view: v, title: figureTitle(a, v, o.met), barLabel: metricFormula(a, o.met)}
+		fig := figure{view: v, title: o.titled(figureTitle(a, v, o.met)), barLabel: metricFormula(a, o.met)}
 		for _, out := range []struct{ path, format string }{{o.png, "png"}, {o.svg, "svg"}, {o.pdf, "pdf"}} {
 			if out.path == "" {
 				continue
