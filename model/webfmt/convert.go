@@ -206,9 +206,8 @@ func Quantized(ctx context.Context, src *safetensors.File, configJSON []byte, bi
 	return m, nil
 }
 
-// MaxWeight bounds the weights the format stores: a block's float16 step
-// must hold max|w|/127, and float16 ends at 65504.
-const MaxWeight = 1e6
+// MaxWeight bounds the weights the format stores: the loader's limit.
+const MaxWeight = weights.MaxWeight
 
 // checkRange returns an error if a weight of p is not finite or beyond
 // MaxWeight, which the codes would silently clip or zero.

@@ -221,8 +221,8 @@ func TestConvertRejectsIncompleteCheckpoint(t *testing.T) {
 			return ts
 		}
 	}
-	cases[`tensor "h.0.mlp.c_fc.weight" holds NaN at element 5: the checkpoint is damaged`] = setWeight("h.0.mlp.c_fc.weight", 5, float32(math.NaN()))
-	cases[`h.3.attn.c_proj.weight: weight 3e+07 at [0][1] is outside the web format's range`] = setWeight("h.3.attn.c_proj.weight", 64, 3e7) // [in][out]: transposed
+	cases[`tensor "h.0.mlp.c_fc.weight" holds NaN at element 5, outside the range of a GPT-2 weight`] = setWeight("h.0.mlp.c_fc.weight", 5, float32(math.NaN()))
+	cases[`tensor "h.3.attn.c_proj.weight" holds 3e+07 at element 64, outside the range of a GPT-2 weight (finite, |w| ≤ 1e+06)`] = setWeight("h.3.attn.c_proj.weight", 64, 3e7) // refused by the loader, which webfmt reads through
 	for want, edit := range cases {
 		var ts []safetensors.NamedTensor
 		for _, name := range f.Names() {

@@ -380,14 +380,11 @@ func (o *inspectFlags) write(ctx context.Context, stdout io.Writer, in *inspecti
 			}
 		}
 	}
-	written := outs.paths()
-	if err := outs.commit(ctx); err != nil {
-		return err
-	}
+	written, err := outs.commit(ctx)
 	for _, p := range written {
 		fmt.Fprintf(stdout, "wrote %s\n", p)
 	}
-	return nil
+	return err
 }
 
 // addCSVs stages one CSV file per table.

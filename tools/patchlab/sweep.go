@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -26,8 +27,7 @@ Sites (TransformerLens names):
 When both resid_post and embed are swept, the embed row is shown above
 layer 0 in resid_post's figure and CSV (as "embed") rather than on its own.
 
-Outputs (each written atomically, all at the end; an interrupted or failed
-run writes none):
+Outputs (all written at the end; an interrupted or failed run writes none):
   -json F   the whole analysis: ids, tokens, top-20 tables, the logit
             difference of every cell (patch_* fields, as golden.json names
             them) and, with another -metric, that metric (matrices).
@@ -47,6 +47,8 @@ flag writes one file per site, its name inserted before the extension:
 -png out.png gives out-resid_post.png, out-attn_out.png…; with one (as with
 the default resid_post,embed) the file is F itself. z's columns are heads
 (H0, H1…). Without any output flag the matrices are printed.
+
+` + outputsHelp + `
 
 Exit status: 0 done, 1 internal error, 2 bad input (one line on stderr says
 what to change), 130 interrupted.
@@ -134,7 +136,7 @@ func runSweep(ctx context.Context, std *stdio, args []string) error {
 	if err != nil {
 		return err
 	}
-	printRuns(std.out, tok, a)
+	printRuns(o.textOut(std), tok, a)
 	for _, w := range append(analysis.TargetWarnings(tok, o.req, a.CleanTokens, a.CorruptedTokens), a.RunWarnings()...) {
 		fmt.Fprintf(std.err, "warning: %s\n", w.Msg)
 	}
@@ -145,7 +147,7 @@ func runSweep(ctx context.Context, std *stdio, args []string) error {
 	if err != nil {
 		return err
 	}
-	return o.write(ctx, std.out, tok, a, swept)
+	return o.write(ctx, std.out, std.err, tok, a, swept)
 }
 
 // check validates the flags before anything is loaded.
@@ -177,7 +179,15 @@ func (o *sweepFlags) check(f *flags) error {
 	if o.met, err = patch.ParseMetric(o.metric); err != nil {
 		return asInput(err)
 	}
-	return nil
+	return checkOutputs(o.json, o.csv, o.png, o.svg, o.pdf)
+}
+
+// textOut is where the text report goes: stderr when an output is stdout.
+func (o *sweepFlags) textOut(std *stdio) io.Writer {
+	if slices.Contains([]string{o.json, o.csv, o.png, o.svg, o.pdf}, "-") {
+		return std.err
+	}
+	return std.out
 }
 
 // parseSites reads -sites: names separated by commas, or all.
@@ -240,7 +250,7 @@ func sweepSites(ctx context.Context, stderr io.Writer, s *patch.Session, sites [
 
 // write stages every requested output and renames them into place, or
 // prints the matrices when none was requested.
-func (o *sweepFlags) write(ctx context.Context, stdout io.Writer, tok *bpe.Tokenizer, a *analysis.Analysis, swept []sweptSite) error {
+func (o *sweepFlags) write(ctx context.Context, stdout, stderr io.Writer, tok *bpe.Tokenizer, a *analysis.Analysis, swept []sweptSite) error {
 	views := makeViews(a, swept)
 	if o.json == "" && o.csv == "" && o.png == "" && o.svg == "" && o.pdf == "" && o.report == "" {
 		for _, v := range views {
@@ -248,7 +258,7 @@ func (o *sweepFlags) write(ctx context.Context, stdout io.Writer, tok *bpe.Token
 		}
 		return nil
 	}
-	outs := &outputs{}
+	outs := &outputs{stdout: stdout}
 	defer outs.abort()
 	if o.json != "" {
 		mxs := make([]*patch.Matrix, len(swept))
@@ -288,12 +298,9 @@ func (o *sweepFlags) write(ctx context.Context, stdout io.Writer, tok *bpe.Token
 			return err
 		}
 	}
-	written := outs.paths()
-	if err := outs.commit(ctx); err != nil {
-		return err
-	}
+	written, err := outs.commit(ctx)
 	for _, p := range written {
-		fmt.Fprintf(stdout, "wrote %s\n", p)
+		fmt.Fprintf(o.textOut(&stdio{stdout, stderr}), "wrote %s\n", p)
 	}
-	return nil
+	return err
 }

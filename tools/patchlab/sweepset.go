@@ -311,14 +311,11 @@ func (o *sweepFlags) writeSet(ctx context.Context, stdout io.Writer, set *prompt
 			}
 		}
 	}
-	written := outs.paths()
-	if err := outs.commit(ctx); err != nil {
-		return err
-	}
+	written, err := outs.commit(ctx)
 	for _, p := range written {
 		fmt.Fprintf(stdout, "wrote %s\n", p)
 	}
-	return nil
+	return err
 }
 
 // setTitle is a set figure's title: what is averaged, how the runs were
