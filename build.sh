@@ -6,7 +6,8 @@
 #                        Go's wasm_exec.js, site/, gzip copies (idempotent)
 #   ./build.sh weights   download GPT-2 and convert it to the web format into
 #                        $PATCHLAB_WEIGHTS (needs the network; without it, says
-#                        how else to give weights and goes on)
+#                        how else to give weights and goes on), then check it
+#                        against the published GPT-2 numbers (stops if it fails)
 #   ./build.sh serve     build, fetch the weights if missing, put them in
 #                        dist/weights/ (a link), serve dist/ at http://127.0.0.1:8080/
 #   ./build.sh dist      build, fetch the weights if missing, copy them into
@@ -15,7 +16,7 @@
 #
 # Environment:
 #   REQUIRE_WEIGHTS   set to 1: fail (rather than go on without weights) when
-#                     they cannot be fetched — for a deploy
+#                     they cannot be fetched or are not GPT-2 small — for a deploy
 #   PATCHLAB_WEIGHTS  converted weights (manifest.json + shards);
 #                     default ${XDG_CACHE_HOME:-$HOME/.cache}/patchlab/gpt2
 #   DIST              output folder (default dist)
@@ -64,7 +65,11 @@ weights() {
 	say "checking, or downloading and converting, GPT-2 in $WEIGHTS"
 	mkdir -p "$(dirname "$WEIGHTS")"
 	if go run ./tools/patchlab fetch -out "$WEIGHTS"; then
-		say "the weights are in $WEIGHTS"
+		say "the weights are in $WEIGHTS; checking them against the published GPT-2 small numbers"
+		local require=""
+		[ "${REQUIRE_WEIGHTS:-}" = 1 ] && require=-require
+		go run ./tools/patchlab check $require -model "$WEIGHTS" ||
+			die "the weights in $WEIGHTS did not pass the check against the published GPT-2 numbers (see above): not using them. Delete the folder and run ./build.sh weights again; if it fails again, report it."
 	elif [ "${REQUIRE_WEIGHTS:-}" = 1 ]; then
 		die "no weights, and REQUIRE_WEIGHTS=1: stopping"
 	else

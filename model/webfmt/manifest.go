@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/patchlab/patchlab/model/gpt2"
@@ -45,6 +47,33 @@ type Manifest struct {
 	// Calibration is what the converter measured, when it chose the width
 	// by calibration (model/calib); nil otherwise.
 	Calibration *Calibration `json:"calibration,omitempty"`
+	// Check is the result of checking the model against published numbers
+	// (model/selfcheck, `patchlab check`); nil when it was not checked.
+	Check *Check `json:"check,omitempty"`
+}
+
+// Check is a self-check's result: Result is "passed", "failed" or
+// "skipped"; Detail says what was checked and the worst deviation, the
+// first failure, or why it was skipped.
+type Check struct {
+	Result  string `json:"result"`
+	Against string `json:"against"`
+	Checks  int    `json:"checks"`
+	Detail  string `json:"detail"`
+}
+
+// WriteCheck records c in the manifest of the converted model in dir.
+func WriteCheck(dir string, c *Check) error {
+	data, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	if err != nil {
+		return err
+	}
+	m, err := ParseManifest(data)
+	if err != nil {
+		return err
+	}
+	m.Check = c
+	return writeManifest(dir, m)
 }
 
 // Calibration is the converter's measurement of the model it wrote: the
@@ -145,6 +174,9 @@ func (m *Manifest) Validate() error {
 	}
 	if c := m.Calibration; c != nil && !(c.Tolerance > 0 && c.Tolerance <= 1 && c.Worst >= 0 && c.Worst <= 1000) {
 		return fmt.Errorf("webfmt: manifest calibration %+v: want a tolerance in (0, 1] and a worst error in [0, 1000]", *c)
+	}
+	if c := m.Check; c != nil && c.Result != "passed" && c.Result != "failed" && c.Result != "skipped" {
+		return fmt.Errorf("webfmt: manifest check result %q: want passed, failed or skipped", c.Result)
 	}
 	if err := validateConfig(m.Config); err != nil {
 		return err

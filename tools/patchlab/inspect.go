@@ -239,14 +239,14 @@ func (in *inspection) dlaRows() []dlaRow {
 // lensView is a run's logit lens as a view: rows embed, 0, 1, …
 func (in *inspection) lensView(r runViews) view {
 	return view{name: "logit_lens_" + r.name, rowTitle: "layer (residual stream after it)", colTitle: "position",
-		rowLabels: append([]string{"embed"}, numbers(in.layers(), "")...),
-		colLabels: analysis.ColumnLabels(r.tokens), vals: r.lens}
+		rowLabels: append([]string{"embed"}, patch.Numbered("", in.layers())...),
+		colLabels: analysis.PositionLabels(r.tokens, nil), vals: r.lens}
 }
 
 // headsView is a run's per-head attribution as a view: layers × heads.
 func (in *inspection) headsView(r runViews) view {
 	return view{name: "dla_heads_" + r.name, rowTitle: "layer", colTitle: "head",
-		rowLabels: numbers(in.layers(), ""), colLabels: numbers(len(r.dla.Heads[0]), ""), vals: r.dla.Heads}
+		rowLabels: patch.Numbered("", in.layers()), colLabels: patch.Numbered("H", len(r.dla.Heads[0])), vals: r.dla.Heads}
 }
 
 // top1Text is the lens's top-1 tokens as text, [L+1][T].
@@ -417,7 +417,7 @@ func (in *inspection) addCSVs(outs *outputs, path string) error {
 		if err := add("logit_lens_top1_"+r.name, top); err != nil {
 			return err
 		}
-		cols := analysis.ColumnLabels(r.tokens)
+		cols := analysis.PositionLabels(r.tokens, nil)
 		attn := [][]string{append([]string{"layer.head query"}, cols...)}
 		for l, heads := range r.attn {
 			for h, rows := range heads {

@@ -182,7 +182,7 @@ func drawAttention(dc draw.Canvas, r runViews, l int, text string) {
 	body := drawTitle(dc, fmt.Sprintf("Attention patterns, layer %d: query (row) reading key (column)", l), text)
 	heads := r.attn[l]
 	t := len(r.tokens)
-	labels := analysis.ColumnLabels(r.tokens)
+	labels := analysis.PositionLabels(r.tokens, nil)
 	ls := style(6)
 	widest := vg.Length(0)
 	for _, s := range labels {

@@ -36,6 +36,7 @@ var commands = []command{
 	{"inspect", "look inside the clean and corrupted runs: attention patterns, logit lens, direct logit attribution", runInspect},
 	{"convert", "convert a model.safetensors to the web format (integer-coded shards + manifest.json)", runConvert},
 	{"fetch", "download GPT-2 and convert it to the web format", runFetch},
+	{"check", "check GPT-2 small against the published numbers (top-20 probabilities, heatmap shape)", runCheck},
 	{"bench", "time the 12 × N resid_post sweep on a random GPT-2-small-shaped model", runBench},
 }
 

@@ -31,18 +31,34 @@ type figure struct {
 	title    []string
 	barLabel string
 	cellText [][]string // written in the cells instead of the values, when set
+	// width, height and dpi (the PNG's resolution) are the defaults above when 0.
+	width, height vg.Length
+	dpi           int
+}
+
+// size is the figure's size and PNG resolution.
+func (fig figure) size() (w, h vg.Length, dpi int) {
+	w, h, dpi = figWidth, figHeight, pngDPI
+	if fig.width > 0 {
+		w, h = fig.width, fig.height
+	}
+	if fig.dpi > 0 {
+		dpi = fig.dpi
+	}
+	return w, h, dpi
 }
 
 // writeFigure draws fig in format (png, svg or pdf) to w.
 func writeFigure(w io.Writer, format string, fig figure) error {
 	var c vg.CanvasWriterTo
+	width, height, dpi := fig.size()
 	switch format {
 	case "png":
-		c = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(figWidth, figHeight), vgimg.UseDPI(pngDPI))}
+		c = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(dpi))}
 	case "svg":
-		c = vgsvg.New(figWidth, figHeight)
+		c = vgsvg.New(width, height)
 	case "pdf":
-		p := vgpdf.New(figWidth, figHeight)
+		p := vgpdf.New(width, height)
 		p.EmbedFonts(true)
 		c = pdfText{p}
 	default:
@@ -120,7 +136,7 @@ func heatmapPlot(fig figure) *plot.Plot {
 	for _, l := range fig.colLabels {
 		widest = max(widest, xs.Width(l))
 	}
-	if approxDataWidth := figWidth - 2.6*vg.Inch; widest > 0.9*approxDataWidth/vg.Length(cols) {
+	if width, _, _ := fig.size(); widest > 0.9*(width-2.6*vg.Inch)/vg.Length(cols) {
 		xs.Rotation = math.Pi / 4 // labels wider than their cells
 		xs.XAlign = draw.XRight
 	}

@@ -36,6 +36,12 @@ run writes none):
   -png F, -svg F, -pdf F
             heatmaps, 8×5 in: positions across, layer 0 at the top, a
             blue–white–red palette centred at 0 with a colour bar.
+  -report DIR
+            everything a report needs: heatmap.svg and heatmap.png (16 cm
+            wide, 1890 pixels at 300 dpi), heatmap.txt (its caption) and
+            heatmap.tex (a LaTeX figure with it), tables.md and tables.tex
+            (both top-20 tables and both tokenizations; LaTeX with booktabs)
+            and record.json (as -json).
 When there are several sites (resid_post with embed counting as one), each
 flag writes one file per site, its name inserted before the extension:
 -png out.png gives out-resid_post.png, out-attn_out.png…; with one (as with
@@ -71,13 +77,14 @@ type sweepFlags struct {
 	model, sites, metric     string
 	req                      analysis.Request
 	json, csv, png, svg, pdf string
+	report                   string
 	bits                     int
 	siteList                 []patch.Site
 	met                      patch.Metric
 }
 
 func runSweep(ctx context.Context, std *stdio, args []string) error {
-	f := newFlags("sweep", "[-model M] -clean TEXT -corrupted TEXT -clean-target TOKEN -corrupted-target TOKEN [-sites LIST] [-metric M] [-json F] [-csv F] [-png F] [-svg F] [-pdf F] [-bits N]", sweepAbout)
+	f := newFlags("sweep", "[-model M] -clean TEXT -corrupted TEXT -clean-target TOKEN -corrupted-target TOKEN [-sites LIST] [-metric M] [-json F] [-csv F] [-png F] [-svg F] [-pdf F] [-report DIR] [-bits N]", sweepAbout)
 	var o sweepFlags
 	f.StringVar(&o.model, "model", "", modelFlagUsage)
 	f.StringVar(&o.req.Clean, "clean", "", "the clean `text`")
@@ -91,6 +98,7 @@ func runSweep(ctx context.Context, std *stdio, args []string) error {
 	f.StringVar(&o.png, "png", "", "write the heatmaps as PNG to `F` (one file per site)")
 	f.StringVar(&o.svg, "svg", "", "write the heatmaps as SVG to `F` (one file per site)")
 	f.StringVar(&o.pdf, "pdf", "", "write the heatmaps as PDF to `F` (one file per site)")
+	f.StringVar(&o.report, "report", "", "write everything a report needs into `DIR`: the heatmaps as SVG and PNG (16 cm at 300 dpi), their captions and LaTeX figures, the tables as Markdown and LaTeX, the JSON record")
 	f.IntVar(&o.bits, "bits", 0, "quantise an F32 model in memory first as the web format would with `N`-bit codes (9…16), to compare; a web-format model already is")
 	pos, err := f.parse(args, std.out)
 	if err != nil {
@@ -224,7 +232,7 @@ func sweepSites(ctx context.Context, stderr io.Writer, s *patch.Session, sites [
 // prints the matrices when none was requested.
 func (o *sweepFlags) write(ctx context.Context, stdout io.Writer, tok *bpe.Tokenizer, a *analysis.Analysis, swept []sweptSite) error {
 	views := makeViews(a, swept)
-	if o.json == "" && o.csv == "" && o.png == "" && o.svg == "" && o.pdf == "" {
+	if o.json == "" && o.csv == "" && o.png == "" && o.svg == "" && o.pdf == "" && o.report == "" {
 		for _, v := range views {
 			printView(stdout, v, o.met)
 		}
@@ -263,6 +271,11 @@ func (o *sweepFlags) write(ctx context.Context, stdout io.Writer, tok *bpe.Token
 			if err := outs.add(perView(out.path, v.name, several), func(w io.Writer) error { return writeFigure(w, out.format, fig) }); err != nil {
 				return err
 			}
+		}
+	}
+	if o.report != "" {
+		if err := o.addReport(ctx, outs, tok, a, swept, views); err != nil {
+			return err
 		}
 	}
 	written := outs.paths()
