@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 
+	"github.com/patchlab/patchlab/model/analysis"
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/inspect"
 )
@@ -34,10 +36,18 @@ type LensRow struct {
 	Tokens []string `json:"tokens"` // the ids decoded
 }
 
-// trace is the started analysis's run of that name.
-func (e *Engine) trace(run string) (*gpt2.Trace, error) {
+// ErrOtherTexts is the failure of a view asked of texts other than those
+// started: the texts were run again meanwhile (of kind "cancelled").
+var ErrOtherTexts = fmt.Errorf("the texts changed: run them again to look inside (%w)", context.Canceled)
+
+// trace is the run of that name of the started analysis, which must be
+// req's: a view is never computed from other texts than the page asked for.
+func (e *Engine) trace(req analysis.Request, run string) (*gpt2.Trace, error) {
 	if e.an == nil {
 		return nil, errors.New("no analysis is started")
+	}
+	if e.an.Request != req {
+		return nil, ErrOtherTexts
 	}
 	switch run {
 	case "clean":
@@ -48,10 +58,10 @@ func (e *Engine) trace(run string) (*gpt2.Trace, error) {
 	return nil, fmt.Errorf("unknown run %q (clean or corrupted)", run)
 }
 
-// Inspect computes one run's attention patterns (packed, EncodeAttention),
+// Inspect computes, of the started analysis of req, one run's attention patterns (packed, EncodeAttention),
 // lens metric and direct logit attribution.
-func (e *Engine) Inspect(run string) (*RunViews, []byte, error) {
-	tr, err := e.trace(run)
+func (e *Engine) Inspect(req analysis.Request, run string) (*RunViews, []byte, error) {
+	tr, err := e.trace(req, run)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -63,8 +73,8 @@ func (e *Engine) Inspect(run string) (*RunViews, []byte, error) {
 // LensTop1 is the token lens row r of the run predicts at every position:
 // a product with the whole unembedding per cell, so the page asks for a
 // row at a time.
-func (e *Engine) LensTop1(run string, r int) (*LensRow, error) {
-	tr, err := e.trace(run)
+func (e *Engine) LensTop1(req analysis.Request, run string, r int) (*LensRow, error) {
+	tr, err := e.trace(req, run)
 	if err != nil {
 		return nil, err
 	}

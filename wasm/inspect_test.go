@@ -60,12 +60,13 @@ func TestInspectGolden(t *testing.T) {
 		if !ok {
 			t.Fatalf("no golden case %q", name)
 		}
-		if _, err := e.Start(analysis.Request{Clean: g.Clean, Corrupted: g.Corrupted, CleanTarget: g.CleanTarget, CorruptedTarget: g.CorruptedTarget}); err != nil {
+		req := analysis.Request{Clean: g.Clean, Corrupted: g.Corrupted, CleanTarget: g.CleanTarget, CorruptedTarget: g.CorruptedTarget}
+		if _, err := e.Start(req); err != nil {
 			t.Fatal(err)
 		}
 		for _, run := range []string{"clean", "corrupted"} {
 			what := name + " " + run
-			v, packed, err := e.Inspect(run)
+			v, packed, err := e.Inspect(req, run)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,7 +115,7 @@ func TestInspectGolden(t *testing.T) {
 			var wantTop [][]int
 			vg.field(t, "logit_lens_top1_"+run, &wantTop)
 			for r := range wantTop {
-				row, err := e.LensTop1(run, r)
+				row, err := e.LensTop1(req, run, r)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -152,22 +153,29 @@ func worstOf(got, want [][]float64) float64 {
 // start, for an unknown run and for a lens row outside the lens.
 func TestInspectErrors(t *testing.T) {
 	e := tinyEngine(t)
-	if _, _, err := e.Inspect("clean"); err == nil {
+	if _, _, err := e.Inspect(michelle, "clean"); err == nil {
 		t.Error("Inspect before Start succeeded")
 	}
 	if _, err := e.Start(michelle); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.Inspect("patched"); err == nil {
+	if _, _, err := e.Inspect(michelle, "patched"); err == nil {
 		t.Error("Inspect of an unknown run succeeded")
+	} else if k := Classify(err, KindInternal).Kind; k != KindInternal {
+		t.Errorf("an unknown run is of kind %q", k)
 	}
 	for _, r := range []int{-1, 5} {
-		if _, err := e.LensTop1("clean", r); err == nil {
+		if _, err := e.LensTop1(michelle, "clean", r); err == nil {
 			t.Errorf("LensTop1 row %d of a 5-row lens succeeded", r)
 		}
 	}
-	if k := Classify(func() error { _, _, err := e.Inspect("x"); return err }(), KindInternal).Kind; k != KindInternal {
-		t.Errorf("an unknown run is of kind %q", k)
+	// Other texts than those started: cancelled, never the started texts' views.
+	other := michelle
+	other.Clean = "Michelle Brown was a top-notch student. Michelle"
+	for _, err := range []error{func() error { _, _, err := e.Inspect(other, "clean"); return err }(), func() error { _, err := e.LensTop1(other, "clean", 0); return err }()} {
+		if err == nil || Classify(err, KindInternal).Kind != KindCancelled {
+			t.Errorf("a view of other texts than those started: %v", err)
+		}
 	}
 	if _, err := DecodeAttention(make([]byte, 12), 1, 1, 2); err == nil {
 		t.Error("DecodeAttention of 12 bytes as 1×1×2×2 succeeded")

@@ -205,12 +205,18 @@ func record(_ js.Value, args []js.Value) any {
 	})
 }
 
-// inspect(run) → Promise<{views: runViewsJSON, attn: Uint8Array}>: one run
-// ("clean" or "corrupted") of the started analysis looked inside (inspect.go).
+// inspect(requestJSON, run) → Promise<{views: runViewsJSON, attn: Uint8Array}>:
+// one run ("clean" or "corrupted") of the started analysis, which must be
+// the request's, looked inside (inspect.go); "cancelled" if other texts
+// were started since.
 func inspectRun(_ js.Value, args []js.Value) any {
-	run := args[0].String()
+	text, run := args[0].String(), args[1].String()
 	return promise(KindInternal, func() (any, error) {
-		v, attn, err := engine.Inspect(run)
+		var req analysis.Request
+		if err := json.Unmarshal([]byte(text), &req); err != nil {
+			return nil, err
+		}
+		v, attn, err := engine.Inspect(req, run)
 		if err != nil {
 			return nil, err
 		}
@@ -224,11 +230,16 @@ func inspectRun(_ js.Value, args []js.Value) any {
 	})
 }
 
-// lensTop1(run, row) → Promise<lensRowJSON>: the top-1 tokens of one row of the lens.
+// lensTop1(requestJSON, run, row) → Promise<lensRowJSON>: the top-1 tokens
+// of one row of the lens, as inspect.
 func lensTop1(_ js.Value, args []js.Value) any {
-	run, row := args[0].String(), args[1].Int()
+	text, run, row := args[0].String(), args[1].String(), args[2].Int()
 	return promise(KindInternal, func() (any, error) {
-		r, err := engine.LensTop1(run, row)
+		var req analysis.Request
+		if err := json.Unmarshal([]byte(text), &req); err != nil {
+			return nil, err
+		}
+		r, err := engine.LensTop1(req, run, row)
 		if err != nil {
 			return nil, err
 		}
