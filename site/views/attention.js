@@ -278,8 +278,13 @@ function renderChips(e, toks) {
 	}
 	const t = state.token ?? T - 1;
 	for (const [i, b] of [...p.tokens.children].entries()) b.classList.toggle("chosen", i === t);
-	const chip = (k, v) => el("span", { class: "chip heat", style: `background:${color(v)};color:${v > 0.55 ? "#fff" : "#111"}`, title: fmt(v), "aria-label": `${label(toks[k], k)}: ${fmt(v)}` },
-		el("span", { class: "t", text: label(toks[k], k) }), el("span", { class: "id", text: fmt(v) }));
+	const chip = (k, v) => {
+		const c = el("span", { class: "chip heat", title: fmt(v), "aria-label": `${label(toks[k], k)}: ${fmt(v)}` },
+			el("span", { class: "t", text: label(toks[k], k) }), el("span", { class: "id", text: fmt(v) }));
+		c.style.background = color(v); // through the CSSOM: the page's policy forbids style attributes
+		c.style.color = v > 0.55 ? "#fff" : "#111";
+		return c;
+	};
 	p.readsH.textContent = `What ${quoted(toks[t].text)} (position ${t}) attends to:`;
 	p.reads.replaceChildren(...Array.from({ length: t + 1 }, (_, k) => chip(k, pat[t * T + k])));
 	p.readByH.textContent = `What attends to ${quoted(toks[t].text)}:`;

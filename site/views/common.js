@@ -28,7 +28,7 @@ export function panel(container, opts) {
 		main: el("div", { class: "look-main canvas-box" }),
 		tip: el("div", { class: "tooltip", hidden: "" }),
 		live: el("p", { class: "visually-hidden", "aria-live": "polite" }),
-		table: el("table", { class: "visually-hidden" }, el("caption"), el("thead"), el("tbody")),
+		table: el("table", {}, el("caption"), el("thead"), el("tbody")),
 		runSelect,
 		buttons: {},
 	};
@@ -41,7 +41,7 @@ export function panel(container, opts) {
 		exports.append(p.buttons[fmt]);
 	}
 	p.root.append(el("h3", { id: id("h"), class: "look-h", text: opts.title }), p.caption, p.controls, p.problem,
-		el("div", { class: "heat-wrap" }, p.main, howto), p.live, p.table, exports);
+		el("div", { class: "heat-wrap" }, p.main, howto), p.live, el("div", { class: "visually-hidden" }, p.table), exports);
 	p.root.hidden = true;
 	container.append(p.root);
 	return p;
