@@ -28,7 +28,24 @@ const state = {
 	shown: null, // the name of the view shown (another one: the focus goes)
 };
 
-const hooks = { rerunWithProbs: () => {} };
+const hooks = { rerunWithProbs: () => {}, openHead: null };
+
+// headOf is the attention head a cell of a heatmap of z is, {l, h}, or null:
+// a column of z (patched at every position), or a row of z per position.
+function headOf(m, cell) {
+	if (!m || !cell || !m.rowOf[cell.r]) return null;
+	const { site, r } = m.rowOf[cell.r];
+	if (site.columns === "heads") return { l: r, h: cell.c };
+	if (site.row_group > 0) return { l: Math.floor(r / site.row_group), h: r % site.row_group };
+	return null;
+}
+
+// openHead opens the pattern of the head a cell is (host.openHead), if it is one.
+function openHead(cell) {
+	const head = headOf(state.heat.model, cell);
+	if (head && hooks.openHead) hooks.openHead(head.l, head.h);
+	return !!head;
+}
 
 const $ = (id) => state.root.querySelector(`#${id}`);
 
@@ -154,7 +171,7 @@ function showTooltip(cell, x, y) {
 		tip.hidden = true;
 		return;
 	}
-	tip.textContent = describeCell(m, cell);
+	tip.textContent = describeCell(m, cell) + (hooks.openHead && headOf(m, cell) ? "\nClick (or Enter) to see this head's attention pattern" : "");
 	tip.hidden = false;
 	const box = $("heatmap").parentElement;
 	tip.style.left = `${Math.min(x + 14, box.clientWidth - tip.offsetWidth - 4)}px`;
@@ -183,6 +200,10 @@ function bindCanvas() {
 		}
 		showTooltip(cell, x + canvas.offsetLeft, y + canvas.offsetTop);
 	});
+	canvas.addEventListener("click", (ev) => {
+		const rect = canvas.getBoundingClientRect();
+		openHead(heat.cellAt(ev.clientX - rect.left, ev.clientY - rect.top));
+	});
 	canvas.addEventListener("mouseleave", () => {
 		heat.hover = null;
 		heat.render();
@@ -201,6 +222,10 @@ function bindCanvas() {
 		const m = heat.model;
 		if (!m) return;
 		const f = state.focus || { r: 0, c: 0 };
+		if (ev.key === "Enter" && openHead(f)) {
+			ev.preventDefault();
+			return;
+		}
 		const moves = {
 			ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0],
 			Home: [0, -m.cols], End: [0, m.cols], PageUp: [-m.rows, 0], PageDown: [m.rows, 0],

@@ -74,7 +74,9 @@ export function draw(ctx, m, L, opts = {}) {
 			ctx.fillRect(left + c * cellW, top + r * cellH, cellW, cellH);
 			if (showText && Number.isFinite(v)) {
 				ctx.fillStyle = Math.abs(t) > 0.55 ? "#fff" : "#222";
-				ctx.fillText(format(v), left + c * cellW + cellW / 2, top + r * cellH + cellH / 2 + 0.5);
+				// m.cellText(r, c), if given, is the text of a cell (the logit lens's top-1 token).
+				if (m.cellText) ctx.fillText(m.cellText(r, c) ?? format(v), left + c * cellW + cellW / 2, top + r * cellH + cellH / 2 + 0.5, cellW - 4);
+				else ctx.fillText(format(v), left + c * cellW + cellW / 2, top + r * cellH + cellH / 2 + 0.5);
 			}
 		}
 	}

@@ -213,6 +213,19 @@ function storeFault(kind) {
 	else if (kind === "quota" && self.Cache) Cache.prototype.put = () => Promise.reject(new DOMException("The quota has been exceeded.", "QuotaExceededError"));
 }
 
+// started is the key of the texts this worker's engine last started: the
+// views (inspect, lensTop1) start them only in a worker that started none
+// (a replacement); the engine refuses other texts than those started.
+let started = null;
+const keyOf = (req) => JSON.stringify([req.clean, req.corrupted, req.clean_target, req.corrupted_target]);
+
+async function startedFor(req) {
+	if (started === null) {
+		started = keyOf(req);
+		await engine().start(JSON.stringify(req));
+	}
+}
+
 const handlers = {
 	async tokenize(msg) {
 		post({ type: "tokens", id: msg.id, result: JSON.parse(await engine().tokenize(JSON.stringify(msg.req))) });
@@ -249,6 +262,7 @@ const handlers = {
 		else engine().crash(msg.kind);
 	},
 	async start(msg) {
+		started = keyOf(msg.req);
 		if (msg.fresh) engine().forget();
 		try {
 			const baseline = JSON.parse(await engine().start(JSON.stringify(msg.req)));
@@ -278,6 +292,18 @@ const handlers = {
 	},
 	memory(msg) {
 		post({ type: "memory", id: msg.id, memory: memoryMB() });
+	},
+	// inspect looks inside one run of the started texts: lens metric and
+	// DLA, and the attention patterns as a Float32Array (transferred).
+	async inspect(msg) {
+		await startedFor(msg.req);
+		const r = await engine().inspect(JSON.stringify(msg.req), msg.run);
+		const attn = new Float32Array(r.attn.buffer, r.attn.byteOffset, r.attn.byteLength / 4);
+		post({ type: "inspected", id: msg.id, views: JSON.parse(r.views), attn }, [attn.buffer]);
+	},
+	async lensTop1(msg) {
+		await startedFor(msg.req);
+		post({ type: "lensRow", id: msg.id, row: JSON.parse(await engine().lensTop1(JSON.stringify(msg.req), msg.run, msg.row)) });
 	},
 };
 
