@@ -40,10 +40,16 @@ func NewEngine() *Engine { return &Engine{tok: bpe.New()} }
 
 // Info describes a loaded model.
 type Info struct {
-	Config    gpt2.Config `json:"config"`
-	Bytes     int64       `json:"bytes"`
-	Quantized bool        `json:"quantized"` // the web format, not float32
-	Bits      int         `json:"bits"`      // the web format's code width
+	// Name is what the page calls it (never "GPT-2 small" unless its
+	// configuration is GPT-2 small's).
+	Name string `json:"name"`
+	// Check is the result of the published-numbers check the converter
+	// recorded (patchlab check), if any.
+	Check     *webfmt.Check `json:"check,omitempty"`
+	Config    gpt2.Config   `json:"config"`
+	Bytes     int64         `json:"bytes"`
+	Quantized bool          `json:"quantized"` // the web format, not float32
+	Bits      int           `json:"bits"`      // the web format's code width
 	// Calibration is what the converter measured, if it calibrated.
 	Calibration *webfmt.Calibration `json:"calibration,omitempty"`
 	// Sites is the site table for this model; Heatmaps what the page offers.
@@ -51,9 +57,9 @@ type Info struct {
 	Heatmaps []analysis.Heatmap  `json:"views"`
 }
 
-func (e *Engine) setModel(m *gpt2.Model, bits int, cal *webfmt.Calibration) Info {
+func (e *Engine) setModel(m *gpt2.Model, bits int, cal *webfmt.Calibration, check *webfmt.Check) Info {
 	e.model, e.an = m, nil
-	return Info{Config: m.Config, Bytes: m.Bytes(), Quantized: bits != 0, Bits: bits, Calibration: cal,
+	return Info{Name: m.Config.Name(), Check: check, Config: m.Config, Bytes: m.Bytes(), Quantized: bits != 0, Bits: bits, Calibration: cal,
 		Sites: analysis.SiteInfos(m.Config), Heatmaps: analysis.Heatmaps}
 }
 
@@ -68,7 +74,7 @@ func (e *Engine) LoadWeb(manifest []byte, open func(file string) ([]byte, error)
 	if err != nil {
 		return Info{}, err
 	}
-	return e.setModel(model, m.Bits, m.Calibration), nil
+	return e.setModel(model, m.Bits, m.Calibration, m.Check), nil
 }
 
 // LoadSafetensors loads a Hugging Face GPT-2 checkpoint in float32, read
@@ -83,7 +89,7 @@ func (e *Engine) LoadSafetensors(r io.ReaderAt, size int64, name string, configJ
 	if err != nil {
 		return Info{}, err
 	}
-	return e.setModel(m, 0, nil), nil
+	return e.setModel(m, 0, nil, nil), nil
 }
 
 // Check reads only the header of a safetensors file and checks that it
