@@ -48,7 +48,7 @@ flag writes one file per site, its name inserted before the extension:
 the default resid_post,embed) the file is F itself. z's columns are heads
 (H0, H1…). Without any output flag the matrices are printed.
 
-` + outputsHelp + `
+`+outputsHelp+`
 
 Exit status: 0 done, 1 internal error, 2 bad input (one line on stderr says
 what to change), 130 interrupted.
