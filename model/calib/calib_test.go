@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"strings"
 	"testing"
 
@@ -103,17 +104,21 @@ func TestGoldenWithChosenWidth(t *testing.T) {
 	}
 }
 
-// TestSmallWithChosenWidth converts a random GPT-2-small-shaped model as the
-// converter does by default and checks the assignment's example on it.
-// Random models' heatmaps are faint (their patching effects a few
-// hundredths of a logit), so the converter picks wide codes for them: 14
-// bits for this one, 0.39× the float32 file, where GPT-2 small itself would
-// take 9 (0.26×) if its calibration heatmaps allow.
-func TestSmallWithChosenWidth(t *testing.T) {
-	if testing.Short() {
-		t.Skip("calibrates a GPT-2-small-shaped model")
+// TestRandomWithChosenWidth converts a random model as the converter does
+// by default and checks the Michelle example on it, texts it did not
+// calibrate on. Random models' heatmaps are faint (their patching effects a
+// few hundredths of a logit), so the converter picks wide codes for them:
+// 14 bits for GPT-2 small's shape, 0.39× the float32 file, where GPT-2
+// small itself would take 9 (0.26×) if its calibration heatmaps allow.
+// GPT-2 small's shape takes minutes, so by default the model is a
+// narrower one (the property does not depend on the size);
+// PATCHLAB_HEAVY=1 takes GPT-2 small's.
+func TestRandomWithChosenWidth(t *testing.T) {
+	cfg := gpt2.Config{Layers: 2, Heads: 12, Width: 768, Context: 64, Vocab: gpt2.Small.Vocab}
+	if os.Getenv("PATCHLAB_HEAVY") != "" {
+		cfg = gpt2.Small
 	}
-	m := gpt2.Random(gpt2.Small, 1)
+	m := gpt2.Random(cfg, 1)
 	bits, q := chooseAndCheck(t, m)
 	clean := []int{48736, 5437, 373, 257, 1353, 12, 1662, 354, 3710, 13, 16738} // Michelle Jones was a top-notch student. Michelle
 	corrupted := append([]int(nil), clean...)
@@ -123,7 +128,7 @@ func TestSmallWithChosenWidth(t *testing.T) {
 		t.Fatal(err)
 	}
 	sites := []patch.Site{{Kind: gpt2.ResidPost}, {Kind: gpt2.AttnOut}, {Kind: gpt2.MLPOut}, {Kind: gpt2.Z}}
-	checkWebFormat(t, fmt.Sprintf("gpt2-small-shaped, %d bits", bits), f, q, sites)
+	checkWebFormat(t, fmt.Sprintf("random %d-layer, width %d, %d bits", cfg.Layers, cfg.Width, bits), f, q, sites)
 }
 
 // chooseAndCheck runs Choose with the default tolerance, logs its trials
