@@ -8,7 +8,7 @@ const VERSION = "dev";
 const SHELL = `patchlab-shell-${VERSION}`;
 const FILES = [
 	"./", "index.html", "style.css", "app.js", "pool.js", "model.js", "heatmap.js", "urlstate.js", "export.js",
-	"weightstore.js", "worker.js", "memfs.js", "wasm_exec.js", "patchlab.wasm", "presets.json", "icon.svg", "app.webmanifest",
+	"weightstore.js", "worker.js", "memfs.js", "wasm_exec.js", "patchlab.wasm", "patchlab-simd.wasm", "wasmbuild.js", "presets.json", "icon.svg", "app.webmanifest",
 ];
 const MANIFEST = "weights/manifest.json";
 

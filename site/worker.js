@@ -38,13 +38,14 @@ function exitReason() {
 
 const booted = (async () => {
 	const go = new Go();
+	const url = await import("./wasmbuild.js").then((m) => m.wasmURL(), () => "patchlab.wasm");
 	let inst;
 	try {
-		inst = (await WebAssembly.instantiateStreaming(fetch("patchlab.wasm"), go.importObject)).instance;
+		inst = (await WebAssembly.instantiateStreaming(fetch(url), go.importObject)).instance;
 	} catch (e) {
 		// A host that serves .wasm with another Content-Type: compile from bytes.
-		const res = await fetch("patchlab.wasm");
-		if (!res.ok) throw new Error(`patchlab.wasm: HTTP ${res.status}`);
+		const res = await fetch(url);
+		if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
 		inst = (await WebAssembly.instantiate(await res.arrayBuffer(), go.importObject)).instance;
 	}
 	// run returns at once (main waits for calls), self.patchlab is set;
