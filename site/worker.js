@@ -8,8 +8,6 @@
 "use strict";
 importScripts("memfs.js", "wasm_exec.js", "weightstore.js");
 
-// wasmURL is the engine's file.
-const wasmURL = () => "patchlab.wasm";
 
 // plYield lets the event loop run (and a "cancel" message arrive) in the
 // middle of a sweep; Go calls it every few tens of milliseconds.
@@ -57,13 +55,14 @@ function exitReason() {
 
 const booted = (async () => {
 	const go = new Go();
+	const url = await import("./wasmbuild.js").then((m) => m.wasmURL(), () => "patchlab.wasm");
 	let inst;
 	try {
-		inst = (await WebAssembly.instantiateStreaming(fetch(wasmURL()), go.importObject)).instance;
+		inst = (await WebAssembly.instantiateStreaming(fetch(url), go.importObject)).instance;
 	} catch (e) {
 		// A host that serves .wasm with another Content-Type: compile from bytes.
-		const res = await fetch(wasmURL());
-		if (!res.ok) throw new Error(`${wasmURL()}: HTTP ${res.status}`);
+		const res = await fetch(url);
+		if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
 		inst = (await WebAssembly.instantiate(await res.arrayBuffer(), go.importObject)).instance;
 	}
 	// run returns at once (main waits for calls), self.patchlab is set;

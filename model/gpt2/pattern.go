@@ -1,6 +1,10 @@
 package gpt2
 
-import "math"
+import (
+	"math"
+
+	"github.com/patchlab/patchlab/model/tensor"
+)
 
 // This file reads a recorded run back for the views beside the heatmap
 // (package inspect): the attention patterns, which the trace does not keep
@@ -42,16 +46,11 @@ func (m *Model) Pattern(l int, tr *Trace) []float32 {
 		for i := range t {
 			row := p[(h*t+i)*t : (h*t+i+1)*t]
 			qh := q[i*c+h*d : i*c+(h+1)*d]
-			mx := float32(math.Inf(-1))
 			for j := 0; j <= i; j++ {
-				row[j] = dot(qh, k[j*c+h*d:j*c+(h+1)*d]) * scale
-				mx = max(mx, row[j])
+				row[j] = tensor.Dot(qh, k[j*c+h*d:j*c+(h+1)*d]) * scale
 			}
-			var sum float32
-			for j := 0; j <= i; j++ {
-				row[j] = float32(math.Exp(float64(row[j] - mx)))
-				sum += row[j]
-			}
+			// The forward pass's softmax (attendRow), so the same bits.
+			sum := tensor.SoftmaxExp(row[:i+1])
 			inv := 1 / sum
 			for j := 0; j <= i; j++ {
 				row[j] *= inv
