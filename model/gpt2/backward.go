@@ -303,3 +303,34 @@ func mulBack(dx, dy []float32, w tensor.Matrix, n int) {
 		o0 = o1
 	}
 }
+
+// NeuronActs recomputes block l's MLP neurons (after GELU) from a trace for
+// positions from…T−1, as the forward pass computes them: [T−from][4·Width].
+func (m *Model) NeuronActs(tr *Trace, l, from int) []float32 {
+	b := &m.Blocks[l]
+	C, n := m.Width, tr.T-from
+	mid := make([]float32, n*C)
+	add(mid, tr.ResidPre(l)[from*C:], tr.AttnOut[l][from*C:])
+	h := make([]float32, n*C)
+	layerNorm(h, mid, b.LN2G, b.LN2B, n, C)
+	f := make([]float32, n*4*C)
+	linear(f, h, b.FC, b.FCB, n)
+	gelu(f)
+	return f
+}
+
+// NeuronAct is one of block l's MLP neurons (after GELU) at position pos,
+// recomputed from a trace: element i of NeuronActs' row pos, bit for bit.
+func (m *Model) NeuronAct(tr *Trace, l, pos, i int) float32 {
+	b := &m.Blocks[l]
+	C := m.Width
+	mid := make([]float32, C)
+	add(mid, tr.ResidPre(l)[pos*C:(pos+1)*C], tr.AttnOut[l][pos*C:(pos+1)*C])
+	h := make([]float32, C)
+	layerNorm(h, mid, b.LN2G, b.LN2B, 1, C)
+	f := make([]float32, 1)
+	b.FC.MulTRows(f, h, 1, []int{i})
+	f[0] += b.FCB[i]
+	gelu(f)
+	return f[0]
+}

@@ -8,184 +8,19 @@ import (
 
 	"github.com/patchlab/patchlab/model/fixture"
 	"github.com/patchlab/patchlab/model/gpt2"
-	"github.com/patchlab/patchlab/model/tensor"
+	"github.com/patchlab/patchlab/model/ref64"
 	"github.com/patchlab/patchlab/model/weights"
 )
 
-// ref64 is GPT-2 written out again in float64, straight from the maths,
-// with a hook at every site (and the MLP neurons) that may change the
-// activation: the finite-difference reference for Backward.
-type ref64 struct {
-	m      *gpt2.Model
-	blocks []block64
-	lnfG   []float64
-	lnfB   []float64
-}
-
-type block64 struct {
-	ln1G, ln1B, qkvB, projB, ln2G, ln2B, fcB, fcProjB []float64
-	qkv, proj, fc, fcProj                             [][]float64
-}
-
-// where names a site of ref64: a gpt2 site kind, or neurons (post-GELU).
-type where struct {
-	kind  string // embed, resid_post, attn_out, mlp_out, z, neurons
-	layer int
-}
-
-func vec64(v []float32) []float64 {
-	out := make([]float64, len(v))
-	for i, x := range v {
-		out[i] = float64(x)
+func gradAt(g *gpt2.Grad, w ref64.Where) []float32 {
+	if w.Kind == "neurons" {
+		return g.Neurons[w.Layer]
 	}
-	return out
-}
-
-func rows64(w tensor.Matrix) [][]float64 {
-	out := make([][]float64, w.Rows())
-	row := make([]float32, w.Cols())
-	for o := range out {
-		w.Row(row, o)
-		out[o] = vec64(row)
-	}
-	return out
-}
-
-func newRef64(m *gpt2.Model) *ref64 {
-	r := &ref64{m: m, lnfG: vec64(m.LNFG), lnfB: vec64(m.LNFB)}
-	for _, b := range m.Blocks {
-		r.blocks = append(r.blocks, block64{
-			ln1G: vec64(b.LN1G), ln1B: vec64(b.LN1B), qkvB: vec64(b.QKVB), projB: vec64(b.ProjB),
-			ln2G: vec64(b.LN2G), ln2B: vec64(b.LN2B), fcB: vec64(b.FCB), fcProjB: vec64(b.FCProjB),
-			qkv: rows64(b.QKV), proj: rows64(b.Proj), fc: rows64(b.FC), fcProj: rows64(b.FCProj),
-		})
-	}
-	return r
-}
-
-func ln64(x [][]float64, g, b []float64) [][]float64 {
-	out := make([][]float64, len(x))
-	for i, xi := range x {
-		var mean, v float64
-		for _, a := range xi {
-			mean += a
-		}
-		mean /= float64(len(xi))
-		for _, a := range xi {
-			v += (a - mean) * (a - mean)
-		}
-		s := math.Sqrt(v/float64(len(xi)) + 1e-5)
-		out[i] = make([]float64, len(xi))
-		for k, a := range xi {
-			out[i][k] = (a-mean)/s*g[k] + b[k]
-		}
-	}
-	return out
-}
-
-func lin64(x, w [][]float64, b []float64) [][]float64 {
-	out := make([][]float64, len(x))
-	for i, xi := range x {
-		out[i] = make([]float64, len(w))
-		for o, wo := range w {
-			s := b[o]
-			for k, a := range xi {
-				s += a * wo[k]
-			}
-			out[i][o] = s
-		}
-	}
-	return out
-}
-
-// metric runs ids and returns Σ weights·logit(targets) at the last position;
-// hook sees every site's activation ([T][width]) and may change it.
-func (r *ref64) metric(ids, targets []int, weights []float32, hook func(where, [][]float64)) float64 {
-	m := r.m
-	T, C, H := len(ids), m.Width, m.Heads
-	d := C / H
-	x := make([][]float64, T)
-	row := make([]float32, C)
-	for t, id := range ids {
-		m.WTE.Row(row, id)
-		x[t] = vec64(row)
-		m.WPE.Row(row, t)
-		for k, v := range row {
-			x[t][k] += float64(v)
-		}
-	}
-	hook(where{"embed", 0}, x)
-	for l, b := range r.blocks {
-		qkv := lin64(ln64(x, b.ln1G, b.ln1B), b.qkv, b.qkvB)
-		z := make([][]float64, T)
-		for i := range z {
-			z[i] = make([]float64, C)
-			for h := 0; h < H; h++ {
-				s := make([]float64, i+1)
-				mx := math.Inf(-1)
-				for j := range s {
-					for k := h * d; k < (h+1)*d; k++ {
-						s[j] += qkv[i][k] * qkv[j][C+k]
-					}
-					s[j] /= math.Sqrt(float64(d))
-					mx = max(mx, s[j])
-				}
-				var sum float64
-				for j := range s {
-					s[j] = math.Exp(s[j] - mx)
-					sum += s[j]
-				}
-				for j := range s {
-					for k := h * d; k < (h+1)*d; k++ {
-						z[i][k] += s[j] / sum * qkv[j][2*C+k]
-					}
-				}
-			}
-		}
-		hook(where{"z", l}, z)
-		a := lin64(z, b.proj, b.projB)
-		hook(where{"attn_out", l}, a)
-		for i := range x {
-			for k := range x[i] {
-				x[i][k] += a[i][k]
-			}
-		}
-		f := lin64(ln64(x, b.ln2G, b.ln2B), b.fc, b.fcB)
-		for _, fi := range f {
-			for k, u := range fi {
-				fi[k] = 0.5 * u * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(u+0.044715*u*u*u)))
-			}
-		}
-		hook(where{"neurons", l}, f)
-		mo := lin64(f, b.fcProj, b.fcProjB)
-		hook(where{"mlp_out", l}, mo)
-		for i := range x {
-			for k := range x[i] {
-				x[i][k] += mo[i][k]
-			}
-		}
-		hook(where{"resid_post", l}, x)
-	}
-	h := ln64(x[T-1:], r.lnfG, r.lnfB)[0]
-	var out float64
-	for i, id := range targets {
-		m.WTE.Row(row, id)
-		for k, v := range row {
-			out += float64(weights[i]) * float64(v) * h[k]
-		}
-	}
-	return out
-}
-
-func gradAt(g *gpt2.Grad, w where) []float32 {
-	if w.kind == "neurons" {
-		return g.Neurons[w.layer]
-	}
-	k, err := gpt2.ParseSiteKind(w.kind)
+	k, err := gpt2.ParseSiteKind(w.Kind)
 	if err != nil {
 		panic(err)
 	}
-	return g.Act(gpt2.Site{Kind: k, Layer: w.layer})
+	return g.Act(gpt2.Site{Kind: k, Layer: w.Layer})
 }
 
 func loadTiny(t *testing.T) (*gpt2.Model, fixture.Case) {
@@ -227,16 +62,16 @@ func TestBackwardFiniteDifferences(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := newRef64(m)
-	base := ref.metric(ids, targets, weights, func(where, [][]float64) {})
+	ref := ref64.New(m)
+	base := ref.Metric(ids, targets, weights, nil)
 	if _, want := gc.CorruptedLogitDiff, base; math.Abs(gc.CorruptedLogitDiff-base) > 1e-9 {
 		t.Fatalf("float64 reference gives %.12g, golden %.12g", base, want)
 	}
-	var sites []where
-	sites = append(sites, where{"embed", 0})
+	var sites []ref64.Where
+	sites = append(sites, ref64.Where{Kind: "embed"})
 	for l := range m.Layers {
 		for _, k := range []string{"z", "attn_out", "neurons", "mlp_out", "resid_post"} {
-			sites = append(sites, where{k, l})
+			sites = append(sites, ref64.Where{Kind: k, Layer: l})
 		}
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -257,7 +92,7 @@ func TestBackwardFiniteDifferences(t *testing.T) {
 				un += u[k] * u[k]
 			}
 			moved := func(e float64) float64 {
-				return ref.metric(ids, targets, weights, func(at where, a [][]float64) {
+				return ref.Metric(ids, targets, weights, func(at ref64.Where, a [][]float64) {
 					if at == s {
 						for k := range u {
 							a[p][k] += e * u[k]
@@ -270,7 +105,7 @@ func TestBackwardFiniteDifferences(t *testing.T) {
 			err := math.Abs(analytic - fd)
 			worst = max(worst, err/max(scale, 1e-6))
 			if err > 2e-5*scale+1e-6 {
-				t.Errorf("%s.%d position %d: gradient·u = %.7g, finite difference %.7g (scale %.3g)", s.kind, s.layer, p, analytic, fd, scale)
+				t.Errorf("%s.%d position %d: gradient·u = %.7g, finite difference %.7g (scale %.3g)", s.Kind, s.Layer, p, analytic, fd, scale)
 			}
 		}
 	}
@@ -300,19 +135,19 @@ func TestBackwardOnRandomModels(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ref := newRef64(m)
+			ref := ref64.New(m)
 			T, C, L := len(tc.ids), m.Width, m.Layers
 			for k := 0; k < (T-1)*C; k++ {
 				if g.MLPOut[L-1][k] != 0 || g.Z[L-1][k] != 0 {
 					t.Fatal("last block: gradient before the last position")
 				}
 			}
-			for _, s := range []where{{"embed", 0}, {"z", 0}, {"neurons", 1}, {"attn_out", L - 1}} {
+			for _, s := range []ref64.Where{{Kind: "embed"}, {Kind: "z"}, {Kind: "neurons", Layer: 1}, {Kind: "attn_out", Layer: L - 1}} {
 				ga := gradAt(g, s)
 				width := len(ga) / T
 				for _, idx := range []int{0, width*(T-1) + 1, len(ga) - 1} {
 					moved := func(e float64) float64 {
-						return ref.metric(tc.ids, targets, weights, func(at where, a [][]float64) {
+						return ref.Metric(tc.ids, targets, weights, func(at ref64.Where, a [][]float64) {
 							if at == s {
 								a[idx/width][idx%width] += e
 							}
@@ -320,7 +155,7 @@ func TestBackwardOnRandomModels(t *testing.T) {
 					}
 					fd := (moved(1e-5) - moved(-1e-5)) / 2e-5
 					if math.Abs(fd-float64(ga[idx])) > 1e-4*max(1, math.Abs(fd)) {
-						t.Errorf("%s.%d [%d]: gradient %.7g, finite difference %.7g", s.kind, s.layer, idx, ga[idx], fd)
+						t.Errorf("%s.%d [%d]: gradient %.7g, finite difference %.7g", s.Kind, s.Layer, idx, ga[idx], fd)
 					}
 				}
 			}
