@@ -1,6 +1,7 @@
 package atp
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -11,15 +12,22 @@ import (
 )
 
 var (
-	smallOnce sync.Once
-	small     *gpt2.Model
+	smallOnce      sync.Once
+	small, smallQ9 *gpt2.Model
 )
 
 // smallSession is a session on a random GPT-2-small-shaped model: the
 // assignment's 11 tokens differing at position 1, or t random tokens
 // differing at position 1.
-func smallSession(b testing.TB, t int) *patch.Session {
-	smallOnce.Do(func() { small = gpt2.Random(gpt2.Small, 1) })
+func smallSession(b testing.TB, t int) *patch.Session { return smallSessionOf(b, t, false) }
+
+// smallSessionOf is smallSession, on the model quantised as the web format
+// stores it (gpt2.DefaultBits) if quantised.
+func smallSessionOf(b testing.TB, t int, quantised bool) *patch.Session {
+	smallOnce.Do(func() {
+		small = gpt2.Random(gpt2.Small, 1)
+		smallQ9 = small.Quantize(gpt2.DefaultBits)
+	})
 	clean := []int{48736, 5437, 373, 257, 1353, 12, 1662, 354, 3710, 13, 16738}
 	if t != len(clean) {
 		r := rand.New(rand.NewPCG(uint64(t), 7))
@@ -30,21 +38,33 @@ func smallSession(b testing.TB, t int) *patch.Session {
 	}
 	corrupted := append([]int(nil), clean...)
 	corrupted[1] = 4176
-	s, err := patch.NewSession(small, clean, corrupted, 5437, 4176)
+	m := small
+	if quantised {
+		m = smallQ9
+	}
+	s, err := patch.NewSession(m, clean, corrupted, 5437, 4176)
 	if err != nil {
 		b.Fatal(err)
 	}
 	return s
 }
 
+// benchTokens runs f on the float32 model and the quantised one, at 11 and
+// 256 tokens.
 func benchTokens(b *testing.B, f func(b *testing.B, s *patch.Session)) {
-	for _, t := range []int{11, 256} {
-		b.Run(map[int]string{11: "T=11", 256: "T=256"}[t], func(b *testing.B) {
-			s := smallSession(b, t)
-			b.ReportAllocs()
-			b.ResetTimer()
-			f(b, s)
-		})
+	for _, q := range []bool{false, true} {
+		for _, t := range []int{11, 256} {
+			name := fmt.Sprintf("f32/T=%d", t)
+			if q {
+				name = fmt.Sprintf("q%d/T=%d", gpt2.DefaultBits, t)
+			}
+			b.Run(name, func(b *testing.B) {
+				s := smallSessionOf(b, t, q)
+				b.ReportAllocs()
+				b.ResetTimer()
+				f(b, s)
+			})
+		}
 	}
 }
 

@@ -264,8 +264,10 @@ func geluSlope(u32 float32) float32 {
 
 // mulBack computes dx = dy·W for n rows ([n][Rows] in, [n][Cols] out): the
 // gradient through y = x·Wᵀ. Matrix only multiplies by Wᵀ, so this walks
-// W's rows, adding dy[i][o]·W[o] to dx[i]; the columns are split across
-// threads, and every element sums over o in order whatever the split.
+// W's rows, adding dy[i][o]·W[o] to dx[i]. A float32 W is split by columns
+// across threads; a quantised one by rows, each part dequantising its own
+// rows into its own sum, the parts added in order. Either way the result
+// does not depend on the number of threads.
 func mulBack(dx, dy []float32, w tensor.Matrix, n int) {
 	R, K := w.Rows(), w.Cols()
 	dx = dx[:n*K]
@@ -273,34 +275,39 @@ func mulBack(dx, dy []float32, w tensor.Matrix, n int) {
 	if n == 0 {
 		return
 	}
-	chunk := max(16, min((K+3)/4, 32768/n)+15) &^ 15
-	const block = 64 // rows of a quantised W dequantised at a time
-	f, ok := w.(*tensor.F32)
-	var buf []float32
-	for o0 := 0; o0 < R; {
-		o1 := R
-		rows := []float32(nil)
-		if ok {
-			rows = f.Data[:R*K]
-		} else {
-			o1 = min(o0+block, R)
-			buf = grow(buf, (o1-o0)*K)
-			for o := o0; o < o1; o++ {
-				w.Row(buf[(o-o0)*K:], o)
+	axpyRows := func(o int, wo []float32, lo, hi int, out []float32) {
+		for i := 0; i < n; i++ {
+			if a := dy[i*R+o]; a != 0 {
+				tensor.Axpy(a, wo, out[i*K+lo:i*K+hi])
 			}
-			rows = buf
 		}
-		tensor.Parallel(K, chunk, n*(o1-o0)*K, func(lo, hi int) {
-			for o := o0; o < o1; o++ {
-				wo := rows[(o-o0)*K+lo : (o-o0)*K+hi]
-				for i := 0; i < n; i++ {
-					if a := dy[i*R+o]; a != 0 {
-						tensor.Axpy(a, wo, dx[i*K+lo:i*K+hi])
-					}
-				}
+	}
+	if f, ok := w.(*tensor.F32); ok {
+		chunk := max(16, min((K+3)/4, 32768/n)+15) &^ 15
+		tensor.Parallel(K, chunk, n*R*K, func(lo, hi int) {
+			for o := 0; o < R; o++ {
+				axpyRows(o, f.Data[o*K+lo:o*K+hi], lo, hi, dx)
 			}
 		})
-		o0 = o1
+		return
+	}
+	const parts = 4
+	sums := make([]float32, (parts-1)*n*K)
+	tensor.Parallel(parts, 1, n*R*K, func(p0, p1 int) {
+		row := make([]float32, K)
+		for p := p0; p < p1; p++ {
+			out := dx
+			if p > 0 {
+				out = sums[(p-1)*n*K : p*n*K]
+			}
+			for o := p * R / parts; o < (p+1)*R/parts; o++ {
+				w.Row(row, o)
+				axpyRows(o, row, 0, K, out)
+			}
+		}
+	})
+	for p := 1; p < parts; p++ {
+		add(dx, dx, sums[(p-1)*n*K:p*n*K])
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/patchlab/patchlab/model/fixture"
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/ref64"
+	"github.com/patchlab/patchlab/model/tensor"
 	"github.com/patchlab/patchlab/model/weights"
 )
 
@@ -163,5 +164,46 @@ func TestBackwardOnRandomModels(t *testing.T) {
 				t.Error("want an error for a target outside the vocabulary")
 			}
 		})
+	}
+}
+
+// TestBackwardQuantised: on a quantised model, Backward (which dequantises
+// W row by row) gives the gradient of the float32 model holding the same
+// dequantised weights.
+func TestBackwardQuantised(t *testing.T) {
+	q := gpt2.Random(gpt2.Config{Layers: 2, Heads: 2, Width: 64, Context: 8, Vocab: 70}, 5).Quantize(9)
+	f := *q
+	f.Blocks = append([]gpt2.Block(nil), q.Blocks...)
+	for _, p := range f.Params() {
+		if p.Matrix {
+			w := *p.Mat(&f)
+			data := make([]float32, w.Rows()*w.Cols())
+			for o := 0; o < w.Rows(); o++ {
+				w.Row(data[o*w.Cols():], o)
+			}
+			*p.Mat(&f) = tensor.NewF32(w.Rows(), w.Cols(), data)
+		}
+	}
+	ids, targets, weights := []int{1, 5, 9, 2, 69}, []int{3, 4}, []float32{1, -1}
+	grads := make([]*gpt2.Grad, 2)
+	for i, m := range []*gpt2.Model{q, &f} {
+		_, tr, err := m.Forward(ids, nil, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if grads[i], err = m.Backward(tr, targets, weights); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, pair := range [][2][]float32{{grads[0].Embed, grads[1].Embed}, {grads[0].Z[0], grads[1].Z[0]}, {grads[0].Neurons[0], grads[1].Neurons[0]}} {
+		var scale float64
+		for _, v := range pair[1] {
+			scale = max(scale, math.Abs(float64(v)))
+		}
+		for k := range pair[0] {
+			if d := math.Abs(float64(pair[0][k] - pair[1][k])); d > 1e-4*scale {
+				t.Fatalf("element %d: quantised %g, dequantised float32 %g", k, pair[0][k], pair[1][k])
+			}
+		}
 	}
 }
