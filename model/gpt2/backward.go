@@ -264,9 +264,9 @@ func geluSlope(u32 float32) float32 {
 
 // mulBack computes dx = dy·W for n rows ([n][Rows] in, [n][Cols] out): the
 // gradient through y = x·Wᵀ. Matrix only multiplies by Wᵀ, so this walks
-// W's rows, adding dy[i][o]·W[o] to dx[i]. A float32 W is split by columns
-// across threads; a quantised one by rows, each part dequantising its own
-// rows into its own sum, the parts added in order. Either way the result
+// W's rows, adding dy[i][o]·W[o] to dx[i]. The rows are split into a fixed
+// number of parts that threads take, each summing into its own buffer (and
+// dequantising its own rows), the parts then added in order, so the result
 // does not depend on the number of threads.
 func mulBack(dx, dy []float32, w tensor.Matrix, n int) {
 	R, K := w.Rows(), w.Cols()
@@ -275,25 +275,17 @@ func mulBack(dx, dy []float32, w tensor.Matrix, n int) {
 	if n == 0 {
 		return
 	}
-	axpyRows := func(o int, wo []float32, lo, hi int, out []float32) {
+	axpyRows := func(o int, wo []float32, out []float32) {
 		for i := 0; i < n; i++ {
 			if a := dy[i*R+o]; a != 0 {
-				tensor.Axpy(a, wo, out[i*K+lo:i*K+hi])
+				tensor.Axpy(a, wo, out[i*K:(i+1)*K])
 			}
 		}
-	}
-	if f, ok := w.(*tensor.F32); ok {
-		chunk := max(16, min((K+3)/4, 32768/n)+15) &^ 15
-		tensor.Parallel(K, chunk, n*R*K, func(lo, hi int) {
-			for o := 0; o < R; o++ {
-				axpyRows(o, f.Data[o*K+lo:o*K+hi], lo, hi, dx)
-			}
-		})
-		return
 	}
 	const parts = 4
 	sums := make([]float32, (parts-1)*n*K)
 	tensor.Parallel(parts, 1, n*R*K, func(p0, p1 int) {
+		f, isF32 := w.(*tensor.F32)
 		row := make([]float32, K)
 		for p := p0; p < p1; p++ {
 			out := dx
@@ -301,8 +293,13 @@ func mulBack(dx, dy []float32, w tensor.Matrix, n int) {
 				out = sums[(p-1)*n*K : p*n*K]
 			}
 			for o := p * R / parts; o < (p+1)*R/parts; o++ {
-				w.Row(row, o)
-				axpyRows(o, row, 0, K, out)
+				wo := row
+				if isF32 {
+					wo = f.Data[o*K : (o+1)*K]
+				} else {
+					w.Row(row, o)
+				}
+				axpyRows(o, wo, out)
 			}
 		}
 	})
