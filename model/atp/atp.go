@@ -97,6 +97,9 @@ func topNeuronsOf(s *patch.Session, g *gpt2.Grad, k int) []Neuron {
 	from := s.FirstDiff
 	top := &neuronHeap{}
 	for l := 0; l < m.Layers && k > 0; l++ {
+		if l == m.Layers-1 {
+			from = max(from, T-1) // the only position of the last block the metric reads
+		}
 		clean := m.NeuronActs(s.Clean, l, from)
 		co, grad := g.NeuronActs[l], g.Neurons[l]
 		for p := from; p < T; p++ {

@@ -113,6 +113,7 @@ func newGrad(layers, t, c int) *Grad {
 
 type backScratch struct {
 	mid, h, pre, dpre, dh, q, dqkv []float32
+	sums                           []float32 // mulBack's partial sums
 }
 
 // blockBack takes the gradient at block l's output (g.Resid[l], zero before
@@ -137,19 +138,19 @@ func (m *Model) blockBack(l int, tr *Trace, g *Grad, dIn []float32, from int, sc
 
 	dOut := g.Resid[l][from*C:]
 	dAct := g.Neurons[l][from*F:]
-	mulBack(dAct, dOut, b.FCProj, n)
+	mulBack(dAct, dOut, b.FCProj, n, sc)
 	sc.dpre = grow(sc.dpre, n*F)
 	for i, u := range sc.pre[from*F:] {
 		sc.dpre[i] = dAct[i] * geluSlope(u)
 	}
 	sc.dh = grow(sc.dh, T*C)
-	mulBack(sc.dh, sc.dpre, b.FC, n)
+	mulBack(sc.dh, sc.dpre, b.FC, n, sc)
 	dMid := g.AttnOut[l]
 	copy(dMid[from*C:], dOut)
 	layerNormBack(dMid[from*C:], sc.mid[from*C:], b.LN2G, sc.dh, n, C)
 
 	// Attention: z's gradient, then through the softmax to q, k and v.
-	mulBack(g.Z[l][from*C:], dMid[from*C:], b.Proj, n)
+	mulBack(g.Z[l][from*C:], dMid[from*C:], b.Proj, n, sc)
 	sc.h = grow(sc.h, T*C)
 	layerNorm(sc.h, in, b.LN1G, b.LN1B, T, C)
 	sc.q = grow(sc.q, T*C)
@@ -160,7 +161,7 @@ func (m *Model) blockBack(l int, tr *Trace, g *Grad, dIn []float32, from int, sc
 
 	// Through c_attn and ln_1 to the block's input, plus the residual path.
 	sc.dh = grow(sc.dh, T*C)
-	mulBack(sc.dh, sc.dqkv, b.QKV, T)
+	mulBack(sc.dh, sc.dqkv, b.QKV, T, sc)
 	copy(dIn, dMid)
 	layerNormBack(dIn, in, b.LN1G, sc.dh, T, C)
 }
@@ -268,7 +269,7 @@ func geluSlope(u32 float32) float32 {
 // number of parts that threads take, each summing into its own buffer (and
 // dequantising its own rows), the parts then added in order, so the result
 // does not depend on the number of threads.
-func mulBack(dx, dy []float32, w tensor.Matrix, n int) {
+func mulBack(dx, dy []float32, w tensor.Matrix, n int, sc *backScratch) {
 	R, K := w.Rows(), w.Cols()
 	dx = dx[:n*K]
 	clear(dx)
@@ -283,7 +284,9 @@ func mulBack(dx, dy []float32, w tensor.Matrix, n int) {
 		}
 	}
 	const parts = 4
-	sums := make([]float32, (parts-1)*n*K)
+	sc.sums = grow(sc.sums, (parts-1)*n*K)
+	sums := sc.sums
+	clear(sums)
 	tensor.Parallel(parts, 1, n*R*K, func(p0, p1 int) {
 		f, isF32 := w.(*tensor.F32)
 		row := make([]float32, K)
