@@ -191,21 +191,10 @@ func attendBack(dqkv, dz, q, k, v []float32, from, T, C, heads int) {
 			lo, hi := h*d, (h+1)*d
 			for i := from; i < T; i++ {
 				qh, dzh := q[i*C+lo:i*C+hi], dz[i*C+lo:i*C+hi]
-				mx := float32(math.Inf(-1))
-				for j := 0; j <= i; j++ {
-					p[j] = dot(qh, k[j*C+lo:j*C+hi]) * scale
-					mx = max(mx, p[j])
-				}
-				var sum float32
-				for j := 0; j <= i; j++ {
-					p[j] = float32(math.Exp(float64(p[j] - mx)))
-					sum += p[j]
-				}
-				inv := 1 / sum
+				attnProbs(p[:i+1], qh, func(j int) []float32 { return k[j*C+lo : j*C+hi] }, scale)
 				// z_i = Σ_j p_j v_j: dp_j = dz_i·v_j, dv_j += p_j dz_i.
 				var pdp float64
 				for j := 0; j <= i; j++ {
-					p[j] *= inv
 					dp[j] = tensor.Dot(dzh, v[j*C+lo:j*C+hi])
 					pdp += float64(p[j]) * float64(dp[j])
 					tensor.Axpy(p[j], dzh, dqkv[j*3*C+2*C+lo:])

@@ -76,15 +76,26 @@ func attendRow(z, q, preK, preV, own []float32, nPre, nOwn, c, heads int, scores
 		return own[(j-nPre)*3*c+2*c : (j-nPre)*3*c+3*c]
 	}
 	for h := 0; h < heads; h++ {
-		qh := q[h*d : (h+1)*d]
-		for j := 0; j < n; j++ {
-			scores[j] = tensor.Dot(qh, key(j)[h*d:(h+1)*d]) * scale
-		}
-		inv := 1 / tensor.SoftmaxExp(scores[:n])
+		p := scores[:n]
+		attnProbs(p, q[h*d:(h+1)*d], func(j int) []float32 { return key(j)[h*d : (h+1)*d] }, scale)
 		zh := z[h*d : (h+1)*d]
 		clear(zh)
 		for j := 0; j < n; j++ {
-			tensor.Axpy(scores[j]*inv, val(j)[h*d:(h+1)*d], zh)
+			tensor.Axpy(p[j], val(j)[h*d:(h+1)*d], zh)
 		}
+	}
+}
+
+// attnProbs writes into p one head's attention probabilities for the query
+// qh over the keys key(0), …, key(len(p)−1): softmax(q·k·scale). Every
+// reader of attention (the forward pass, the patterns, the backward pass)
+// computes them here, so they agree bit for bit.
+func attnProbs(p, qh []float32, key func(j int) []float32, scale float32) {
+	for j := range p {
+		p[j] = tensor.Dot(qh, key(j)) * scale
+	}
+	inv := 1 / tensor.SoftmaxExp(p)
+	for j := range p {
+		p[j] *= inv
 	}
 }

@@ -2,8 +2,6 @@ package gpt2
 
 import (
 	"math"
-
-	"github.com/patchlab/patchlab/model/tensor"
 )
 
 // This file reads a recorded run back for the views beside the heatmap
@@ -46,15 +44,7 @@ func (m *Model) Pattern(l int, tr *Trace) []float32 {
 		for i := range t {
 			row := p[(h*t+i)*t : (h*t+i+1)*t]
 			qh := q[i*c+h*d : i*c+(h+1)*d]
-			for j := 0; j <= i; j++ {
-				row[j] = tensor.Dot(qh, k[j*c+h*d:j*c+(h+1)*d]) * scale
-			}
-			// The forward pass's softmax (attendRow), so the same bits.
-			sum := tensor.SoftmaxExp(row[:i+1])
-			inv := 1 / sum
-			for j := 0; j <= i; j++ {
-				row[j] *= inv
-			}
+			attnProbs(row[:i+1], qh, func(j int) []float32 { return k[j*c+h*d : j*c+(h+1)*d] }, scale)
 		}
 	}
 	return p
