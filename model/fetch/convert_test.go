@@ -97,7 +97,7 @@ func TestFetchAndConvertWithoutConfig(t *testing.T) {
 		serve(w, r, data)
 	})
 	dir := t.TempDir()
-	if err := FetchAndConvert(context.Background(), s.URL+"/model.safetensors", dir, Options{Bits: gpt2.DefaultBits}); err != nil {
+	if err := FetchAndConvert(context.Background(), s.URL+"/model.safetensors", dir, Options{Bits: webfmt.DefaultBits}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := webfmt.Load(dir)

@@ -71,7 +71,7 @@ type Options struct {
 	Workers int
 	// Runs times the sweep that many times and reports the fastest (default 1).
 	Runs int
-	// Bits is the web format's code width (default gpt2.DefaultBits).
+	// Bits is the web format's code width (default webfmt.DefaultBits).
 	Bits int
 	// Chromium is the browser (default: FindChromium).
 	Chromium string
@@ -87,7 +87,7 @@ type Options struct {
 // The weights are in the web format, with opts.Bits-bit codes.
 func Run(ctx context.Context, opts Options) (map[string]any, error) {
 	if opts.Bits == 0 {
-		opts.Bits = gpt2.DefaultBits
+		opts.Bits = webfmt.DefaultBits
 	}
 	if opts.Tokens == 0 {
 		opts.Tokens = 11

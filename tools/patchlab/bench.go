@@ -10,7 +10,7 @@ import (
 
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/patch"
-	"github.com/patchlab/patchlab/model/tensor"
+	"github.com/patchlab/patchlab/model/webfmt"
 	"github.com/patchlab/patchlab/tools/browserbench"
 )
 
@@ -70,7 +70,7 @@ func runBench(ctx context.Context, std *stdio, args []string) error {
 	f := newFlags("bench", "[-tokens N] [-int8] [-bits N] [-threads N] [-naive] [-browser [-workers N]]", benchAbout)
 	tokens := f.Int("tokens", 11, "the number of tokens `N` of each text")
 	int8 := f.Bool("int8", false, "quantise the model to the web format first (the name is historical: -bits codes)")
-	bits := f.Int("bits", gpt2.DefaultBits, "with -int8 or -browser: the block matrices' code `width`, 9…16 (wte's is one less)")
+	bits := f.Int("bits", webfmt.DefaultBits, "with -int8 or -browser: the block matrices' code `width`, 9…16 (wte's is one less)")
 	threads := f.Int("threads", runtime.GOMAXPROCS(0), "set GOMAXPROCS to `N`")
 	naive := f.Bool("naive", false, "also time the naive sweep, one full forward pass per cell")
 	runs := f.Int("runs", 3, "time the sweep `N` times and report the fastest")
@@ -96,8 +96,8 @@ func runBench(ctx context.Context, std *stdio, args []string) error {
 		return inputf("-runs %d: want at least 1", *runs)
 	case *threads < 1:
 		return inputf("-threads %d: want at least 1", *threads)
-	case *bits <= tensor.MinBits || *bits > tensor.MaxBits:
-		return inputf("-bits %d: want %d…%d", *bits, tensor.MinBits+1, tensor.MaxBits)
+	case webfmt.CheckBits(*bits) != nil:
+		return inputf("-bits %d: %v", *bits, webfmt.CheckBits(*bits))
 	}
 	if *browser {
 		return benchBrowser(ctx, std, *tokens, *seed, *workers, *runs, *bits)
@@ -107,7 +107,7 @@ func runBench(ctx context.Context, std *stdio, args []string) error {
 	m := gpt2.Random(cfg, *seed)
 	res := benchResult{Engine: "native", Model: *config + "-random", Weights: "f32", Threads: runtime.GOMAXPROCS(0), Tokens: *tokens, Runs: *runs}
 	if *int8 {
-		m, res.Weights = m.Quantize(*bits), fmt.Sprintf("q%d", *bits)
+		m, res.Weights = webfmt.Quantize(m, *bits), fmt.Sprintf("q%d", *bits)
 	}
 	clean, corrupted := benchTexts(cfg, *tokens, *seed)
 

@@ -20,7 +20,6 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	"github.com/patchlab/patchlab/model/calib"
 	"github.com/patchlab/patchlab/model/fixture"
 	"github.com/patchlab/patchlab/model/safetensors"
 	"github.com/patchlab/patchlab/model/webfmt"
@@ -135,7 +134,7 @@ func convertTiny(dir string) error {
 	if err != nil {
 		return err
 	}
-	return webfmt.Convert(context.Background(), f, cfg, dir, calib.Uncalibrated, nil)
+	return webfmt.Convert(context.Background(), f, cfg, dir, webfmt.Uncalibrated, nil)
 }
 
 // serve serves dist as tools/serve does, and the fixture's checkpoint at
