@@ -20,7 +20,6 @@ import (
 
 	"github.com/patchlab/patchlab/model/analysis"
 	"github.com/patchlab/patchlab/model/bpe"
-	"github.com/patchlab/patchlab/model/calib"
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/patch"
 	"github.com/patchlab/patchlab/model/safetensors"
@@ -105,7 +104,7 @@ func Check(r io.ReaderAt, size int64, name string, configJSON []byte) (gpt2.Conf
 }
 
 // Convert converts a Hugging Face GPT-2 checkpoint read through r to the
-// web format with calib.Uncalibrated-bit codes in outDir (in the browser, a
+// web format with webfmt.Uncalibrated-bit codes in outDir (in the browser, a
 // directory of the worker's in-memory file system), one tensor at a time:
 // calibrating needs the float32 model and a dozen sweeps, minutes in one
 // wasm thread. configJSON as for LoadSafetensors.
@@ -114,7 +113,7 @@ func Convert(ctx context.Context, r io.ReaderAt, size int64, name string, config
 	if err != nil {
 		return err
 	}
-	return webfmt.Convert(ctx, f, configJSON, outDir, calib.Uncalibrated, progress)
+	return webfmt.Convert(ctx, f, configJSON, outDir, webfmt.Uncalibrated, progress)
 }
 
 // Tokens is the live tokenization of a request and what is wrong with it.

@@ -2,6 +2,7 @@ package atp
 
 import (
 	"fmt"
+	"github.com/patchlab/patchlab/model/webfmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -22,11 +23,11 @@ var (
 func smallSession(b testing.TB, t int) *patch.Session { return smallSessionOf(b, t, false) }
 
 // smallSessionOf is smallSession, on the model quantised as the web format
-// stores it (gpt2.DefaultBits) if quantised.
+// stores it (webfmt.DefaultBits) if quantised.
 func smallSessionOf(b testing.TB, t int, quantised bool) *patch.Session {
 	smallOnce.Do(func() {
 		small = gpt2.Random(gpt2.Small, 1)
-		smallQ9 = small.Quantize(gpt2.DefaultBits)
+		smallQ9 = webfmt.Quantize(small, webfmt.DefaultBits)
 	})
 	clean := []int{48736, 5437, 373, 257, 1353, 12, 1662, 354, 3710, 13, 16738}
 	if t != len(clean) {
@@ -56,7 +57,7 @@ func benchTokens(b *testing.B, f func(b *testing.B, s *patch.Session)) {
 		for _, t := range []int{11, 256} {
 			name := fmt.Sprintf("f32/T=%d", t)
 			if q {
-				name = fmt.Sprintf("q%d/T=%d", gpt2.DefaultBits, t)
+				name = fmt.Sprintf("q%d/T=%d", webfmt.DefaultBits, t)
 			}
 			b.Run(name, func(b *testing.B) {
 				s := smallSessionOf(b, t, q)

@@ -12,6 +12,7 @@ import (
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/patch"
 	"github.com/patchlab/patchlab/model/tensor"
+	"github.com/patchlab/patchlab/model/webfmt"
 	"github.com/patchlab/patchlab/model/weights"
 )
 
@@ -176,7 +177,7 @@ func TestChooseStopsAtTolerance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bits != gpt2.DefaultBits || len(trials) != 1 || q.Blocks[0].FC.(*tensor.QN).Bits != bits {
+	if bits != webfmt.DefaultBits || len(trials) != 1 || q.Blocks[0].FC.(*tensor.QN).Bits != bits {
 		t.Errorf("tolerance 1: %d bits after %v", bits, trials)
 	}
 	var seen []int
@@ -184,7 +185,7 @@ func TestChooseStopsAtTolerance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if last := trials[len(trials)-1]; bits != tensor.MaxBits || last.Bits != bits || len(seen) != len(trials) || q.WTE.(*tensor.QN).Bits != gpt2.WTEBits(bits) {
+	if last := trials[len(trials)-1]; bits != webfmt.MaxBits || last.Bits != bits || len(seen) != len(trials) || q.WTE.(*tensor.QN).Bits != webfmt.WTEBits(bits) {
 		t.Errorf("tolerance 1e-9: %d bits after %v (reported %v)", bits, trials, seen)
 	}
 	if first, last := trials[0], trials[len(trials)-1]; !(last.Worst < first.Worst/10) || !(last.Bytes > first.Bytes) {

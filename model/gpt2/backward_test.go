@@ -2,6 +2,7 @@ package gpt2_test
 
 import (
 	"fmt"
+	"github.com/patchlab/patchlab/model/webfmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -172,7 +173,7 @@ func TestBackwardOnRandomModels(t *testing.T) {
 // W row by row) gives the gradient of the float32 model holding the same
 // dequantised weights.
 func TestBackwardQuantised(t *testing.T) {
-	q := gpt2.Random(gpt2.Config{Layers: 2, Heads: 2, Width: 64, Context: 8, Vocab: 70}, 5).Quantize(9)
+	q := webfmt.Quantize(gpt2.Random(gpt2.Config{Layers: 2, Heads: 2, Width: 64, Context: 8, Vocab: 70}, 5), 9)
 	f := *q
 	f.Blocks = append([]gpt2.Block(nil), q.Blocks...)
 	for _, p := range f.Params() {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/patchlab/patchlab/model/gpt2"
+	"github.com/patchlab/patchlab/model/webfmt"
 )
 
 // randomCase is a model and two texts of t tokens that differ at the given positions.
@@ -69,7 +70,7 @@ func TestSweepEqualsNaive(t *testing.T) {
 		s := randomCase(t, tc.cfg, tc.n, tc.diff...)
 		if tc.bits != 0 {
 			var err error
-			if s, err = NewSession(s.Model.Quantize(tc.bits), s.CleanIDs, s.CorruptedIDs, s.CleanTarget, s.CorruptedTarget); err != nil {
+			if s, err = NewSession(webfmt.Quantize(s.Model, tc.bits), s.CleanIDs, s.CorruptedIDs, s.CleanTarget, s.CorruptedTarget); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -105,7 +105,7 @@ func fileKind(m fs.FileMode) string {
 
 // LoadFrom builds the model m describes from shard bytes that open returns
 // (from a directory, a fetch, a cache), after checking each shard's size and
-// sha256. The model is the one gpt2.(*Model).Quantize(m.Bits) gives: QN
+// sha256. The model is the one Quantize(·, m.Bits) gives: QN
 // wte and block matrices, F32 wpe; float16 scales and wpe are converted to
 // float32, and the other arrays (int8 and low-bit planes, float32 vectors)
 // are views of the shard bytes wherever a tensor lies whole in one shard, so
@@ -137,7 +137,7 @@ func LoadFrom(m *Manifest, open func(shard string) ([]byte, error)) (*gpt2.Model
 		case vector:
 			*p.Vec(model) = float32s(data(p.Name))
 		case qn:
-			bits, lo := p.Bits(m.Bits), []byte{}
+			bits, lo := p.bits(m.Bits), []byte{}
 			if bits > 8 {
 				lo = data(lowBitsName(p.Name))
 			}

@@ -1,5 +1,5 @@
 // Package webfmt is patchlab's quantised weight format for the web: GPT-2
-// as gpt2.(*Model).Quantize(bits) has it (wte and the block matrices as 8-
+// as Quantize(m, bits) has it (wte and the block matrices as 8-
 // to 16-bit integer codes with float16 scales, float16 wpe), stored
 // out-major in shards of at most 16 MB, described by a JSON manifest with
 // each shard's size and sha256. FORMAT.md beside this file is the
@@ -43,7 +43,7 @@ type Manifest struct {
 	Format  string      `json:"format"`
 	Version int         `json:"version"`
 	Config  gpt2.Config `json:"config"`   // with Hugging Face's names
-	Bits    int         `json:"bits"`     // code width of the block matrices; wte's is gpt2.WTEBits
+	Bits    int         `json:"bits"`     // code width of the block matrices; wte's is WTEBits
 	QNBlock int         `json:"qn_block"` // weights sharing one scale
 	Shards  []Shard     `json:"shards"`
 	Tensors []Tensor    `json:"tensors"`
@@ -172,8 +172,8 @@ func (m *Manifest) Validate() error {
 	if err := checkFormat(m.Format, m.Version); err != nil {
 		return err
 	}
-	if m.Bits <= tensor.MinBits || m.Bits > tensor.MaxBits {
-		return fmt.Errorf("webfmt: manifest bits is %d, want %d to %d", m.Bits, tensor.MinBits+1, tensor.MaxBits)
+	if err := CheckBits(m.Bits); err != nil {
+		return fmt.Errorf("webfmt: manifest bits is %d: %w", m.Bits, err)
 	}
 	if m.QNBlock != tensor.QNBlock {
 		return fmt.Errorf("webfmt: manifest qn_block is %d, want %d", m.QNBlock, tensor.QNBlock)

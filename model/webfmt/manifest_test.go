@@ -57,7 +57,7 @@ func TestParseManifestRejects(t *testing.T) {
 		{"version 2", "an older patchlab wrote it", func(m *Manifest) { m.Version = 2 }},
 		{"version 4", "version 4 is not supported", func(m *Manifest) { m.Version = 4 }},
 		{"block", "qn_block is 32", func(m *Manifest) { m.QNBlock = 32 }},
-		{"bits 8", "bits is 8, want 9 to 16", func(m *Manifest) { m.Bits = 8 }},
+		{"bits 8", "bits is 8: want 9…16", func(m *Manifest) { m.Bits = 8 }},
 		{"calibration", "calibration {Tolerance:0 Worst:0.1}", func(m *Manifest) { m.Calibration = &Calibration{Worst: 0.1} }},
 		{"calibration NaN", "calibration", func(m *Manifest) { m.Calibration = &Calibration{Tolerance: 0.01, Worst: -1} }},
 		{"bits 17", "bits is 17", func(m *Manifest) { m.Bits = 17 }},

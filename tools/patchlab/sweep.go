@@ -12,7 +12,7 @@ import (
 	"github.com/patchlab/patchlab/model/analysis"
 	"github.com/patchlab/patchlab/model/bpe"
 	"github.com/patchlab/patchlab/model/patch"
-	"github.com/patchlab/patchlab/model/tensor"
+	"github.com/patchlab/patchlab/model/webfmt"
 )
 
 // sweepAbout is sweep's help, with the site table's sites.
@@ -122,11 +122,8 @@ func runSweep(ctx context.Context, std *stdio, args []string) error {
 	if err != nil {
 		return err
 	}
-	if o.bits != 0 {
-		if q, ok := m.Blocks[0].FC.(*tensor.QN); ok {
-			return inputf("-bits %d: the model is in the web format already, with %d-bit codes; -bits quantises a float32 model (a model.safetensors)", o.bits, q.Bits)
-		}
-		m = m.Quantize(o.bits)
+	if m, err = withBits(m, o.bits); err != nil {
+		return err
 	}
 	tok := bpe.New()
 	if o.design.isSet() {
@@ -169,8 +166,10 @@ func (o *sweepFlags) check(f *flags) error {
 			return inputf("the %s is not valid UTF-8", t.name)
 		}
 	}
-	if o.bits != 0 && (o.bits <= tensor.MinBits || o.bits > tensor.MaxBits) {
-		return inputf("-bits %d: want %d…%d, or leave it out to run the model as loaded", o.bits, tensor.MinBits+1, tensor.MaxBits)
+	if o.bits != 0 {
+		if err := webfmt.CheckBits(o.bits); err != nil {
+			return inputf("-bits %d: %v, or leave it out to run the model as loaded", o.bits, err)
+		}
 	}
 	var err error
 	if o.siteList, err = parseSites(o.sites); err != nil {

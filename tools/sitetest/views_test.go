@@ -317,7 +317,7 @@ func TestViewsSpeedGPT2Small(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.RemoveAll(filepath.Join(dist, "weights"))
-	if err := webfmt.ConvertModel(gpt2.Random(gpt2.Small, 1), gpt2.DefaultBits, nil, filepath.Join(dist, "weights"), nil); err != nil {
+	if err := webfmt.ConvertModel(gpt2.Random(gpt2.Small, 1), webfmt.DefaultBits, nil, filepath.Join(dist, "weights"), nil); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(web.Handler(dist))
