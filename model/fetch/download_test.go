@@ -103,10 +103,11 @@ func drop(t *testing.T, w http.ResponseWriter, data []byte, n int) {
 	conn.Close()
 }
 
-// download runs Download with a deadline and returns its error and the
-// downloaded file's path.
+// download runs Download with a limit against hangs (minutes: a busy
+// machine must not fail it) and returns its error and the downloaded
+// file's path.
 func download(t *testing.T, url string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dest := filepath.Join(t.TempDir(), "model.safetensors")
 	_, err := Download(ctx, url, dest, nil)
