@@ -151,6 +151,20 @@ func TestReportKitZip(t *testing.T) {
 	if row := tables[2][1]; !strings.HasPrefix(row[0], "**") || !strings.Contains(row[1], "Jones") || !strings.Contains(row[3], "Smith") {
 		t.Errorf("the tokenization's position 1 (where the texts differ, in bold): %q", row)
 	}
+
+	// Another view, of heads, in another metric: its own caption and figure.
+	eval[chromedp.Void](tb, `(() => { const s = document.getElementById("site"); s.value = "z"; s.dispatchEvent(new Event("change")); const m = document.getElementById("metric"); m.value = "normalized"; m.dispatchEvent(new Event("change")); })()`)
+	tb.wait("the z sweep", `!patchlab.status().running && patchlab.heatmap() && patchlab.heatmap().computed === patchlab.heatmap().rows`, 60*time.Second)
+	files = unzipKit(t, tb.download("export-kit"))
+	if txt := string(files["heatmap.txt"]); !strings.Contains(txt, "patching of z in") || !strings.Contains(txt, "the normalized logit difference") || !strings.Contains(txt, "column's head (patched at every position)") {
+		t.Errorf("the z kit's caption: %q", txt)
+	}
+	if img, err := png.Decode(bytes.NewReader(files["heatmap.png"])); err != nil || img.Bounds().Dx() != 1890 {
+		t.Errorf("the z kit's heatmap.png: %v", err)
+	}
+	if svg := string(files["heatmap.svg"]); !strings.Contains(svg, "Activation patching, z: normalized = (Δ − Δ corrupted) / (Δ clean − Δ corrupted)") {
+		t.Errorf("the z kit's SVG title: %.600s", svg)
+	}
 }
 
 // markdownTables parses the GitHub-flavoured Markdown tables of md: each
