@@ -24,6 +24,7 @@ import * as texts from "./texts.js";
 import * as runs from "./run.js";
 import { renderTables, tablesCSV } from "./tables.js";
 import { heatmapView } from "./heatmap-view.js";
+import { makeKit } from "./reportkit.js";
 import * as inspect from "./inspect-data.js";
 import { attentionView } from "./views/attention.js";
 import { lensView } from "./views/lens.js";
@@ -73,7 +74,7 @@ function updateButtons() {
 	$("run").disabled = !weights.ready() || runs.running() || runs.starting();
 	$("cancel").disabled = !runs.running();
 	const have = !!results.baseline;
-	for (const id of ["export-png", "export-csv", "export-tables", "export-json"]) $(id).disabled = !have;
+	for (const id of ["export-png", "export-csv", "export-tables", "export-json", "export-kit"]) $(id).disabled = !have;
 }
 
 // ---------------------------------------------------------------- selectors
@@ -147,6 +148,17 @@ function bindExports() {
 			setStatus("export-status", `No JSON: ${e.message}`);
 		}
 	});
+	$("export-kit").addEventListener("click", async () => {
+		setStatus("export-status", "Writing the report kit…");
+		try {
+			const m = heatmapView.model(viewState());
+			const blob = await makeKit({ pool: weights.pool(), m, request: results.request, record: recordArgs() });
+			save(blob, `${baseName()}-${link.view()}-${link.metric()}-report.zip`);
+			setStatus("export-status", "");
+		} catch (e) {
+			setStatus("export-status", `No report kit: ${e.message}`);
+		}
+	});
 	$("copy-link").addEventListener("click", async () => {
 		const left = link.writeLink(texts.request()) ? "" : " (without the texts too long for a link)";
 		try {
@@ -161,6 +173,12 @@ function bindExports() {
 // exportJSON asks a worker for analysis.Record of every finished sweep of
 // the texts last run (field names as the command-line tool writes them).
 async function exportJSON() {
+	const { sweeps, metric } = recordArgs();
+	return weights.pool().record(results.request, sweeps, metric);
+}
+
+// recordArgs is what the JSON export is made of (the report kit's record too).
+function recordArgs() {
 	const key = results.key, info = weights.info();
 	if (!key || !info) throw new Error("nothing has run yet");
 	const sweeps = [];
@@ -170,7 +188,7 @@ async function exportJSON() {
 	}
 	const probsOK = sweeps.every((sw) => sw.probs);
 	const metric = METRICS[link.metric()].needsProbs && !probsOK ? "logit_diff" : link.metric();
-	return weights.pool().record(results.request, sweeps.map((sw) => ({ site: sw.site, cells: sw.cells })), metric);
+	return { sweeps: sweeps.map((sw) => ({ site: sw.site, cells: sw.cells })), metric };
 }
 
 // ---------------------------------------------------------------- start

@@ -35,7 +35,7 @@ export function layout(ctx, m, width) {
 	const colLabels = m.colLabels.map((s) => truncate(ctx, s, 110));
 	const colLabelW = Math.max(...colLabels.map((s) => ctx.measureText(s).width), 10);
 	const left = pad + 18 + rowLabelW; // axis title, row labels
-	const top = pad + 40; // title and subtitle
+	const top = pad + 40 + 18 * (m.moreTitle || []).length; // title, subtitle and more lines (reportkit.js)
 	const barW = 14, barGap = 18, tickW = 54;
 	const right = pad + barGap + barW + tickW;
 	const cellW = Math.max(10, Math.min(64, Math.floor((width - left - right) / m.cols)));
@@ -60,6 +60,7 @@ export function draw(ctx, m, L, opts = {}) {
 	ctx.font = `12px ${FONT}`;
 	ctx.fillStyle = "#444";
 	ctx.fillText(truncate(ctx, m.subtitle, L.width - 2 * L.pad), L.pad, L.pad + 32);
+	for (const [i, s] of (m.moreTitle || []).entries()) ctx.fillText(truncate(ctx, s, L.width - 2 * L.pad), L.pad, L.pad + 50 + 18 * i);
 
 	// Cells.
 	const showText = cellW >= 38 && cellH >= 16;

@@ -295,6 +295,13 @@ export class Pool {
 		return this.request(this.workers.find((w) => w.ready), { type: "record", req, sweeps, metric });
 	}
 
+	// reportKit resolves with the report kit of the texts req as a zip
+	// (Uint8Array): kit is the engine's KitRequest ({view, metric,
+	// record_metric}), figures [{name, bytes: Uint8Array}] (reportkit.js).
+	reportKit(req, sweeps, kit, figures) {
+		return this.request(this.workers.find((w) => w.ready), { type: "reportKit", req, sweeps, kit, figures });
+	}
+
 	// inspect resolves with one run ("clean" or "corrupted") of the texts
 	// req looked inside: {views (the engine's RunViews), attn (Float32Array
 	// [L][H][T][T])}. lensTop1 with one row of the lens's top-1 tokens
@@ -386,6 +393,9 @@ export class Pool {
 			return;
 		case "record":
 			this.settle(m.id, m.json);
+			return;
+		case "reportKit":
+			this.settle(m.id, m.zip);
 			return;
 		case "inspected":
 			this.settle(m.id, { views: m.views, attn: m.attn });

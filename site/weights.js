@@ -8,6 +8,7 @@
 import { Pool, workerCount } from "./pool.js";
 import { $, mb, setStatus } from "./dom.js";
 import { option } from "./urlstate.js";
+import { checkText, modelName } from "./modelcheck.js";
 
 const state = {
 	pool: null,
@@ -140,7 +141,7 @@ function modelStatus() {
 	const c = state.info.config, st = state.pool.status();
 	const mem = st.memory.filter(Boolean).map((m) => m.wasm);
 	const per = mem.length ? ` · ${Math.round(Math.max(...mem))} MB per worker` : "";
-	setStatus("model-status", `Model: GPT-2, ${c.n_layer} layers × ${c.n_head} heads, width ${c.n_embd} · ${state.info.quantized ? `web format, ${state.info.bits}-bit codes${calibrated(state.info.calibration)}` : "float32"} · ${st.ready} of ${st.total} workers ready${per}`);
+	setStatus("model-status", `Model: ${modelName(state.info)}, ${c.n_layer} layers × ${c.n_head} heads, width ${c.n_embd} · ${state.info.quantized ? `web format, ${state.info.bits}-bit codes${calibrated(state.info.calibration)}` : "float32"} · ${checkText(state.info)} · ${st.ready} of ${st.total} workers ready${per}`);
 }
 
 // One load or conversion at a time: the weight controls are disabled while

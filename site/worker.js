@@ -289,6 +289,15 @@ const handlers = {
 		const sweeps = msg.sweeps.map((s) => ({ site: s.site, cells: new Uint8Array(s.cells.buffer, s.cells.byteOffset, s.cells.byteLength) }));
 		post({ type: "record", id: msg.id, json: await engine().record(sweeps, msg.metric) });
 	},
+	// reportKit zips the report kit of the texts req (reportkit.js): the
+	// engine's text and record of the sweeps, and the figures the page drew.
+	async reportKit(msg) {
+		started = keyOf(msg.req);
+		await engine().start(JSON.stringify(msg.req));
+		const sweeps = msg.sweeps.map((s) => ({ site: s.site, cells: new Uint8Array(s.cells.buffer, s.cells.byteOffset, s.cells.byteLength) }));
+		const zip = await engine().reportKit(sweeps, JSON.stringify(msg.kit), msg.figures);
+		post({ type: "reportKit", id: msg.id, zip }, [zip.buffer]);
+	},
 	memory(msg) {
 		post({ type: "memory", id: msg.id, memory: memoryMB() });
 	},

@@ -46,6 +46,7 @@ func main() {
 		"memory":   js.FuncOf(memory),
 		"crash":    js.FuncOf(crash),
 	}
+	api["reportKit"] = js.FuncOf(reportKit) // report_js.go
 	js.Global().Set("patchlab", js.ValueOf(api))
 	select {}
 }
