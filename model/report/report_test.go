@@ -78,7 +78,7 @@ func nasty() Kit {
 func TestCaption(t *testing.T) {
 	k := michelle(t)
 	got := k.Caption(k.Heatmaps[0], plain)
-	for _, want := range []string{"Denoising activation patching", "resid_post (and embed", "a GPT-2 of 4 layers, 4 heads and width 64 (float32)",
+	for _, want := range []string{"Denoising activation patching", "resid_post (and embed", "a 4-layer test model (float32)",
 		"“Michelle Smith was a top-notch student. Michelle”", "“Michelle Jones was a top-notch student. Michelle”",
 		"clean target “ Jones”", "corrupted target “ Smith”", "logit(“ Smith”) − logit(“ Jones”)", "layer", "position"} {
 		if !strings.Contains(got, want) {
