@@ -74,6 +74,12 @@ type Analysis struct {
 
 // Check tokenizes and validates a request without running the model.
 func Check(tok *bpe.Tokenizer, cfg gpt2.Config, req Request) (*Analysis, error) {
+	return check(tok, cfg, req, false)
+}
+
+// check is Check; noised is a request whose corruption is noise on the
+// clean text's embeddings, so its corrupted text is the clean one.
+func check(tok *bpe.Tokenizer, cfg gpt2.Config, req Request, noised bool) (*Analysis, error) {
 	a := &Analysis{Request: req}
 	var err error
 	if a.CleanTokens, err = CheckText(tok, cfg, "clean", req.Clean); err != nil {
@@ -89,7 +95,7 @@ func Check(tok *bpe.Tokenizer, cfg gpt2.Config, req Request) (*Analysis, error) 
 				len(a.CleanTokens), Join(a.CleanTokens), len(a.CorruptedTokens), Join(a.CorruptedTokens)),
 		}
 	}
-	if firstDiff(a.CleanTokens, a.CorruptedTokens) < 0 {
+	if !noised && firstDiff(a.CleanTokens, a.CorruptedTokens) < 0 {
 		return nil, &InputError{Field: "corrupted", Reason: "same_texts", FirstDiff: -1,
 			Msg: "the corrupted text has the same tokens as the clean text, so patching cannot change anything: change the word whose information you want to trace (the name, say)"}
 	}
@@ -167,7 +173,19 @@ const TopK = 20
 
 // New checks a request and runs both texts.
 func New(m *gpt2.Model, tok *bpe.Tokenizer, req Request) (*Analysis, error) {
-	a, err := Check(tok, m.Config, req)
+	return newAnalysis(m, tok, req, false)
+}
+
+// NewNoised checks a request whose corruption will be Gaussian noise on the
+// clean text (its corrupted text is ignored: the clean text stands in for
+// it until the noise is added) and runs the clean text twice.
+func NewNoised(m *gpt2.Model, tok *bpe.Tokenizer, req Request) (*Analysis, error) {
+	req.Corrupted = req.Clean
+	return newAnalysis(m, tok, req, true)
+}
+
+func newAnalysis(m *gpt2.Model, tok *bpe.Tokenizer, req Request, noised bool) (*Analysis, error) {
+	a, err := check(tok, m.Config, req, noised)
 	if err != nil {
 		return nil, err
 	}

@@ -117,14 +117,14 @@ func (s *Set) Add(ctx context.Context, i int, p Pair) (*PairResult, error) {
 	if p.Problem != "" {
 		return skip("not_json", p.Problem)
 	}
-	req := p.Request
+	req, run := p.Request, analysis.New
 	if s.Noise != nil && req.Corrupted == "" {
 		if s.Noise.Positions == nil {
 			return skip("no_difference", "no corrupted text and no noise positions: give the positions to add noise to, or a corrupted text to compare")
 		}
-		req.Corrupted = req.Clean // only its length matters
+		run = analysis.NewNoised
 	}
-	a, err := analysis.New(s.Model, s.Tok, req)
+	a, err := run(s.Model, s.Tok, req)
 	var ie *analysis.InputError
 	switch {
 	case errors.As(err, &ie):
