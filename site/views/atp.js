@@ -256,7 +256,7 @@ function drawScatterOn(ctx, S, pts, focus) {
 	ctx.font = `600 14px ${FONT}`;
 	ctx.textAlign = "left";
 	ctx.textBaseline = "alphabetic";
-	ctx.fillText(`Estimate against exact change · r = ${precise(state.corr)}`, 6, 18);
+	ctx.fillText(`Estimate vs exact · r = ${precise(state.corr)}`, 6, 18);
 	ctx.strokeStyle = "#999";
 	ctx.lineWidth = 1;
 	ctx.strokeRect(S.left + 0.5, S.top + 0.5, S.plot, S.plot);
