@@ -29,6 +29,7 @@ import * as inspect from "./inspect-data.js";
 import { attentionView } from "./views/attention.js";
 import { lensView } from "./views/lens.js";
 import { dlaView } from "./views/dla.js";
+import { atpView } from "./views/atp.js";
 
 // The view modules, each {name, mount, update, exports, model}. Every view
 // of the engine is shown by the heatmap today; a module for attention
@@ -37,7 +38,7 @@ const VIEW_MODULES = [heatmapView];
 const shown = () => VIEW_MODULES[0];
 // The views that look inside the two runs (views/), chosen by the View
 // selector (link.look()); the heatmap above is shown when none is.
-const LOOKS = [attentionView, lensView, dlaView];
+const LOOKS = [attentionView, lensView, dlaView, atpView];
 const look = () => LOOKS.find((v) => v.name === link.look()) || null;
 
 // viewState is what a view module is given to show: the loaded model's
@@ -114,7 +115,7 @@ function bindSelectors() {
 		render();
 		// Compute the new view right away when the shown texts are the ones typed.
 		const m = shown().model(viewState());
-		if (m && m.computed < m.rows && results.key === texts.keyOf(texts.request())) runs.runAfter();
+		if (m && m.computed < m.rows && results.key === texts.keyOf(texts.request()) && !(look() === atpView && atpView.estimateOnly())) runs.runAfter();
 	});
 	$("metric").addEventListener("change", () => {
 		link.setMetric($("metric").value);
@@ -261,7 +262,18 @@ function init() {
 			setLook("attention");
 		},
 	});
-	for (const v of LOOKS) v.mount($("looks"), { changed: render });
+	for (const v of LOOKS) v.mount($("looks"), {
+		changed: render,
+		// For the attribution-patching view: the pool, an exact sweep of some
+		// rows (run.js's opts.rows), the method the link carries.
+		pool: () => weights.pool(),
+		runExact: (opts) => runs.run(opts),
+		method: link.method,
+		setMethod(m) {
+			link.setMethod(m);
+			link.writeLink(texts.request());
+		},
+	});
 	render();
 	texts.tokenizeNow();
 	if ("serviceWorker" in navigator && window.isSecureContext && option("sw") !== "0") {
@@ -310,6 +322,8 @@ window.patchlab = {
 		setLook(name);
 	},
 	viewTimings: inspect.timings,
+	// atp() is what the attribution-patching view shows (views/atp.js).
+	atp: () => atpView.model(viewState()),
 	timings: () => ({ ...weights.timings(), ...runs.timings() }),
 	memory: () => weights.pool().memory(),
 	exportJSON,

@@ -12,6 +12,7 @@ const DEFAULT_METRIC = "logit_diff";
 const state = {
 	view: null, // the view's name; null: the engine's first view, once a model says which
 	metric: DEFAULT_METRIC,
+	method: null, // the attribution-patching view's method (exact, estimate, both), when chosen
 	look: "heatmap", // the view shown: the heatmap, or one inside the runs (app.js's LOOKS)
 	autoRun: false, // the link carried texts: run them once a model is loaded
 	timer: 0,
@@ -25,6 +26,7 @@ export function readLink() {
 	state.view = s.site || null;
 	state.metric = s.metric || DEFAULT_METRIC;
 	state.look = s.view || "heatmap";
+	state.method = s.method || null;
 	state.autoRun = ["clean", "corrupted", "clean_target", "corrupted_target"].some((f) => f in s);
 	return s;
 }
@@ -37,6 +39,11 @@ export function setView(name) {
 }
 
 export const look = () => state.look;
+
+export const method = () => state.method;
+export function setMethod(m) {
+	state.method = m;
+}
 
 export function setLook(name) {
 	state.look = name;
@@ -70,7 +77,7 @@ export function takeAutoRun() {
 // in typing. Returns whether every text went in (a very long one does not).
 export function writeLink(req) {
 	clearTimeout(state.timer);
-	return writeState({ ...req, site: state.view ?? "", metric: state.metric, view: state.look === "heatmap" ? "" : state.look });
+	return writeState({ ...req, site: state.view ?? "", metric: state.metric, view: state.look === "heatmap" ? "" : state.look, method: state.method });
 }
 
 export function writeLinkSoon(req) {

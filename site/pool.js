@@ -316,6 +316,19 @@ export class Pool {
 		return this.request(ready[slot % Math.max(1, ready.length)], { type: "lensTop1", req, run, row });
 	}
 
+	// Attribution patching of the texts req (PROTOCOL.md), on the first ready worker.
+	atp(req, top) {
+		return this.request(this.workers.find((w) => w.ready), { type: "atp", req, top });
+	}
+
+	atpNeurons(req, top) {
+		return this.request(this.workers.find((w) => w.ready), { type: "atpNeurons", req, top });
+	}
+
+	atpTop(req, site, k) {
+		return this.request(this.workers.find((w) => w.ready), { type: "atpTop", req, site, k });
+	}
+
 	memory() {
 		return Promise.all(this.workers.filter((w) => w.ready).map((w) => this.request(w, { type: "memory" })));
 	}
@@ -402,6 +415,11 @@ export class Pool {
 			return;
 		case "lensRow":
 			this.settle(m.id, m.row);
+			return;
+		case "atp":
+		case "atpNeurons":
+		case "atpTop":
+			this.settle(m.id, m.result);
 			return;
 		case "memory":
 			w.memory = m.memory;

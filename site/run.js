@@ -50,7 +50,9 @@ export function runAfter() {
 
 // run computes what the shown view needs for the texts typed (opts.probs:
 // with probabilities; opts.sites and opts.fresh, for benchmarks: other
-// sites than the view's, and everything computed again, the two texts too).
+// sites than the view's, and everything computed again, the two texts too;
+// opts.rows: {site: [rows]}, only those rows, as the attribution view's
+// "check the top k exactly" asks).
 export async function run(opts = {}) {
 	if (!weights.ready() || state.run || state.starting) return;
 	const me = {};
@@ -100,7 +102,7 @@ async function startRun(opts) {
 			results.setSweep(key, sw);
 		}
 		for (let i = 0; i < s.rows; i++) {
-			if (sw.done[i]) continue;
+			if (sw.done[i] || (opts.rows && !(opts.rows[name] || []).includes(i))) continue;
 			jobs.push({ site: name, r: i, cost: s.row_cost[i] });
 			cells += cols;
 		}

@@ -313,6 +313,19 @@ const handlers = {
 		await startedFor(msg.req);
 		post({ type: "lensRow", id: msg.id, row: JSON.parse(await engine().lensTop1(JSON.stringify(msg.req), msg.run, msg.row)) });
 	},
+	// Attribution patching of the started texts (PROTOCOL.md).
+	async atp(msg) {
+		await startedFor(msg.req);
+		post({ type: "atp", id: msg.id, result: JSON.parse(await engine().atp(JSON.stringify(msg.req), msg.top)) });
+	},
+	async atpNeurons(msg) {
+		await startedFor(msg.req);
+		post({ type: "atpNeurons", id: msg.id, result: JSON.parse(await engine().atpNeurons(JSON.stringify(msg.req), msg.top)) });
+	},
+	async atpTop(msg) {
+		await startedFor(msg.req);
+		post({ type: "atpTop", id: msg.id, result: JSON.parse(await engine().atpTop(JSON.stringify(msg.req), msg.site, msg.k)) });
+	},
 };
 
 self.onmessage = async (ev) => {

@@ -45,6 +45,11 @@ func main() {
 		"lensTop1": js.FuncOf(lensTop1),
 		"memory":   js.FuncOf(memory),
 		"crash":    js.FuncOf(crash),
+
+		// Attribution patching (atp_js.go).
+		"atp":        js.FuncOf(atpEstimates),
+		"atpNeurons": js.FuncOf(atpNeurons),
+		"atpTop":     js.FuncOf(atpTop),
 	}
 	api["reportKit"] = js.FuncOf(reportKit) // report_js.go
 	js.Global().Set("patchlab", js.ValueOf(api))

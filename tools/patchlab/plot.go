@@ -50,8 +50,19 @@ func (fig figure) size() (w, h vg.Length, dpi int) {
 
 // writeFigure draws fig in format (png, svg or pdf) to w.
 func writeFigure(w io.Writer, format string, fig figure) error {
-	var c vg.CanvasWriterTo
 	width, height, dpi := fig.size()
+	c, err := canvasFor(format, width, height, dpi)
+	if err != nil {
+		return err
+	}
+	drawFigure(draw.New(c), fig)
+	_, err = c.WriteTo(w)
+	return err
+}
+
+// canvasFor is a canvas of the format (png, svg or pdf) and size.
+func canvasFor(format string, width, height vg.Length, dpi int) (vg.CanvasWriterTo, error) {
+	var c vg.CanvasWriterTo
 	switch format {
 	case "png":
 		c = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(dpi))}
@@ -62,11 +73,9 @@ func writeFigure(w io.Writer, format string, fig figure) error {
 		p.EmbedFonts(true)
 		c = pdfText{p}
 	default:
-		return fmt.Errorf("unknown figure format %q", format)
+		return nil, fmt.Errorf("unknown figure format %q", format)
 	}
-	drawFigure(draw.New(c), fig)
-	_, err := c.WriteTo(w)
-	return err
+	return c, nil
 }
 
 // figFont is the figures' typeface (plot's default is the serif one).

@@ -84,7 +84,8 @@ type sweepFlags struct {
 	bits                     int
 	siteList                 []patch.Site
 	met                      patch.Metric
-	design                   // direction, corruption, prompt set (sweepset.go)
+	design                          // direction, corruption, prompt set (sweepset.go)
+	atp                      atpRun // -method, -neurons (atp.go)
 }
 
 func runSweep(ctx context.Context, std *stdio, args []string) error {
@@ -105,6 +106,7 @@ func runSweep(ctx context.Context, std *stdio, args []string) error {
 	f.StringVar(&o.report, "report", "", "write everything a report needs into `DIR`: the heatmaps as SVG and PNG (16 cm at 300 dpi), their captions and LaTeX figures, the tables as Markdown and LaTeX, the JSON record")
 	f.IntVar(&o.bits, "bits", 0, "quantise an F32 model in memory first as the web format would with `N`-bit codes (9…16), to compare; a web-format model already is")
 	o.design.flags(f)
+	o.atp.flags(f)
 	pos, err := f.parse(args, std.out)
 	if err != nil {
 		return err
@@ -116,6 +118,9 @@ func runSweep(ctx context.Context, std *stdio, args []string) error {
 		return err
 	}
 	if err := o.design.check(f); err != nil {
+		return err
+	}
+	if err := o.atp.check(&o); err != nil {
 		return err
 	}
 	m, err := loadModel(o.model)
@@ -140,10 +145,16 @@ func runSweep(ctx context.Context, std *stdio, args []string) error {
 	if _, err := o.met.Value(a.Session.CleanBase, a.Session.CleanBase, a.Session.CorruptedBase); err != nil {
 		return asInput(err) // e.g. normalized with equal baselines
 	}
-	swept, err := sweepSites(ctx, std.err, a.Session, o.siteList, o.met, o.dir)
-	if err != nil {
+	if err := o.atp.estimate(ctx, o.textOut(std), a); err != nil {
 		return err
 	}
+	var swept []sweptSite
+	if o.atp.exact() {
+		if swept, err = sweepSites(ctx, std.err, a.Session, o.siteList, o.met, o.dir); err != nil {
+			return err
+		}
+	}
+	o.atp.compare(o.textOut(std), a, o.siteList, o.met, makeViews(a, swept))
 	return o.write(ctx, std.out, std.err, tok, a, swept)
 }
 
@@ -251,8 +262,9 @@ func sweepSites(ctx context.Context, stderr io.Writer, s *patch.Session, sites [
 // prints the matrices when none was requested.
 func (o *sweepFlags) write(ctx context.Context, stdout, stderr io.Writer, tok *bpe.Tokenizer, a *analysis.Analysis, swept []sweptSite) error {
 	views := makeViews(a, swept)
+	all := append(slices.Clip(views), o.atp.views(a, o.siteList, o.met)...)
 	if o.json == "" && o.csv == "" && o.png == "" && o.svg == "" && o.pdf == "" && o.report == "" {
-		for _, v := range views {
+		for _, v := range all {
 			printView(stdout, v, o.met)
 		}
 		return nil
@@ -268,12 +280,12 @@ func (o *sweepFlags) write(ctx context.Context, stdout, stderr io.Writer, tok *b
 		if err != nil {
 			return err
 		}
-		if err := outs.add(o.json, func(w io.Writer) error { return writeJSON(w, rec, true) }); err != nil {
+		if err := outs.add(o.json, func(w io.Writer) error { return o.atp.writeJSON(w, rec) }); err != nil {
 			return err
 		}
 	}
-	several := len(views) > 1
-	for _, v := range views {
+	several := len(all) > 1
+	for _, v := range all {
 		if o.csv != "" {
 			if err := outs.add(perView(o.csv, v.name, several), func(w io.Writer) error { return writeCSV(w, v) }); err != nil {
 				return err
@@ -291,6 +303,9 @@ func (o *sweepFlags) write(ctx context.Context, stdout, stderr io.Writer, tok *b
 				return err
 			}
 		}
+	}
+	if err := o.atp.addScatters(ctx, outs, o, a, views, several); err != nil {
+		return err
 	}
 	if o.report != "" {
 		if err := o.addReport(ctx, outs, tok, a, swept, views); err != nil {

@@ -66,6 +66,9 @@ func layoutViews(cfg gpt2.Config, t int, positions []string, swept []sweptSite) 
 
 // figureTitle is the figure's title: the site and metric, then both texts.
 func figureTitle(a *analysis.Analysis, v view, met patch.Metric) []string {
+	if t := atpTitle(a, v, met); t != nil {
+		return t
+	}
 	site := v.name
 	if len(v.rowLabels) > 0 && v.rowLabels[0] == "embed" && v.name == "resid_post" {
 		site = "resid_post (and embed)"
