@@ -51,7 +51,7 @@ func TestLengthMismatch(t *testing.T) {
 
 	tb.setInput("corrupted", g.Clean)
 	tb.wait("the identical-texts message", `document.getElementById("check-msg").textContent.includes("same tokens as the clean text")`, 60*time.Second)
-	tb.setInput("corrupted", g.Corrupted)
+	tb.setInput("corrupted", e.golden.find("michelle").Corrupted) // the same count: the target is what is wrong
 	tb.setInput("clean_target", "Jones Smith")
 	tb.wait("the target message", `document.getElementById("check-msg").textContent.includes("clean target")`, 60*time.Second)
 	if n := eval[int](tb, `document.querySelectorAll("#clean_target-tokens .chip.bad").length`); n != 2 {
