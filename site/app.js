@@ -46,15 +46,34 @@ function viewState() {
 		key: results.key,
 		sweepOf: (site) => results.sweep(results.key, site),
 		running: runs.running(),
+		computing: runs.computing(),
+		queued: runs.queued(),
 		stale: results.key !== texts.keyOf(texts.request()),
 	};
 }
 
-// render shows the state everywhere it shows: the tables, the view, the buttons.
+// render shows the state everywhere it shows: the tables, the view, the
+// buttons, the warnings of the run; after Run, it brings the result into view.
 function render() {
 	renderTables(results.baseline);
 	shown().update(viewState());
 	updateButtons();
+	texts.showRunWarnings(results.key, results.baseline && results.baseline.warnings);
+	if (reveal && results.baseline && revealResult()) reveal = false;
+	if (!runs.running() && !runs.starting()) reveal = false;
+}
+
+// reveal: a Run asked for its result to be shown once it has one.
+let reveal = false;
+
+// revealResult scrolls the result into view unless it is in view already;
+// false while there is none to show.
+function revealResult() {
+	const fig = document.querySelector("figure.heat"), canvas = $("heatmap");
+	if (canvas.hidden) return false;
+	const r = canvas.getBoundingClientRect();
+	if (r.top < 0 || r.bottom > window.innerHeight) fig.scrollIntoView({ block: "start" });
+	return true;
 }
 
 function updateButtons() {
@@ -83,6 +102,7 @@ function bindSelectors() {
 	$("site").addEventListener("change", () => {
 		link.setView($("site").value);
 		link.writeLink(texts.request());
+		runs.viewChanged(link.view());
 		render();
 		// Compute the new view right away when the shown texts are the ones typed.
 		const m = shown().model(viewState());
@@ -171,7 +191,10 @@ function init() {
 			runs.updateProgress();
 		},
 	}, Number(option("row_delay_ms")) || 0);
-	$("run").addEventListener("click", () => runs.run());
+	$("run").addEventListener("click", () => {
+		reveal = true;
+		runs.run();
+	});
 	$("cancel").addEventListener("click", runs.cancel);
 	bindSelectors();
 	bindExports();
