@@ -251,7 +251,7 @@ window.patchlab = {
 	}),
 	heatmap: () => {
 		const m = heatmapView.model(viewState());
-		return m && { ...m, values: Array.from(m.values, (v) => (Number.isFinite(v) ? v : null)), rowOf: undefined };
+		return m && { ...m, values: Array.from(m.values, (v) => (Number.isFinite(v) ? v : null)), rowOf: undefined, layout: heatmapView.layout() };
 	},
 	sweep: (site) => {
 		const sw = results.sweep(results.key, site);

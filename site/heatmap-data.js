@@ -107,6 +107,8 @@ export function decimals(range) {
 export function format(v, range) {
 	if (!Number.isFinite(v)) return "—";
 	const a = Math.abs(v);
+	// Tiny or huge scales in powers of ten, as the colour bar's numbers.
+	if (range && (range < 1e-3 || range >= 1e6)) return v === 0 ? "0" : v.toExponential(1).replace(/-/g, "−");
 	const d = range ? decimals(range) : a >= 100 ? 0 : a >= 10 ? 1 : 2;
 	let s = v.toFixed(d);
 	if (/^-0(\.0*)?$/.test(s)) s = s.slice(1); // no "−0.00"

@@ -69,6 +69,9 @@ export const heatmapView = {
 
 	// model is what the heatmap shows for state s (as update takes it), or null.
 	model: (s) => build(s),
+
+	// layout is where the drawn heatmap's parts are (heatmap.js's layout), for tests.
+	layout: () => (state.heat && state.heat.L) || null,
 };
 
 function build(s) {

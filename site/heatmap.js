@@ -46,8 +46,9 @@ const TITLE_FONT = `600 15px ${FONT}`, SUB_FONT = `12px ${FONT}`, MARK_FONT = `6
 
 // layout places everything for a heatmap model m in a canvas width wide
 // (CSS px), the grid at most maxGridH tall; with opts.texts, the title
-// carries both texts (as the command line's figures do).
-export function layout(ctx, m, width, { maxGridH = 480, texts = false } = {}) {
+// carries both texts (as the command line's figures do); cells are at
+// least minCell wide (wider ones to tap on a phone: the box then scrolls).
+export function layout(ctx, m, width, { maxGridH = 480, texts = false, minCell = 10 } = {}) {
 	const pad = 10;
 	ctx.font = `12px ${FONT}`;
 	const rowLabelW = Math.max(...m.rowLabels.map((s) => ctx.measureText(s).width), 20) + 8;
@@ -60,7 +61,7 @@ export function layout(ctx, m, width, { maxGridH = 480, texts = false } = {}) {
 	for (const k of m.marks || []) tickW = Math.max(tickW, ctx.measureText(`◂ ${k.name}`).width);
 	const barW = 14, barGap = 18;
 	const right = pad + barGap + barW + 8 + Math.ceil(tickW);
-	const cellW = Math.max(10, Math.min(64, Math.floor((width - left - right) / m.cols)));
+	const cellW = Math.max(minCell, Math.min(64, Math.floor((width - left - right) / m.cols)));
 	const cellH = Math.max(5, Math.min(40, Math.round(Math.min(cellW * 0.8, maxGridH / m.rows))));
 	const gridW = cellW * m.cols, gridH = cellH * m.rows;
 	const angle = cellW >= colLabelW + 6 ? 0 : Math.PI / 4;
@@ -75,7 +76,7 @@ export function layout(ctx, m, width, { maxGridH = 480, texts = false } = {}) {
 		for (const l of wrap(ctx, part, w - 2 * pad)) head.push({ text: l, font: SUB_FONT, h: 16, color: "#444" });
 	}
 	const top = pad + head.reduce((a, l) => a + l.h, 0) + 8;
-	const height = top + Math.max(gridH, 140) + labelsH + 22 + pad;
+	const height = top + Math.max(gridH + labelsH + 22, Math.max(gridH, 140) + 8) + pad;
 	return { pad, left, top, head, ticks, cellW, cellH, gridW, gridH, barW, barGap, angle, labelsH, colLabels, width: w, height };
 }
 
@@ -264,7 +265,8 @@ export class Heatmap {
 		const width = Math.max(200, box.clientWidth);
 		// On a laptop the whole heatmap stays in view under its caption.
 		const maxGridH = Math.max(160, Math.min(480, (window.innerHeight || 800) - 260));
-		this.L = layout(canvas.getContext("2d"), m, width, { maxGridH });
+		const minCell = width < 560 ? 22 : 10; // a fingertip's width on a phone
+		this.L = layout(canvas.getContext("2d"), m, width, { maxGridH, minCell });
 		draw(size(canvas, this.L.width, this.L.height), m, this.L, { hover: this.hover, focus: this.focus });
 		const scrolls = this.L.width > box.clientWidth + 1;
 		if (this.rowsCanvas) {
