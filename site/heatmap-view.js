@@ -91,6 +91,7 @@ function render(s) {
 	state.root.querySelector(".heat-wrap").hidden = !m;
 	if (!m) {
 		$("heat-caption").textContent = "Run an analysis to see its heatmap.";
+		$("heat-sub").textContent = "";
 		problemBox.hidden = true;
 		$("heatmap").hidden = true;
 		$("tooltip").hidden = true;
@@ -100,6 +101,8 @@ function render(s) {
 	}
 	$("heatmap").hidden = false;
 	$("heat-caption").textContent = `Showing: site ${m.short}, metric ${METRICS[m.metric].label}${s.stale ? " — for the texts last run (the inputs have changed since: Run to update)" : ""}`;
+	// The formula above the canvas, where it wraps (the exported PNG draws it).
+	$("heat-sub").textContent = m.subtitle;
 	$("howto-metric").textContent = METRICS[m.metric].reading + baselines(m);
 	problemBox.hidden = !m.problem && m.computed > 0;
 	$("rerun-probs").hidden = m.problem !== "probs";
@@ -188,7 +191,8 @@ function showTooltip(cell, x, y) {
 	const canvas = $("heatmap"), box = canvas.parentElement;
 	const gridLeft = canvas.offsetLeft + L.left, gridRight = gridLeft + L.gridW;
 	const right = Math.min(box.scrollLeft + box.clientWidth, gridRight) - tip.offsetWidth - 4;
-	tip.style.left = `${Math.max(Math.min(gridLeft, right), Math.min(x + 14, right))}px`;
+	const left = Math.max(Math.min(gridLeft, right), Math.min(x + 14, right));
+	tip.style.left = `${Math.max(box.scrollLeft + 2, left)}px`;
 	tip.style.top = `${y + 14}px`;
 }
 

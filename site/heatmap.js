@@ -46,9 +46,10 @@ const TITLE_FONT = `600 15px ${FONT}`, SUB_FONT = `12px ${FONT}`, MARK_FONT = `6
 
 // layout places everything for a heatmap model m in a canvas width wide
 // (CSS px), the grid at most maxGridH tall; with opts.texts, the title
-// carries both texts (as the command line's figures do); cells are at
+// carries both texts (as the command line's figures do); without
+// opts.title, no title (the page writes it above the canvas); cells are at
 // least minCell wide (wider ones to tap on a phone: the box then scrolls).
-export function layout(ctx, m, width, { maxGridH = 480, texts = false, minCell = 10 } = {}) {
+export function layout(ctx, m, width, { maxGridH = 480, texts = false, title = true, minCell = 10 } = {}) {
 	const pad = 10;
 	ctx.font = `12px ${FONT}`;
 	const rowLabelW = Math.max(...m.rowLabels.map((s) => ctx.measureText(s).width), 20) + 8;
@@ -69,12 +70,12 @@ export function layout(ctx, m, width, { maxGridH = 480, texts = false, minCell =
 	const w = left + gridW + right;
 	// The title and subtitle wrap rather than being cut.
 	const head = [];
-	ctx.font = TITLE_FONT;
-	for (const l of wrap(ctx, m.title, w - 2 * pad)) head.push({ text: l, font: TITLE_FONT, h: 19, color: "#111" });
-	ctx.font = SUB_FONT;
-	for (const part of [m.subtitle, ...(texts ? m.texts || [] : [])]) {
-		for (const l of wrap(ctx, part, w - 2 * pad)) head.push({ text: l, font: SUB_FONT, h: 16, color: "#444" });
-	}
+	const lines = (text, font, h, color) => {
+		ctx.font = font;
+		for (const l of wrap(ctx, text, w - 2 * pad)) head.push({ text: l, font, h, color });
+	};
+	if (title) lines(m.title, TITLE_FONT, 19, "#111");
+	for (const part of title ? [m.subtitle, ...(texts ? m.texts || [] : [])] : []) lines(part, SUB_FONT, 16, "#444");
 	const top = pad + head.reduce((a, l) => a + l.h, 0) + 8;
 	const height = top + Math.max(gridH + labelsH + 22, Math.max(gridH, 140) + 8) + pad;
 	return { pad, left, top, head, ticks, cellW, cellH, gridW, gridH, barW, barGap, angle, labelsH, colLabels, width: w, height };
@@ -266,7 +267,7 @@ export class Heatmap {
 		// On a laptop the whole heatmap stays in view under its caption.
 		const maxGridH = Math.max(160, Math.min(480, (window.innerHeight || 800) - 260));
 		const minCell = width < 560 ? 22 : 10; // a fingertip's width on a phone
-		this.L = layout(canvas.getContext("2d"), m, width, { maxGridH, minCell });
+		this.L = layout(canvas.getContext("2d"), m, width, { maxGridH, minCell, title: false });
 		draw(size(canvas, this.L.width, this.L.height), m, this.L, { hover: this.hover, focus: this.focus });
 		const scrolls = this.L.width > box.clientWidth + 1;
 		if (this.rowsCanvas) {

@@ -251,16 +251,17 @@ func TestHeatmapTexts(t *testing.T) {
 	if h := help(); !strings.Contains(h, "The columns are heads") || strings.Contains(h, "Columns before the first token") {
 		t.Errorf("z's help speaks of positions: %q", h)
 	}
-	hm := eval[struct {
-		Subtitle string
-		Layout   struct{ Head []struct{ Text string } }
-	}](tb, `patchlab.heatmap()`)
-	var sub []string
-	for _, l := range hm.Layout.Head[1:] {
-		sub = append(sub, l.Text)
-	}
-	if strings.Join(sub, " ") != hm.Subtitle {
-		t.Errorf("z's subtitle is drawn as %q, want %q whole", sub, hm.Subtitle)
+	sub := eval[struct {
+		Want, Page string
+		Cut        bool
+		PNG        []string
+	}](tb, `(async () => {
+		const hm = await import("./heatmap.js"), h = patchlab.heatmap(), e = document.getElementById("heat-sub");
+		const L = hm.layout(document.createElement("canvas").getContext("2d"), h, 640);
+		return { Want: h.subtitle, Page: e.textContent, Cut: e.scrollWidth > e.clientWidth, PNG: L.head.slice(1).map((l) => l.text) };
+	})()`)
+	if sub.Page != sub.Want || sub.Cut || strings.Join(sub.PNG, " ") != sub.Want {
+		t.Errorf("z's subtitle is %q on the page (cut: %v) and %q in the PNG, want %q whole", sub.Page, sub.Cut, sub.PNG, sub.Want)
 	}
 
 	// A finished run's status is no news about another view.
