@@ -104,6 +104,7 @@ function newPool() {
 			// No worker is left: nothing can run until a model is opened again.
 			state.ready = false;
 			setStatus("model-status", text);
+			$("model-more").hidden = true;
 			$("load-progress").hidden = true;
 			showWeights(true);
 			hooks.onLost();
