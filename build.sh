@@ -2,8 +2,12 @@
 # build.sh — build, and serve, patchlab's web page: a static folder that any
 # static host (GitHub Pages, a plain web server) can serve as it is.
 #
-#   ./build.sh build     the site into dist/: the engine compiled to WebAssembly,
-#                        Go's wasm_exec.js, site/, gzip copies (idempotent)
+#   ./build.sh build     the site into dist/: the engine compiled to WebAssembly
+#                        twice, portable (patchlab.wasm) and with WebAssembly
+#                        SIMD (patchlab-simd.wasm: Go 1.27.3, GOEXPERIMENT=simd,
+#                        which the build sets; the go command fetches that Go
+#                        through the module proxy the first time), Go's
+#                        wasm_exec.js, site/, gzip copies (idempotent)
 #   ./build.sh weights   download GPT-2 and convert it to the web format into
 #                        $PATCHLAB_WEIGHTS (needs the network; without it, says
 #                        how else to give weights and goes on), then check it

@@ -24,12 +24,20 @@ import * as texts from "./texts.js";
 import * as runs from "./run.js";
 import { renderTables, tablesCSV } from "./tables.js";
 import { heatmapView } from "./heatmap-view.js";
+import * as inspect from "./inspect-data.js";
+import { attentionView } from "./views/attention.js";
+import { lensView } from "./views/lens.js";
+import { dlaView } from "./views/dla.js";
 
 // The view modules, each {name, mount, update, exports, model}. Every view
 // of the engine is shown by the heatmap today; a module for attention
 // patterns, say, is added here and chosen by the view it shows.
 const VIEW_MODULES = [heatmapView];
 const shown = () => VIEW_MODULES[0];
+// The views that look inside the two runs (views/), chosen by the View
+// selector (link.look()); the heatmap above is shown when none is.
+const LOOKS = [attentionView, lensView, dlaView];
+const look = () => LOOKS.find((v) => v.name === link.look()) || null;
 
 // viewState is what a view module is given to show: the loaded model's
 // Info, the view and metric chosen, the texts last run (request, key,
@@ -56,7 +64,11 @@ function viewState() {
 // buttons, the warnings of the run; after Run, it brings the result into view.
 function render() {
 	renderTables(results.baseline);
-	shown().update(viewState());
+	const lk = look();
+	$("heat-figure").hidden = !!lk;
+	for (const v of LOOKS) v.show(v === lk);
+	if (lk) lk.update(viewState());
+	else shown().update(viewState());
 	updateButtons();
 	texts.showRunWarnings(results.key, results.baseline && results.baseline.warnings);
 	if (reveal && results.baseline && revealResult()) reveal = false;
@@ -98,6 +110,21 @@ function fillMetrics() {
 	for (const [k, v] of Object.entries(METRICS)) $("metric").append(el("option", { value: k, text: v.label }));
 }
 
+// fillLooks offers the heatmap and the views inside the runs.
+function fillLooks() {
+	$("look").replaceChildren(el("option", { value: "heatmap", text: "Patching heatmap" }), ...LOOKS.map((v) => el("option", { value: v.name, text: v.label })));
+	$("look").value = link.settleLook(["heatmap", ...LOOKS.map((v) => v.name)]);
+	$("look").addEventListener("change", () => setLook($("look").value));
+}
+
+// setLook shows a view (by name) and puts it in the link.
+function setLook(name) {
+	link.setLook(name);
+	$("look").value = link.look();
+	link.writeLink(texts.request());
+	render();
+}
+
 function bindSelectors() {
 	$("site").addEventListener("change", () => {
 		link.setView($("site").value);
@@ -122,7 +149,7 @@ function baseName() {
 }
 
 function bindExports() {
-	for (const fmt of Object.values(shown().exports)) {
+	for (const fmt of Object.values(heatmapView.exports)) {
 		$(fmt.button).addEventListener("click", async () => {
 			const out = await fmt.make();
 			if (out) save(out.blob, `${baseName()}-${link.view()}-${link.metric()}.${out.ext}`);
@@ -177,6 +204,9 @@ function onInput() {
 function init() {
 	fillMetrics();
 	const fromLink = link.readLink();
+	fillLooks();
+	let frame = 0; // a render asked for by a view's data, at the next frame
+	inspect.initInspect({ pool: () => weights.pool(), key: () => results.key, changed: () => { frame ||= requestAnimationFrame(() => { frame = 0; render(); }); } });
 	$("metric").value = link.metric();
 	texts.initTexts({
 		tokenize: (r) => weights.pool().tokenize(r),
@@ -210,6 +240,7 @@ function init() {
 		},
 		onDropped() {
 			results.clear(); // results of the previous model are no results of the next
+			inspect.clear();
 			render();
 			texts.scheduleTokenize();
 		},
@@ -229,7 +260,13 @@ function init() {
 			if (results.request && results.key !== texts.keyOf(texts.request())) texts.setTexts(results.request);
 			runs.run({ probs: true });
 		},
+		// openHead shows head h of layer l's attention pattern (a cell of z clicked).
+		openHead(l, h) {
+			attentionView.open(l, h);
+			setLook("attention");
+		},
 	});
+	for (const v of LOOKS) v.mount($("looks"), { changed: render });
 	render();
 	texts.tokenizeNow();
 	if ("serviceWorker" in navigator && window.isSecureContext && option("sw") !== "0") {
@@ -259,6 +296,25 @@ window.patchlab = {
 	},
 	baseline: () => results.baseline,
 	tokens: () => texts.tokens(),
+	// inspected(run) is what the views inside the runs show of run ("clean",
+	// "corrupted") of the texts last run, once it arrived: lens metric, DLA,
+	// attention patterns [L][H][T][T] and the lens's top-1 ids (null per
+	// row still computing); look(name) opens a view; viewTimings() in ms.
+	inspected: (run) => {
+		const e = results.key && inspect.get(results.key, results.request, run);
+		if (!e || !e.views) return null;
+		const { layers: L, heads: H, positions: T } = e.views;
+		const attn = Array.from({ length: L }, (_, l) => Array.from({ length: H }, (_, h) => {
+			const p = inspect.attention(e, l, h);
+			return Array.from({ length: T }, (_, q) => Array.from(p.subarray(q * T, (q + 1) * T)));
+		}));
+		return { ...e.views, attn, top1: e.top1 && e.top1.map((r) => r && r.ids), top1Tokens: e.top1 && e.top1.map((r) => r && r.tokens) };
+	},
+	look: (name, run) => {
+		if (run) inspect.setRun(run);
+		setLook(name);
+	},
+	viewTimings: inspect.timings,
 	timings: () => ({ ...weights.timings(), ...runs.timings() }),
 	memory: () => weights.pool().memory(),
 	exportJSON,

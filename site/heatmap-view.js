@@ -28,7 +28,24 @@ const state = {
 	shown: null, // the name of the view shown (another one: the focus goes)
 };
 
-const hooks = { rerunWithProbs: () => {} };
+const hooks = { rerunWithProbs: () => {}, openHead: null };
+
+// headOf is the attention head a cell of a heatmap of z is, {l, h}, or null:
+// a column of z (patched at every position), or a row of z per position.
+function headOf(m, cell) {
+	if (!m || !cell || !m.rowOf[cell.r]) return null;
+	const { site, r } = m.rowOf[cell.r];
+	if (site.columns === "heads") return { l: r, h: cell.c };
+	if (site.row_group > 0) return { l: Math.floor(r / site.row_group), h: r % site.row_group };
+	return null;
+}
+
+// openHead opens the pattern of the head a cell is (host.openHead), if it is one.
+function openHead(cell) {
+	const head = headOf(state.heat.model, cell);
+	if (head && hooks.openHead) hooks.openHead(head.l, head.h);
+	return !!head;
+}
 
 const $ = (id) => state.root.querySelector(`#${id}`);
 
@@ -40,7 +57,7 @@ export const heatmapView = {
 	mount(container, host) {
 		state.root = container;
 		Object.assign(hooks, host);
-		state.heat = new Heatmap($("heatmap"), $("heatmap-rows"));
+		state.heat = new Heatmap($("heatmap"), $("heatmap-rows"), { title: false });
 		$("rerun-probs").addEventListener("click", () => hooks.rerunWithProbs());
 		bindCanvas();
 	},
@@ -185,7 +202,7 @@ function showTooltip(cell, x, y) {
 		tip.cell = null;
 		return;
 	}
-	tip.textContent = describeCell(m, cell);
+	tip.textContent = describeCell(m, cell) + (hooks.openHead && headOf(m, cell) ? "\nClick (or Enter) to see this head's attention pattern" : "");
 	tip.hidden = false;
 	tip.cell = { cell, x, y };
 	const canvas = $("heatmap"), box = canvas.parentElement;
@@ -225,11 +242,12 @@ function bindCanvas() {
 		}
 		showTooltip(cell, x + canvas.offsetLeft, y + canvas.offsetTop);
 	});
-	// A tap (or a click) reads a cell out and keeps it shown.
+	// A click on a head opens its pattern; on any other cell a tap (or a
+	// click) reads the cell out and keeps it shown.
 	canvas.addEventListener("click", (ev) => {
 		const rect = canvas.getBoundingClientRect();
 		const cell = heat.cellAt(ev.clientX - rect.left, ev.clientY - rect.top);
-		if (cell) moveFocus(cell);
+		if (cell && !openHead(cell)) moveFocus(cell);
 	});
 	canvas.addEventListener("mouseleave", () => {
 		heat.hover = null;
@@ -249,6 +267,10 @@ function bindCanvas() {
 		const m = heat.model;
 		if (!m) return;
 		const f = state.focus || { r: 0, c: 0 };
+		if (ev.key === "Enter" && openHead(f)) {
+			ev.preventDefault();
+			return;
+		}
 		const moves = {
 			ArrowLeft: [0, -1], ArrowRight: [0, 1], ArrowUp: [-1, 0], ArrowDown: [1, 0],
 			Home: [0, -m.cols], End: [0, m.cols], PageUp: [-m.rows, 0], PageDown: [m.rows, 0],

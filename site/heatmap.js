@@ -126,10 +126,12 @@ export function draw(ctx, m, L, opts = {}) {
 			const t = v / m.range;
 			ctx.fillStyle = color(t);
 			ctx.fillRect(left + c * cellW, top + r * cellH, cellW, cellH);
-			const s = showText && Number.isFinite(v) ? format(v, m.range) : "";
-			if (s && ctx.measureText(s).width <= cellW - 4) {
+			// m.cellText(r, c), if given, is the text of a cell (the logit lens's top-1 token).
+			const own = showText && Number.isFinite(v) && m.cellText ? m.cellText(r, c) : null;
+			const s = own ?? (showText && Number.isFinite(v) ? format(v, m.range) : "");
+			if (s && (own != null || ctx.measureText(s).width <= cellW - 4)) {
 				ctx.fillStyle = Math.abs(t) > 0.55 ? "#fff" : "#222";
-				ctx.fillText(s, left + c * cellW + cellW / 2, top + r * cellH + cellH / 2 + 0.5);
+				ctx.fillText(s, left + c * cellW + cellW / 2, top + r * cellH + cellH / 2 + 0.5, cellW - 4);
 			}
 		}
 	}
@@ -250,10 +252,12 @@ function size(canvas, w, h) {
 // Heatmap keeps a canvas drawn for the current model and device pixel
 // ratio. When the heatmap is wider than its box (which then scrolls),
 // the rows' labels are drawn again on rowsCanvas, which stays in view.
+// With {title: false}, the page writes the title above the canvas.
 export class Heatmap {
-	constructor(canvas, rowsCanvas = null) {
+	constructor(canvas, rowsCanvas = null, { title = true } = {}) {
 		this.canvas = canvas;
 		this.rowsCanvas = rowsCanvas;
+		this.title = title;
 		this.model = null;
 		this.hover = null;
 		this.focus = null;
@@ -267,7 +271,7 @@ export class Heatmap {
 		// On a laptop the whole heatmap stays in view under its caption.
 		const maxGridH = Math.max(160, Math.min(480, (window.innerHeight || 800) - 260));
 		const minCell = width < 560 ? 22 : 10; // a fingertip's width on a phone
-		this.L = layout(canvas.getContext("2d"), m, width, { maxGridH, minCell, title: false });
+		this.L = layout(canvas.getContext("2d"), m, width, { maxGridH, minCell, title: this.title });
 		draw(size(canvas, this.L.width, this.L.height), m, this.L, { hover: this.hover, focus: this.focus });
 		const scrolls = this.L.width > box.clientWidth + 1;
 		if (this.rowsCanvas) {

@@ -12,6 +12,7 @@ const DEFAULT_METRIC = "logit_diff";
 const state = {
 	view: null, // the view's name; null: the engine's first view, once a model says which
 	metric: DEFAULT_METRIC,
+	look: "heatmap", // the view shown: the heatmap, or one inside the runs (app.js's LOOKS)
 	autoRun: false, // the link carried texts: run them once a model is loaded
 	timer: 0,
 };
@@ -23,6 +24,7 @@ export function readLink() {
 	const s = readState(location, null, METRICS);
 	state.view = s.site || null;
 	state.metric = s.metric || DEFAULT_METRIC;
+	state.look = s.view || "heatmap";
 	state.autoRun = ["clean", "corrupted", "clean_target", "corrupted_target"].some((f) => f in s);
 	return s;
 }
@@ -32,6 +34,18 @@ export const metric = () => state.metric;
 
 export function setView(name) {
 	state.view = name;
+}
+
+export const look = () => state.look;
+
+export function setLook(name) {
+	state.look = name;
+}
+
+// settleLook keeps the view shown if the page has it, else the heatmap.
+export function settleLook(names) {
+	if (!names.includes(state.look)) state.look = "heatmap";
+	return state.look;
 }
 
 export function setMetric(name) {
@@ -56,7 +70,7 @@ export function takeAutoRun() {
 // in typing. Returns whether every text went in (a very long one does not).
 export function writeLink(req) {
 	clearTimeout(state.timer);
-	return writeState({ ...req, site: state.view ?? "", metric: state.metric });
+	return writeState({ ...req, site: state.view ?? "", metric: state.metric, view: state.look === "heatmap" ? "" : state.look });
 }
 
 export function writeLinkSoon(req) {

@@ -299,6 +299,20 @@ export class Pool {
 		return this.request(this.workers.find((w) => w.ready), { type: "record", req, sweeps, metric });
 	}
 
+	// inspect resolves with one run ("clean" or "corrupted") of the texts
+	// req looked inside: {views (the engine's RunViews), attn (Float32Array
+	// [L][H][T][T])}. lensTop1 with one row of the lens's top-1 tokens
+	// ({run, row, ids, tokens}), computed by ready worker slot (modulo their
+	// number), so that rows go to several workers at once.
+	inspect(req, run) {
+		return this.request(this.workers.find((w) => w.ready), { type: "inspect", req, run });
+	}
+
+	lensTop1(req, run, row, slot = 0) {
+		const ready = this.workers.filter((w) => w.ready);
+		return this.request(ready[slot % Math.max(1, ready.length)], { type: "lensTop1", req, run, row });
+	}
+
 	memory() {
 		return Promise.all(this.workers.filter((w) => w.ready).map((w) => this.request(w, { type: "memory" })));
 	}
@@ -376,6 +390,12 @@ export class Pool {
 			return;
 		case "record":
 			this.settle(m.id, m.json);
+			return;
+		case "inspected":
+			this.settle(m.id, { views: m.views, attn: m.attn });
+			return;
+		case "lensRow":
+			this.settle(m.id, m.row);
 			return;
 		case "memory":
 			w.memory = m.memory;

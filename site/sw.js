@@ -9,7 +9,9 @@ const SHELL = `patchlab-shell-${VERSION}`;
 const FILES = [
 	"./", "index.html", "style.css", "app.js", "dom.js", "errors.js", "link.js", "urlstate.js", "weights.js", "pool.js",
 	"texts.js", "run.js", "results.js", "sites.js", "metrics.js", "tables.js", "heatmap-view.js", "heatmap-data.js", "heatmap.js", "export.js",
-	"weightstore.js", "worker.js", "memfs.js", "wasm_exec.js", "patchlab.wasm", "presets.json", "icon.svg", "app.webmanifest", "PROTOCOL.md",
+	"inspect-data.js", "views/common.js", "views/attention.js", "views/lens.js", "views/dla.js", "views/views.css",
+	"weightstore.js", "worker.js", "memfs.js", "wasm_exec.js", "patchlab.wasm", "patchlab-simd.wasm", "wasmbuild.js",
+	"presets.json", "icon.svg", "app.webmanifest", "PROTOCOL.md",
 ];
 const MANIFEST = "weights/manifest.json";
 

@@ -1,5 +1,5 @@
 // The analysis in the URL's fragment (#clean=…&corrupted=…&clean_target=…
-// &corrupted_target=…&site=…&metric=…), so that a shared link reproduces
+// &corrupted_target=…&site=…&metric=…&view=…), so that a shared link reproduces
 // it. The query string is read too. Anything unexpected is ignored.
 
 const TEXT_KEYS = ["clean", "corrupted", "clean_target", "corrupted_target"];
@@ -27,6 +27,8 @@ export function readState(loc, sites, metrics) {
 		const site = params.get("site"), metric = params.get("metric");
 		if (site && (sites ? Object.hasOwn(sites, site) : NAME.test(site))) out.site = site;
 		if (metric && Object.hasOwn(metrics, metric)) out.metric = metric;
+		const look = params.get("view"); // the view open, when not the heatmap
+		if (look && NAME.test(look)) out.view = look;
 	}
 	return out;
 }
@@ -44,6 +46,7 @@ export function writeState(s) {
 	}
 	if (s.site) p.set("site", s.site);
 	p.set("metric", s.metric);
+	if (s.view) p.set("view", s.view);
 	const url = new URL(location.href);
 	url.hash = p.toString();
 	if (url.href !== location.href) history.replaceState(null, "", url.href);

@@ -136,16 +136,6 @@ function calibrated(cal) {
 	return ` (calibrated: heatmap cells within ${pct(cal.worst)} of the float32 range)`;
 }
 
-// GPT2_SIZES are the published GPT-2 models by shape: [layers, heads, width].
-const GPT2_SIZES = [["GPT-2 small", 12, 12, 768], ["GPT-2 medium", 24, 16, 1024], ["GPT-2 large", 36, 20, 1280], ["GPT-2 XL", 48, 25, 1600]];
-
-// modelName names a model by its config: a published GPT-2 by its name,
-// any other shape by its depth ("a 4-layer test model"), never "GPT-2 small".
-export function modelName(c) {
-	const known = GPT2_SIZES.find(([, l, h, w]) => c.n_layer === l && c.n_head === h && c.n_embd === w);
-	return known ? known[0] : `a ${c.n_layer}-layer test model`;
-}
-
 const capital = (s) => s[0].toUpperCase() + s.slice(1);
 
 // modelStatus says what a student needs (the model, ready, how many
@@ -155,10 +145,11 @@ function modelStatus() {
 	const c = state.info.config, st = state.pool.status();
 	const mem = st.memory.filter(Boolean).map((m) => m.wasm);
 	const per = mem.length ? ` · ${Math.round(Math.max(...mem))} MB per worker` : "";
-	const name = modelName(c);
+	// The engine's name for it (gpt2.Config.Name): never "GPT-2 small" unless it is.
+	const name = state.info.name || `a ${c.n_layer}-layer model`;
 	const workers = st.ready === st.total ? `${st.total} worker${st.total > 1 ? "s" : ""}` : `${st.ready} of ${st.total} workers`;
 	setStatus("model-status", `${capital(name)} · ready · ${workers}`);
-	$("model-detail").textContent = `${c.n_layer} layers × ${c.n_head} heads, width ${c.n_embd} · ${state.info.quantized ? `web format, ${state.info.bits}-bit codes${calibrated(state.info.calibration)}` : "float32, as in the file"}${per}`;
+	$("model-detail").textContent = `${c.n_layer} layers × ${c.n_head} heads, width ${c.n_embd} · ${state.info.quantized ? `web format, ${state.info.bits}-bit codes${calibrated(state.info.calibration)}` : "float32, as in the file"}${per}${state.info.check ? ` · published-numbers check: ${state.info.check.result}` : ""}`;
 	$("model-more").hidden = false;
 	for (const e of document.querySelectorAll(".model-name")) e.textContent = name;
 }

@@ -8,8 +8,6 @@
 "use strict";
 importScripts("memfs.js", "wasm_exec.js", "weightstore.js");
 
-// wasmURL is the engine's file.
-const wasmURL = () => "patchlab.wasm";
 
 // plYield lets the event loop run (and a "cancel" message arrive) in the
 // middle of a sweep; Go calls it every few tens of milliseconds.
@@ -57,13 +55,14 @@ function exitReason() {
 
 const booted = (async () => {
 	const go = new Go();
+	const url = await import("./wasmbuild.js").then((m) => m.wasmURL(), () => "patchlab.wasm");
 	let inst;
 	try {
-		inst = (await WebAssembly.instantiateStreaming(fetch(wasmURL()), go.importObject)).instance;
+		inst = (await WebAssembly.instantiateStreaming(fetch(url), go.importObject)).instance;
 	} catch (e) {
 		// A host that serves .wasm with another Content-Type: compile from bytes.
-		const res = await fetch(wasmURL());
-		if (!res.ok) throw new Error(`${wasmURL()}: HTTP ${res.status}`);
+		const res = await fetch(url);
+		if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
 		inst = (await WebAssembly.instantiate(await res.arrayBuffer(), go.importObject)).instance;
 	}
 	// run returns at once (main waits for calls), self.patchlab is set;
@@ -227,6 +226,19 @@ async function warmUp() {
 	}
 }
 
+// started is the key of the texts this worker's engine last started: the
+// views (inspect, lensTop1) start them only in a worker that started none
+// (a replacement); the engine refuses other texts than those started.
+let started = null;
+const keyOf = (req) => JSON.stringify([req.clean, req.corrupted, req.clean_target, req.corrupted_target]);
+
+async function startedFor(req) {
+	if (started === null) {
+		started = keyOf(req);
+		await engine().start(JSON.stringify(req));
+	}
+}
+
 const handlers = {
 	async tokenize(msg) {
 		post({ type: "tokens", id: msg.id, result: JSON.parse(await engine().tokenize(JSON.stringify(msg.req))) });
@@ -264,6 +276,7 @@ const handlers = {
 		else engine().crash(msg.kind);
 	},
 	async start(msg) {
+		started = keyOf(msg.req);
 		if (msg.fresh) engine().forget();
 		try {
 			const baseline = JSON.parse(await engine().start(JSON.stringify(msg.req)));
@@ -293,6 +306,18 @@ const handlers = {
 	},
 	memory(msg) {
 		post({ type: "memory", id: msg.id, memory: memoryMB() });
+	},
+	// inspect looks inside one run of the started texts: lens metric and
+	// DLA, and the attention patterns as a Float32Array (transferred).
+	async inspect(msg) {
+		await startedFor(msg.req);
+		const r = await engine().inspect(JSON.stringify(msg.req), msg.run);
+		const attn = new Float32Array(r.attn.buffer, r.attn.byteOffset, r.attn.byteLength / 4);
+		post({ type: "inspected", id: msg.id, views: JSON.parse(r.views), attn }, [attn.buffer]);
+	},
+	async lensTop1(msg) {
+		await startedFor(msg.req);
+		post({ type: "lensRow", id: msg.id, row: JSON.parse(await engine().lensTop1(JSON.stringify(msg.req), msg.run, msg.row)) });
 	},
 };
 

@@ -20,7 +20,6 @@ import (
 
 	"github.com/patchlab/patchlab/model/analysis"
 	"github.com/patchlab/patchlab/model/bpe"
-	"github.com/patchlab/patchlab/model/calib"
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/patch"
 	"github.com/patchlab/patchlab/model/safetensors"
@@ -40,10 +39,16 @@ func NewEngine() *Engine { return &Engine{tok: bpe.New()} }
 
 // Info describes a loaded model.
 type Info struct {
-	Config    gpt2.Config `json:"config"`
-	Bytes     int64       `json:"bytes"`
-	Quantized bool        `json:"quantized"` // the web format, not float32
-	Bits      int         `json:"bits"`      // the web format's code width
+	// Name is what the page calls it (never "GPT-2 small" unless its
+	// configuration is GPT-2 small's).
+	Name string `json:"name"`
+	// Check is the result of the published-numbers check the converter
+	// recorded (patchlab check), if any.
+	Check     *webfmt.Check `json:"check,omitempty"`
+	Config    gpt2.Config   `json:"config"`
+	Bytes     int64         `json:"bytes"`
+	Quantized bool          `json:"quantized"` // the web format, not float32
+	Bits      int           `json:"bits"`      // the web format's code width
 	// Calibration is what the converter measured, if it calibrated.
 	Calibration *webfmt.Calibration `json:"calibration,omitempty"`
 	// Sites is the site table for this model; Heatmaps what the page offers.
@@ -51,9 +56,9 @@ type Info struct {
 	Heatmaps []analysis.Heatmap  `json:"views"`
 }
 
-func (e *Engine) setModel(m *gpt2.Model, bits int, cal *webfmt.Calibration) Info {
+func (e *Engine) setModel(m *gpt2.Model, bits int, cal *webfmt.Calibration, check *webfmt.Check) Info {
 	e.model, e.an = m, nil
-	return Info{Config: m.Config, Bytes: m.Bytes(), Quantized: bits != 0, Bits: bits, Calibration: cal,
+	return Info{Name: m.Config.Name(), Check: check, Config: m.Config, Bytes: m.Bytes(), Quantized: bits != 0, Bits: bits, Calibration: cal,
 		Sites: analysis.SiteInfos(m.Config), Heatmaps: analysis.Heatmaps}
 }
 
@@ -68,7 +73,7 @@ func (e *Engine) LoadWeb(manifest []byte, open func(file string) ([]byte, error)
 	if err != nil {
 		return Info{}, err
 	}
-	return e.setModel(model, m.Bits, m.Calibration), nil
+	return e.setModel(model, m.Bits, m.Calibration, m.Check), nil
 }
 
 // LoadSafetensors loads a Hugging Face GPT-2 checkpoint in float32, read
@@ -83,7 +88,7 @@ func (e *Engine) LoadSafetensors(r io.ReaderAt, size int64, name string, configJ
 	if err != nil {
 		return Info{}, err
 	}
-	return e.setModel(m, 0, nil), nil
+	return e.setModel(m, 0, nil, nil), nil
 }
 
 // Check reads only the header of a safetensors file and checks that it
@@ -99,7 +104,7 @@ func Check(r io.ReaderAt, size int64, name string, configJSON []byte) (gpt2.Conf
 }
 
 // Convert converts a Hugging Face GPT-2 checkpoint read through r to the
-// web format with calib.Uncalibrated-bit codes in outDir (in the browser, a
+// web format with webfmt.Uncalibrated-bit codes in outDir (in the browser, a
 // directory of the worker's in-memory file system), one tensor at a time:
 // calibrating needs the float32 model and a dozen sweeps, minutes in one
 // wasm thread. configJSON as for LoadSafetensors.
@@ -108,7 +113,7 @@ func Convert(ctx context.Context, r io.ReaderAt, size int64, name string, config
 	if err != nil {
 		return err
 	}
-	return webfmt.Convert(ctx, f, configJSON, outDir, calib.Uncalibrated, progress)
+	return webfmt.Convert(ctx, f, configJSON, outDir, webfmt.Uncalibrated, progress)
 }
 
 // Tokens is the live tokenization of a request and what is wrong with it.

@@ -41,6 +41,8 @@ func main() {
 		"cancel":   js.FuncOf(func(js.Value, []js.Value) any { cancel(); return nil }),
 		"forget":   js.FuncOf(func(js.Value, []js.Value) any { engine.Forget(); return nil }),
 		"record":   js.FuncOf(record),
+		"inspect":  js.FuncOf(inspectRun),
+		"lensTop1": js.FuncOf(lensTop1),
 		"memory":   js.FuncOf(memory),
 		"crash":    js.FuncOf(crash),
 	}
@@ -200,6 +202,48 @@ func record(_ js.Value, args []js.Value) any {
 			return nil, err
 		}
 		return string(b), nil
+	})
+}
+
+// inspect(requestJSON, run) → Promise<{views: runViewsJSON, attn: Uint8Array}>:
+// one run ("clean" or "corrupted") of the started analysis, which must be
+// the request's, looked inside (inspect.go); "cancelled" if other texts
+// were started since.
+func inspectRun(_ js.Value, args []js.Value) any {
+	text, run := args[0].String(), args[1].String()
+	return promise(KindInternal, func() (any, error) {
+		var req analysis.Request
+		if err := json.Unmarshal([]byte(text), &req); err != nil {
+			return nil, err
+		}
+		v, attn, err := engine.Inspect(req, run)
+		if err != nil {
+			return nil, err
+		}
+		views, err := toJSON(v)
+		if err != nil {
+			return nil, err
+		}
+		u := js.Global().Get("Uint8Array").New(len(attn))
+		js.CopyBytesToJS(u, attn)
+		return js.ValueOf(map[string]any{"views": views, "attn": u}), nil
+	})
+}
+
+// lensTop1(requestJSON, run, row) → Promise<lensRowJSON>: the top-1 tokens
+// of one row of the lens, as inspect.
+func lensTop1(_ js.Value, args []js.Value) any {
+	text, run, row := args[0].String(), args[1].String(), args[2].Int()
+	return promise(KindInternal, func() (any, error) {
+		var req analysis.Request
+		if err := json.Unmarshal([]byte(text), &req); err != nil {
+			return nil, err
+		}
+		r, err := engine.LensTop1(req, run, row)
+		if err != nil {
+			return nil, err
+		}
+		return toJSON(r)
 	})
 }
 

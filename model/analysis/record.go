@@ -37,6 +37,19 @@ type Record struct {
 	PatchHeadZPerPosition          [][]float64 `json:"patch_head_z_per_position,omitempty"`
 	PatchResidPostCleanTargetDelta [][]float64 `json:"patch_resid_post_clean_target_delta,omitempty"`
 
+	// Noising (views-golden.json's names): the clean run with one
+	// corrupted activation.
+	NoiseResidPost                 [][]float64 `json:"noise_resid_post,omitempty"`
+	NoiseEmbed                     []float64   `json:"noise_embed,omitempty"`
+	NoiseAttnOut                   [][]float64 `json:"noise_attn_out,omitempty"`
+	NoiseMLPOut                    [][]float64 `json:"noise_mlp_out,omitempty"`
+	NoiseHeadZAllPositions         [][]float64 `json:"noise_head_z_all_positions,omitempty"`
+	NoiseHeadZPerPosition          [][]float64 `json:"noise_head_z_per_position,omitempty"`
+	NoiseResidPostCleanTargetDelta [][]float64 `json:"noise_resid_post_clean_target_delta,omitempty"`
+
+	// Direction is "noise" when the matrices of Matrices are noising.
+	Direction string `json:"direction,omitempty"`
+
 	Metric   string                 `json:"metric,omitempty"`
 	Matrices map[string][][]float64 `json:"matrices,omitempty"`
 }
@@ -72,6 +85,8 @@ func (r *Record) matrix(field string) *[][]float64 {
 	m := map[string]*[][]float64{
 		"patch_resid_post": &r.PatchResidPost, "patch_attn_out": &r.PatchAttnOut, "patch_mlp_out": &r.PatchMLPOut,
 		"patch_head_z_all_positions": &r.PatchHeadZAllPositions, "patch_head_z_per_position": &r.PatchHeadZPerPosition,
+		"noise_resid_post": &r.NoiseResidPost, "noise_attn_out": &r.NoiseAttnOut, "noise_mlp_out": &r.NoiseMLPOut,
+		"noise_head_z_all_positions": &r.NoiseHeadZAllPositions, "noise_head_z_per_position": &r.NoiseHeadZPerPosition,
 	}[field]
 	if m == nil {
 		panic("analysis: the record has no matrix field " + field)
@@ -80,10 +95,13 @@ func (r *Record) matrix(field string) *[][]float64 {
 }
 
 func (r *Record) vector(field string) *[]float64 {
-	if field != "patch_embed" {
-		panic("analysis: the record has no vector field " + field)
+	switch field {
+	case "patch_embed":
+		return &r.PatchEmbed
+	case "noise_embed":
+		return &r.NoiseEmbed
 	}
-	return &r.PatchEmbed
+	panic("analysis: the record has no vector field " + field)
 }
 
 // Record builds the JSON record from the sweeps made so far; metric is the
@@ -105,14 +123,21 @@ func (a *Analysis) Record(tok *bpe.Tokenizer, sweeps []*patch.Matrix, metric pat
 			return nil, err
 		}
 		spec := mx.Site.Spec()
-		if spec.Rows == patch.OneRow {
-			*r.vector(spec.Field) = diff
+		if field := spec.FieldFor(mx.Direction); spec.Rows == patch.OneRow {
+			*r.vector(field) = diff
 		} else {
-			*r.matrix(spec.Field) = Rows(diff, mx.Cols)
+			*r.matrix(field) = Rows(diff, mx.Cols)
 		}
 		if mx.Site.Kind == gpt2.ResidPost {
 			delta, _ := s.Values(mx, patch.CleanTargetDelta)
-			r.PatchResidPostCleanTargetDelta = Rows(delta, mx.Cols)
+			if mx.Direction == patch.Noise {
+				r.NoiseResidPostCleanTargetDelta = Rows(delta, mx.Cols)
+			} else {
+				r.PatchResidPostCleanTargetDelta = Rows(delta, mx.Cols)
+			}
+		}
+		if mx.Direction == patch.Noise {
+			r.Direction = patch.Noise.String()
 		}
 		if metric != patch.LogitDiff {
 			vals, err := s.Values(mx, metric)

@@ -6,7 +6,7 @@
 // hundredths of its logits' spread, and a tiny random one (the test
 // fixture) is so sensitive that int8 weights move its heatmaps by a fifth of
 // their range. So rather than one width for every checkpoint, the converter
-// tries widths from gpt2.DefaultBits up and keeps the narrowest whose
+// tries widths from webfmt.DefaultBits up and keeps the narrowest whose
 // heatmaps on a few calibration pairs stay within a tolerance of float32's.
 package calib
 
@@ -21,7 +21,6 @@ import (
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/patch"
 	"github.com/patchlab/patchlab/model/safetensors"
-	"github.com/patchlab/patchlab/model/tensor"
 	"github.com/patchlab/patchlab/model/webfmt"
 	"github.com/patchlab/patchlab/model/weights"
 )
@@ -46,12 +45,6 @@ var Sites = []patch.Site{{Kind: gpt2.ResidPost}, {Kind: gpt2.AttnOut}, {Kind: gp
 // 5.7%; 0.5% chose 13 bits, where the golden cases are within 0.5%.)
 const Tolerance = 0.005
 
-// Uncalibrated is the width for a converter that cannot calibrate (the
-// page's): the widest calibration has chosen for any model measured, 15
-// bits for a random GPT-2-small-shaped checkpoint (14 for gpt2.Random's,
-// 13 for the tiny fixture).
-const Uncalibrated = 15
-
 // Trial is one width tried.
 type Trial struct {
 	Bits  int
@@ -64,8 +57,8 @@ func (t Trial) String() string {
 	return fmt.Sprintf("%d-bit codes: worst cell off by %.2f%% of its heatmap's range (%s)", t.Bits, 100*t.Worst, t.Where)
 }
 
-// Choose quantises m with codes from gpt2.DefaultBits bits up to
-// tensor.MaxBits and returns the first width whose calibration heatmaps are
+// Choose quantises m with codes from webfmt.DefaultBits bits up to
+// webfmt.MaxBits and returns the first width whose calibration heatmaps are
 // within tol of m's (the widest if none is), its model and every trial.
 // After the first trial it skips the widths that trial's error rules out,
 // since each bit halves the error (a width it skips would pass only by the
@@ -78,7 +71,7 @@ func Choose(ctx context.Context, m *gpt2.Model, tol float64, progress func(Trial
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	quantize := func(bits int) (*gpt2.Model, error) { return m.Quantize(bits), nil }
+	quantize := func(bits int) (*gpt2.Model, error) { return webfmt.Quantize(m, bits), nil }
 	return ref.choose(ctx, quantize, tol, progress)
 }
 
@@ -92,7 +85,7 @@ func CheckTolerance(tol float64) error {
 
 func (ref *heatmaps) choose(ctx context.Context, quantize func(bits int) (*gpt2.Model, error), tol float64, progress func(Trial)) (int, *gpt2.Model, []Trial, error) {
 	var trials []Trial
-	bits := gpt2.DefaultBits
+	bits := webfmt.DefaultBits
 	for {
 		q, err := quantize(bits)
 		if err != nil {
@@ -106,14 +99,14 @@ func (ref *heatmaps) choose(ctx context.Context, quantize func(bits int) (*gpt2.
 		if progress != nil {
 			progress(t)
 		}
-		if t.Worst <= tol || bits == tensor.MaxBits {
+		if t.Worst <= tol || bits == webfmt.MaxBits {
 			return bits, q, trials, nil
 		}
 		next := bits + 1
 		if len(trials) == 1 && t.Worst > 0 && !math.IsInf(t.Worst, 0) {
 			next = max(next, bits+int(math.Log2(t.Worst/tol))-1)
 		}
-		bits = min(next, tensor.MaxBits)
+		bits = min(next, webfmt.MaxBits)
 	}
 }
 

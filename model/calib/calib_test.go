@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/patch"
 	"github.com/patchlab/patchlab/model/tensor"
+	"github.com/patchlab/patchlab/model/webfmt"
 	"github.com/patchlab/patchlab/model/weights"
 )
 
@@ -103,17 +105,21 @@ func TestGoldenWithChosenWidth(t *testing.T) {
 	}
 }
 
-// TestSmallWithChosenWidth converts a random GPT-2-small-shaped model as the
-// converter does by default and checks the assignment's example on it.
-// Random models' heatmaps are faint (their patching effects a few
-// hundredths of a logit), so the converter picks wide codes for them: 14
-// bits for this one, 0.39× the float32 file, where GPT-2 small itself would
-// take 9 (0.26×) if its calibration heatmaps allow.
-func TestSmallWithChosenWidth(t *testing.T) {
-	if testing.Short() {
-		t.Skip("calibrates a GPT-2-small-shaped model")
+// TestRandomWithChosenWidth converts a random model as the converter does
+// by default and checks the Michelle example on it, texts it did not
+// calibrate on. Random models' heatmaps are faint (their patching effects a
+// few hundredths of a logit), so the converter picks wide codes for them:
+// 14 bits for GPT-2 small's shape, 0.39× the float32 file, where GPT-2
+// small itself would take 9 (0.26×) if its calibration heatmaps allow.
+// GPT-2 small's shape takes minutes, so by default the model is a
+// narrower one (the property does not depend on the size);
+// PATCHLAB_HEAVY=1 takes GPT-2 small's.
+func TestRandomWithChosenWidth(t *testing.T) {
+	cfg := gpt2.Config{Layers: 2, Heads: 12, Width: 768, Context: 64, Vocab: gpt2.Small.Vocab}
+	if os.Getenv("PATCHLAB_HEAVY") != "" {
+		cfg = gpt2.Small
 	}
-	m := gpt2.Random(gpt2.Small, 1)
+	m := gpt2.Random(cfg, 1)
 	bits, q := chooseAndCheck(t, m)
 	clean := []int{48736, 5437, 373, 257, 1353, 12, 1662, 354, 3710, 13, 16738} // Michelle Jones was a top-notch student. Michelle
 	corrupted := append([]int(nil), clean...)
@@ -123,7 +129,7 @@ func TestSmallWithChosenWidth(t *testing.T) {
 		t.Fatal(err)
 	}
 	sites := []patch.Site{{Kind: gpt2.ResidPost}, {Kind: gpt2.AttnOut}, {Kind: gpt2.MLPOut}, {Kind: gpt2.Z}}
-	checkWebFormat(t, fmt.Sprintf("gpt2-small-shaped, %d bits", bits), f, q, sites)
+	checkWebFormat(t, fmt.Sprintf("random %d-layer, width %d, %d bits", cfg.Layers, cfg.Width, bits), f, q, sites)
 }
 
 // chooseAndCheck runs Choose with the default tolerance, logs its trials
@@ -171,7 +177,7 @@ func TestChooseStopsAtTolerance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bits != gpt2.DefaultBits || len(trials) != 1 || q.Blocks[0].FC.(*tensor.QN).Bits != bits {
+	if bits != webfmt.DefaultBits || len(trials) != 1 || q.Blocks[0].FC.(*tensor.QN).Bits != bits {
 		t.Errorf("tolerance 1: %d bits after %v", bits, trials)
 	}
 	var seen []int
@@ -179,7 +185,7 @@ func TestChooseStopsAtTolerance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if last := trials[len(trials)-1]; bits != tensor.MaxBits || last.Bits != bits || len(seen) != len(trials) || q.WTE.(*tensor.QN).Bits != gpt2.WTEBits(bits) {
+	if last := trials[len(trials)-1]; bits != webfmt.MaxBits || last.Bits != bits || len(seen) != len(trials) || q.WTE.(*tensor.QN).Bits != webfmt.WTEBits(bits) {
 		t.Errorf("tolerance 1e-9: %d bits after %v (reported %v)", bits, trials, seen)
 	}
 	if first, last := trials[0], trials[len(trials)-1]; !(last.Worst < first.Worst/10) || !(last.Bytes > first.Bytes) {

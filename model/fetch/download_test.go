@@ -3,6 +3,10 @@ package fetch
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -45,7 +49,11 @@ func newServer(t *testing.T, handle func(w http.ResponseWriter, r *http.Request,
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		n := len(s.ranges)
-		s.ranges = append(s.ranges, r.Header.Get("Range"))
+		rng := r.Header.Get("Range")
+		if v := r.Header.Get("If-Range"); v != "" {
+			rng += " if " + v
+		}
+		s.ranges = append(s.ranges, rng)
 		s.mu.Unlock()
 		handle(w, r, n)
 	}))
@@ -59,10 +67,17 @@ func (s *server) requests() []string {
 	return append([]string{}, s.ranges...)
 }
 
-// serve answers Range requests properly.
+// serve answers Range and If-Range requests properly, with an ETag that is
+// data's sha256.
 func serve(w http.ResponseWriter, r *http.Request, data []byte) {
 	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("ETag", `"`+sha(data)+`"`)
 	http.ServeContent(w, r, "model.safetensors", time.Time{}, bytes.NewReader(data))
+}
+
+func sha(data []byte) string {
+	s := sha256.Sum256(data)
+	return hex.EncodeToString(s[:])
 }
 
 // serveWhole ignores Range and sends the whole file with status 200.
@@ -76,6 +91,7 @@ func serveWhole(w http.ResponseWriter, data []byte) {
 // connection.
 func drop(t *testing.T, w http.ResponseWriter, data []byte, n int) {
 	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("ETag", `"`+sha(data)+`"`)
 	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(data[:n])
@@ -93,7 +109,8 @@ func download(t *testing.T, url string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	dest := filepath.Join(t.TempDir(), "model.safetensors")
-	return dest, Download(ctx, url, dest, nil)
+	_, err := Download(ctx, url, dest, nil)
+	return dest, err
 }
 
 func checkDownloaded(t *testing.T, dest string, want []byte) {
@@ -130,7 +147,7 @@ func TestDownload(t *testing.T) {
 	s := newServer(t, func(w http.ResponseWriter, r *http.Request, n int) { serve(w, r, data) })
 	dest := filepath.Join(t.TempDir(), "model.safetensors")
 	var done, total int64
-	if err := Download(context.Background(), s.URL, dest, func(d, n int64) { done, total = d, n }); err != nil {
+	if _, err := Download(context.Background(), s.URL, dest, func(d, n int64) { done, total = d, n }); err != nil {
 		t.Fatal(err)
 	}
 	checkDownloaded(t, dest, data)
@@ -155,24 +172,36 @@ func TestDownloadResumesDroppedConnection(t *testing.T) {
 	}
 	checkDownloaded(t, dest, data)
 	reqs := s.requests()
-	if len(reqs) != 2 || reqs[0] != "" || reqs[1] != "bytes="+strconv.Itoa(cut)+"-" {
-		t.Errorf("Range headers %q, want a plain GET then bytes=%d-", reqs, cut)
+	if len(reqs) != 2 || reqs[0] != "" || reqs[1] != "bytes="+strconv.Itoa(cut)+"- if "+`"`+sha(data)+`"` {
+		t.Errorf("Range headers %q, want a plain GET then bytes=%d- if the ETag", reqs, cut)
 	}
 }
 
+// TestDownloadResumesPartFile: a part file left by an earlier run is
+// resumed when its validator is known, started over when not.
 func TestDownloadResumesPartFile(t *testing.T) {
 	data := fixture(t, "model.safetensors")
 	s := newServer(t, func(w http.ResponseWriter, r *http.Request, n int) { serve(w, r, data) })
-	dest := filepath.Join(t.TempDir(), "model.safetensors")
-	if err := os.WriteFile(dest+".part", data[:5000], 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := Download(context.Background(), s.URL, dest, nil); err != nil {
-		t.Fatal(err)
-	}
-	checkDownloaded(t, dest, data)
-	if reqs := s.requests(); len(reqs) != 1 || reqs[0] != "bytes=5000-" {
-		t.Errorf("Range headers %q, want one request for bytes=5000-", reqs)
+	for _, known := range []bool{true, false} {
+		dest := filepath.Join(t.TempDir(), "model.safetensors")
+		if err := os.WriteFile(dest+".part", data[:5000], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if known {
+			writeMeta(dest+".part", meta{URL: s.URL, ETag: `"` + sha(data) + `"`, Size: int64(len(data))})
+		}
+		before := len(s.requests())
+		if _, err := Download(context.Background(), s.URL, dest, nil); err != nil {
+			t.Fatal(err)
+		}
+		checkDownloaded(t, dest, data)
+		want := ""
+		if known {
+			want = "bytes=5000- if " + `"` + sha(data) + `"`
+		}
+		if reqs := s.requests()[before:]; len(reqs) != 1 || reqs[0] != want {
+			t.Errorf("validator known %v: requests %q, want one, %q", known, reqs, want)
+		}
 	}
 }
 
@@ -183,7 +212,8 @@ func TestDownloadCompletePartFile(t *testing.T) {
 	if err := os.WriteFile(dest+".part", data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := Download(context.Background(), s.URL, dest, nil); err != nil {
+	writeMeta(dest+".part", meta{URL: s.URL, ETag: `"` + sha(data) + `"`, Size: int64(len(data))})
+	if _, err := Download(context.Background(), s.URL, dest, nil); err != nil {
 		t.Fatal(err)
 	}
 	checkDownloaded(t, dest, data)
@@ -314,8 +344,186 @@ func TestDownloadNotGPT2(t *testing.T) {
 // without network) fails at once instead of retrying.
 func TestDownloadNoSuchHost(t *testing.T) {
 	dest := filepath.Join(t.TempDir(), "model.safetensors")
-	err := Download(context.Background(), "http://patchlab.invalid/model.safetensors", dest, nil)
+	_, err := Download(context.Background(), "http://patchlab.invalid/model.safetensors", dest, nil)
 	if err == nil || !strings.Contains(err.Error(), "no network?") || strings.Contains(err.Error(), "giving up") {
 		t.Fatalf("got %v, want a no-network error without retries", err)
 	}
+}
+
+// changed is data with the same size and header but other tensor values,
+// on both sides of byte cut, so that a splice of the two is neither.
+func changed(data []byte, cut int) []byte {
+	b := bytes.Clone(data)
+	for i := cut - 2000; i < cut+2000; i++ {
+		b[i] ^= 0x01
+	}
+	return b
+}
+
+// TestDownloadFileChangedBetweenAttempts: the file changes on the server
+// (same size) after the first attempt drops. Whatever the server proves or
+// fails to prove, the result is the new file whole, never a splice.
+func TestDownloadFileChangedBetweenAttempts(t *testing.T) {
+	old := fixture(t, "model.safetensors")
+	const cut = 1 << 20
+	now := changed(old, cut)
+	t1, t2 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name  string
+		first func(w http.ResponseWriter) // headers of the dropped response
+		then  func(w http.ResponseWriter, r *http.Request)
+		want  string // the second request's Range and If-Range
+	}{
+		{"ETag and If-Range",
+			func(w http.ResponseWriter) { w.Header().Set("ETag", `"old"`) },
+			func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("ETag", `"new"`)
+				http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(now))
+			}, `bytes=1048576- if "old"`},
+		{"Last-Modified and If-Range",
+			func(w http.ResponseWriter) { w.Header().Set("Last-Modified", t1.Format(http.TimeFormat)) },
+			func(w http.ResponseWriter, r *http.Request) {
+				http.ServeContent(w, r, "", t2, bytes.NewReader(now))
+			}, "bytes=1048576- if " + t1.Format(http.TimeFormat)},
+		{"a server ignoring If-Range",
+			func(w http.ResponseWriter) { w.Header().Set("ETag", `"old"`) },
+			func(w http.ResponseWriter, r *http.Request) {
+				r.Header.Del("If-Range")
+				w.Header().Set("ETag", `"new"`)
+				http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(now))
+			}, `bytes=1048576- if "old"`},
+		{"no validator",
+			func(w http.ResponseWriter) {},
+			func(w http.ResponseWriter, r *http.Request) {
+				http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(now))
+			}, ""},
+		{"a weak ETag",
+			func(w http.ResponseWriter) { w.Header().Set("ETag", `W/"old"`) },
+			func(w http.ResponseWriter, r *http.Request) {
+				http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(now))
+			}, ""},
+	} {
+		s := newServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			if n == 0 {
+				c.first(w)
+				w.Header().Set("Content-Length", strconv.Itoa(len(old)))
+				w.WriteHeader(http.StatusOK)
+				w.Write(old[:cut])
+				conn, _, _ := http.NewResponseController(w).Hijack()
+				conn.Close()
+				return
+			}
+			c.then(w, r)
+		})
+		dest, err := download(t, s.URL)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		got, _ := os.ReadFile(dest)
+		if !bytes.Equal(got, now) {
+			t.Errorf("%s: the file downloaded is not the server's current file (spliced: %v)", c.name, bytes.Equal(got[:cut], old[:cut]))
+		}
+		if reqs := s.requests(); len(reqs) < 2 || reqs[1] != c.want {
+			t.Errorf("%s: requests %q, want the second %q", c.name, reqs, c.want)
+		}
+	}
+}
+
+// hub serves data as Hugging Face does a file in LFS: /resolve/ redirects
+// to /cdn/ with X-Linked-Etag stating sha256 (whatever it is given).
+func hub(t *testing.T, data []byte, linked string) *server {
+	return newServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if r.URL.Path == "/resolve/model.safetensors" {
+			w.Header().Set("X-Linked-Etag", linked)
+			w.Header().Set("X-Linked-Size", strconv.Itoa(len(data)))
+			http.Redirect(w, r, "/cdn/model.safetensors", http.StatusFound)
+			return
+		}
+		serve(w, r, data)
+	})
+}
+
+// TestDownloadStatedSHA256: the sha256 in X-Linked-Etag is checked; a file
+// that does not have it is deleted; a git sha1 there is not taken for one.
+func TestDownloadStatedSHA256(t *testing.T) {
+	data := fixture(t, "model.safetensors")
+	dest := filepath.Join(t.TempDir(), "model.safetensors")
+	res, err := Download(context.Background(), hub(t, data, `"`+sha(data)+`"`).URL+"/resolve/model.safetensors", dest, nil)
+	if err != nil || res.Stated != sha(data) || res.SHA256 != sha(data) {
+		t.Errorf("stated sha256: %+v, %v", res, err)
+	}
+	checkDownloaded(t, dest, data)
+
+	wrong := sha([]byte("another file"))
+	dest, err = download(t, hub(t, data, `"`+wrong+`"`).URL+"/resolve/model.safetensors")
+	checkFailed(t, dest, err, "sha256 "+sha(data), "stated "+wrong)
+	if _, err := os.Stat(dest + ".part"); !os.IsNotExist(err) {
+		t.Errorf("the file with the wrong sha256 was kept as %s.part", dest)
+	}
+
+	dest = filepath.Join(t.TempDir(), "model.safetensors")
+	res, err = Download(context.Background(), hub(t, data, `"9eb98c817f04b051b3bcca591bcd4e03cec88018"`).URL+"/resolve/model.safetensors", dest, nil)
+	if err != nil || res.Stated != "" || res.SHA256 != sha(data) {
+		t.Errorf("a git sha1 in X-Linked-Etag: %+v, %v", res, err)
+	}
+}
+
+// TestDownloadEndlessBody: a body that goes on past the size the header
+// implies (no Content-Length) is cut there and refused.
+func TestDownloadEndlessBody(t *testing.T) {
+	data := fixture(t, "model.safetensors")
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(data)
+		zeros := make([]byte, 1<<16)
+		for r.Context().Err() == nil {
+			if _, err := w.Write(zeros); err != nil {
+				return
+			}
+		}
+	})
+	dest, err := download(t, s.URL)
+	checkFailed(t, dest, err, "more than the "+strconv.Itoa(len(data))+" bytes the file's header implies")
+	if st, err := os.Stat(dest + ".part"); err == nil {
+		t.Errorf("%s.part kept, %d bytes", dest, st.Size())
+	}
+	if n := len(s.requests()); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+}
+
+// TestDownloadLyingContentLength: a Content-Length that is not the size
+// the header implies, larger or smaller, is refused before the body is kept.
+func TestDownloadLyingContentLength(t *testing.T) {
+	data := fixture(t, "model.safetensors")
+	for _, claim := range []int{len(data) + 1e9, len(data) / 2} {
+		s := newServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Header().Set("Content-Length", strconv.Itoa(claim))
+			w.Write(data[:min(claim, len(data))])
+		})
+		dest, err := download(t, s.URL)
+		checkFailed(t, dest, err, "says the file is "+strconv.Itoa(claim)+" bytes", "implies "+strconv.Itoa(len(data)))
+		if st, err := os.Stat(dest + ".part"); err == nil && st.Size() > 0 {
+			t.Errorf("claim %d: %s.part holds %d bytes", claim, dest, st.Size())
+		}
+	}
+}
+
+// TestDownloadCapped: a header implying more than MaxCheckpointBytes is
+// refused at once, whatever follows it.
+func TestDownloadCapped(t *testing.T) {
+	n := int64(MaxCheckpointBytes)/4 + 1
+	header := fmt.Sprintf(`{"wte.weight":{"dtype":"F32","shape":[%d],"data_offsets":[0,%d]}}`, n, 4*n)
+	var start [8]byte
+	binary.LittleEndian.PutUint64(start[:], uint64(len(header)))
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(append(start[:], header...))
+		w.Write(make([]byte, 1<<20))
+	})
+	dest, err := download(t, s.URL)
+	checkFailed(t, dest, err, "implies "+strconv.FormatInt(8+int64(len(header))+4*n, 10)+" bytes, more than")
 }

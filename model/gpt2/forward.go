@@ -6,12 +6,12 @@ import (
 )
 
 // Trace is what one run computed that patching reuses: the activation at
-// every site and every layer's keys and values, each [T][Width]. A Trace is a
-// copy: later runs cannot change it.
+// every site and every layer's keys and values. A Trace is a copy: later
+// runs cannot change it.
 type Trace struct {
 	T                               int
-	Embed                           []float32
-	Resid, AttnOut, MLPOut, Z, K, V [][]float32
+	Embed                           []float32   // (T, C)
+	Resid, AttnOut, MLPOut, Z, K, V [][]float32 // [Layers](T, C)
 }
 
 func newTrace(layers, t, c int) *Trace {
@@ -25,7 +25,7 @@ func newTrace(layers, t, c int) *Trace {
 	return tr
 }
 
-// Act is the recorded activation at a site, [T][Width].
+// Act is the recorded activation at a site, (T, C).
 func (tr *Trace) Act(s Site) []float32 {
 	switch s.Kind {
 	case Embed:
@@ -61,12 +61,19 @@ type Segment struct {
 
 // Stream is a batch of residual rows, one or more segments stacked, that the
 // blocks transform in place. Batching segments lets every weight matrix be
-// read once for all of them.
+// read once for all of them. Shapes below: rows = Rows(); out = the rows
+// that go on past a block's attention (rows, or one per segment).
 type Stream struct {
-	X    []float32 // [rows][Width], segment after segment
+	X    []float32 // (rows, C): the residual stream, segment after segment
 	Segs []Segment
 
-	h, qkv, z, a, f, scores []float32 // scratch
+	// Scratch, grown as needed.
+	h      []float32 // (rows, C): a LayerNorm's output
+	qkv    []float32 // (rows, 3C): each row's query, key and value
+	z      []float32 // (out, C): attention's result, head h in columns [h·HeadDim, (h+1)·HeadDim)
+	a      []float32 // (out, C): a sublayer's output, attn_out then mlp_out
+	f      []float32 // (out, 4C): the MLP's hidden activations
+	scores []float32 // (maxT): one query's attention scores, maxT the longest segment's end
 }
 
 // Rows is the number of residual rows the stream holds.
@@ -105,7 +112,8 @@ func (m *Model) CheckIDs(ids []int) error {
 	return nil
 }
 
-// EmbedInto writes token + position embeddings for ids at positions start… into x.
+// EmbedInto writes the embeddings of ids at positions start… into x
+// (len(ids), C): row i = WTE[ids[i]] + WPE[start+i].
 func (m *Model) EmbedInto(x []float32, ids []int, start int) {
 	c := m.Width
 	pos := make([]float32, c)
@@ -119,7 +127,7 @@ func (m *Model) EmbedInto(x []float32, ids []int, start int) {
 
 // Forward runs ids through the model, calling hook (if not nil) at every
 // site, and returns the logits of the last position over the whole
-// vocabulary. With rec, every activation is also recorded into a new Trace.
+// vocabulary. With record, every activation is also recorded into a new Trace.
 func (m *Model) Forward(ids []int, hook Hook, record bool) (logits []float32, tr *Trace, err error) {
 	if err := m.CheckIDs(ids); err != nil {
 		return nil, nil, err
@@ -145,16 +153,53 @@ func (m *Model) Forward(ids []int, hook Hook, record bool) (logits []float32, tr
 	return m.Logits(last, 1), tr, nil
 }
 
-// Block runs block l on the stream. hook (may be nil) sees each site per
-// segment; rec (may be nil, single segment from position 0) records it.
-// With lastOnly, only each segment's last position goes on past the
-// attention (keys and values still come from every row), and the stream is
-// left with one row per segment.
+// Block runs block l on the stream's residual rows x:
+//
+//	z        = attend(x)            (out, C)
+//	attn_out = z·Projᵀ + ProjB      (out, C); x += attn_out
+//	mlp_out  = mlp(x)               (out, C); x += mlp_out
+//
+// hook (may be nil) sees each site per segment; rec (may be nil, single
+// segment from position 0) records it. With lastOnly, only each segment's
+// last position goes on past the attention (keys and values still come from
+// every row), and the stream is left with one row per segment.
 func (m *Model) Block(l int, s *Stream, hook Hook, rec *Trace, lastOnly bool) {
 	b := &m.Blocks[l]
+	c := m.Width
+	m.attend(l, s, rec, lastOnly)
+	if lastOnly {
+		s.keepLast(c)
+	}
+	s.tap(Site{Z, l}, hook, rec)
+	out := s.Rows()
+
+	s.a = grow(s.a, out*c)
+	m.AttnProj(l, s.a, s.z, out)
+	s.tapA(Site{AttnOut, l}, hook, rec)
+	add(s.X, s.X, s.a)
+
+	s.f = grow(s.f, out*4*c)
+	b.mlp(s.a, s.X, s.h, s.f, out, c)
+	s.tapA(Site{MLPOut, l}, hook, rec)
+	add(s.X, s.X, s.a)
+	s.tapX(Site{ResidPost, l}, hook, rec)
+}
+
+// attend computes block l's causal self-attention of the stream's rows x
+// into s.z:
+//
+//	q, k, v = LN(x; LN1G, LN1B)·QKVᵀ + QKVB                (rows, 3C)
+//	z       = softmax(q·kᵀ / √HeadDim)·v, head by head     (out, C)
+//
+// over the row's own and earlier positions, for every row or, with
+// lastOnly, each segment's last. A segment's rows also attend to Base's K[l]
+// and V[l] at the positions before Start. rec (may be nil) records every
+// row's keys and values.
+func (m *Model) attend(l int, s *Stream, rec *Trace, lastOnly bool) {
+	b := &m.Blocks[l]
 	c, rows := m.Width, s.Rows()
-	s.h = grow(s.h, rows*c)
-	s.qkv = grow(s.qkv, rows*3*c)
+	s.h = grow(s.h, rows*c)       // (rows, C)
+	s.qkv = grow(s.qkv, rows*3*c) // (rows, 3C)
 	layerNorm(s.h, s.X, b.LN1G, b.LN1B, rows, c)
 	linear(s.qkv, s.h, b.QKV, b.QKVB, rows)
 	if rec != nil {
@@ -164,59 +209,59 @@ func (m *Model) Block(l int, s *Stream, hook Hook, rec *Trace, lastOnly bool) {
 		}
 	}
 
-	// Attention: the rows that go on (all, or each segment's last).
 	out := rows
 	if lastOnly {
 		out = len(s.Segs)
 	}
-	s.z = grow(s.z, out*c)
+	s.z = grow(s.z, out*c) // (out, C)
 	maxT := 0
 	for _, g := range s.Segs {
 		maxT = max(maxT, g.Start+g.Len)
 	}
 	s.scores = grow(s.scores, maxT)
 	r0, o := 0, 0
-	for gi, g := range s.Segs {
-		var preK, preV []float32
+	for _, g := range s.Segs {
+		var preK, preV []float32 // (Start, C) each
 		if g.Start > 0 {
 			preK, preV = g.Base.K[l], g.Base.V[l]
 		}
-		own := s.qkv[r0*3*c : (r0+g.Len)*3*c]
+		own := s.qkv[r0*3*c : (r0+g.Len)*3*c] // (Len, 3C)
 		first := 0
 		if lastOnly {
 			first = g.Len - 1
 		}
 		for i := first; i < g.Len; i++ {
 			attendRow(s.z[o*c:(o+1)*c], own[i*3*c:i*3*c+c], preK, preV, own, g.Start, i+1, c, m.Heads, s.scores)
-			if lastOnly {
-				copy(s.X[gi*c:(gi+1)*c], s.X[(r0+i)*c:(r0+i+1)*c])
-			}
 			o++
 		}
 		r0 += g.Len
 	}
-	if lastOnly {
-		s.X = s.X[:out*c]
-		for gi := range s.Segs {
-			s.Segs[gi].Start += s.Segs[gi].Len - 1
-			s.Segs[gi].Len = 1
-		}
+}
+
+// keepLast leaves the stream with each segment's last row only.
+func (s *Stream) keepLast(c int) {
+	r0 := 0
+	for gi := range s.Segs {
+		g := &s.Segs[gi]
+		r0 += g.Len
+		copy(s.X[gi*c:(gi+1)*c], s.X[(r0-1)*c:r0*c])
+		g.Start += g.Len - 1
+		g.Len = 1
 	}
-	s.tap(Site{Z, l}, hook, rec)
+	s.X = s.X[:len(s.Segs)*c]
+}
 
-	s.a = grow(s.a, out*c)
-	linear(s.a, s.z, b.Proj, b.ProjB, out)
-	s.tapA(Site{AttnOut, l}, hook, rec)
-	add(s.X, s.X, s.a)
-
-	s.f = grow(s.f, out*4*c)
-	layerNorm(s.h, s.X, b.LN2G, b.LN2B, out, c)
-	linear(s.f, s.h[:out*c], b.FC, b.FCB, out)
-	gelu(s.f)
-	linear(s.a, s.f, b.FCProj, b.FCProjB, out)
-	s.tapA(Site{MLPOut, l}, hook, rec)
-	add(s.X, s.X, s.a)
-	s.tapX(Site{ResidPost, l}, hook, rec)
+// mlp computes block b's MLP for n residual rows x (n, C) into out (n, C):
+//
+//	out = gelu(LN(x; LN2G, LN2B)·FCᵀ + FCB)·FCProjᵀ + FCProjB
+//
+// with h (at least n·C) and f (n, 4C) as scratch.
+func (b *Block) mlp(out, x, h, f []float32, n, c int) {
+	h = h[:n*c]
+	layerNorm(h, x, b.LN2G, b.LN2B, n, c)
+	linear(f, h, b.FC, b.FCB, n)
+	gelu(f)
+	linear(out, f, b.FCProj, b.FCProjB, n)
 }
 
 // tap, tapA and tapX show the stream's z, a or X rows at a site to the hook
@@ -243,8 +288,9 @@ func (s *Stream) show(site Site, act []float32, hook Hook, rec *Trace) {
 	}
 }
 
-// Logits applies the final LayerNorm to n residual rows and returns their
-// logits over the whole vocabulary, [n][Vocab].
+// Logits applies the final LayerNorm (LNFG, LNFB) to n residual rows x
+// (n, C) and returns their logits over the whole vocabulary, (n, Vocab):
+// the rows times WTEᵀ.
 func (m *Model) Logits(x []float32, n int) []float32 {
 	h := make([]float32, n*m.Width)
 	layerNorm(h, x, m.LNFG, m.LNFB, n, m.Width)
@@ -253,7 +299,7 @@ func (m *Model) Logits(x []float32, n int) []float32 {
 	return out
 }
 
-// LogitsOf is Logits restricted to the given token ids: [n][len(ids)]. Each
+// LogitsOf is Logits restricted to the given token ids: (n, len(ids)). Each
 // value equals the corresponding one of Logits bit for bit.
 func (m *Model) LogitsOf(x []float32, n int, ids []int) []float32 {
 	h := make([]float32, n*m.Width)
@@ -263,23 +309,18 @@ func (m *Model) LogitsOf(x []float32, n int, ids []int) []float32 {
 	return out
 }
 
-// AttnProj is block l's attention output for n rows of z: out = z·Projᵀ + b.
+// AttnProj is block l's attention output for n rows of z (n, C) into out
+// (n, C): out = z·Projᵀ + ProjB.
 func (m *Model) AttnProj(l int, out, z []float32, n int) {
 	b := &m.Blocks[l]
 	linear(out, z, b.Proj, b.ProjB, n)
 }
 
 // MLPResidual finishes block l for n rows whose residual after attention is
-// mid: out = mid + MLP(LN2(mid)), computed as Block computes it.
+// mid (n, C): out = mid + mlp_out, with mlp_out computed as Block computes it.
 func (m *Model) MLPResidual(l int, out, mid []float32, n int) {
-	b := &m.Blocks[l]
 	c := m.Width
-	h := make([]float32, n*c)
-	f := make([]float32, n*4*c)
-	a := make([]float32, n*c)
-	layerNorm(h, mid, b.LN2G, b.LN2B, n, c)
-	linear(f, h, b.FC, b.FCB, n)
-	gelu(f)
-	linear(a, f, b.FCProj, b.FCProjB, n)
+	a := make([]float32, n*c) // (n, C)
+	m.Blocks[l].mlp(a, mid, make([]float32, n*c), make([]float32, n*4*c), n, c)
 	add(out[:n*c], mid[:n*c], a)
 }

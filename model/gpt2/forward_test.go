@@ -96,13 +96,3 @@ func TestValidate(t *testing.T) {
 		t.Fatalf("got %v, want an error naming h.1.mlp.c_fc.bias", err)
 	}
 }
-
-// TestQuantizeIsIdempotent: quantising a quantised model changes nothing.
-func TestQuantizeIsIdempotent(t *testing.T) {
-	m := Random(Config{Layers: 1, Heads: 2, Width: 64, Context: 8, Vocab: 50}, 7).Quantize(11)
-	a, _, _ := m.Forward([]int{1, 2}, nil, false)
-	b, _, _ := m.Quantize(11).Forward([]int{1, 2}, nil, false)
-	if !slices.Equal(a, b) {
-		t.Fatal("Quantize changed a quantised model")
-	}
-}

@@ -24,10 +24,7 @@ func layerNorm(out, x, g, b []float32, n, c int) {
 			ss += d * d
 		}
 		inv := float32(1 / math.Sqrt(ss/float64(c)+lnEps))
-		m := float32(mean)
-		for k, v := range xi {
-			oi[k] = (v-m)*inv*g[k] + b[k]
-		}
+		tensor.Normalize(oi, xi, float32(mean), inv, g, b)
 	}
 }
 
@@ -43,17 +40,11 @@ func linear(y, x []float32, w tensor.Matrix, bias []float32, n int) {
 	}
 }
 
-// gelu applies GPT-2's tanh approximation in place,
-// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), computed as the equal
-// x / (1 + exp(−2·√(2/π)·(x + 0.044715·x³))): one exp instead of a tanh.
-// It is a fifth of a sweep's time, so long slices are split across threads.
+// gelu applies GPT-2's GELU (tensor.GELU) in place. It is a fifth of a
+// sweep's time, so long slices are split across threads.
 func gelu(x []float32) {
 	tensor.Parallel(len(x), 4096, 16*len(x), func(lo, hi int) {
-		const s2 = 2 * 0.7978845608028654 // 2·√(2/π)
-		for i, v := range x[lo:hi] {
-			u := float64(v)
-			x[lo+i] = float32(u / (1 + math.Exp(-s2*(u+0.044715*u*u*u))))
-		}
+		tensor.GELU(x[lo:hi])
 	})
 }
 
@@ -85,35 +76,26 @@ func attendRow(z, q, preK, preV, own []float32, nPre, nOwn, c, heads int, scores
 		return own[(j-nPre)*3*c+2*c : (j-nPre)*3*c+3*c]
 	}
 	for h := 0; h < heads; h++ {
-		qh := q[h*d : (h+1)*d]
-		mx := float32(math.Inf(-1))
-		for j := 0; j < n; j++ {
-			s := dot(qh, key(j)[h*d:(h+1)*d]) * scale
-			scores[j] = s
-			mx = max(mx, s)
-		}
-		var sum float32
-		for j := 0; j < n; j++ {
-			e := float32(math.Exp(float64(scores[j] - mx)))
-			scores[j] = e
-			sum += e
-		}
+		p := scores[:n]
+		attnProbs(p, q[h*d:(h+1)*d], func(j int) []float32 { return key(j)[h*d : (h+1)*d] }, scale)
 		zh := z[h*d : (h+1)*d]
 		clear(zh)
-		inv := 1 / sum
 		for j := 0; j < n; j++ {
-			p := scores[j] * inv
-			for k, v := range val(j)[h*d : (h+1)*d] {
-				zh[k] += p * v
-			}
+			tensor.Axpy(p[j], val(j)[h*d:(h+1)*d], zh)
 		}
 	}
 }
 
-func dot(a, b []float32) float32 {
-	var s float32
-	for k := range a {
-		s += a[k] * b[k]
+// attnProbs writes into p one head's attention probabilities for the query
+// qh over the keys key(0), …, key(len(p)−1): softmax(q·k·scale). Every
+// reader of attention (the forward pass, the patterns, the backward pass)
+// computes them here, so they agree bit for bit.
+func attnProbs(p, qh []float32, key func(j int) []float32, scale float32) {
+	for j := range p {
+		p[j] = tensor.Dot(qh, key(j)) * scale
 	}
-	return s
+	inv := 1 / tensor.SoftmaxExp(p)
+	for j := range p {
+		p[j] *= inv
+	}
 }

@@ -1,6 +1,8 @@
 package gpt2
 
-import "math"
+import (
+	"math"
+)
 
 // This file reads a recorded run back for the views beside the heatmap
 // (package inspect): the attention patterns, which the trace does not keep
@@ -42,20 +44,7 @@ func (m *Model) Pattern(l int, tr *Trace) []float32 {
 		for i := range t {
 			row := p[(h*t+i)*t : (h*t+i+1)*t]
 			qh := q[i*c+h*d : i*c+(h+1)*d]
-			mx := float32(math.Inf(-1))
-			for j := 0; j <= i; j++ {
-				row[j] = dot(qh, k[j*c+h*d:j*c+(h+1)*d]) * scale
-				mx = max(mx, row[j])
-			}
-			var sum float32
-			for j := 0; j <= i; j++ {
-				row[j] = float32(math.Exp(float64(row[j] - mx)))
-				sum += row[j]
-			}
-			inv := 1 / sum
-			for j := 0; j <= i; j++ {
-				row[j] *= inv
-			}
+			attnProbs(row[:i+1], qh, func(j int) []float32 { return k[j*c+h*d : j*c+(h+1)*d] }, scale)
 		}
 	}
 	return p

@@ -3,6 +3,7 @@ package inspect
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/patchlab/patchlab/model/webfmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -287,7 +288,7 @@ const webBits = 13
 // TestWebFormat: on the model as the web format stores it, every view
 // stays within 2% of each golden matrix's range.
 func TestWebFormat(t *testing.T) {
-	m := tinyModel(t).Quantize(webBits)
+	m := webfmt.Quantize(tinyModel(t), webBits)
 	for _, g := range loadGolden(t, m) {
 		for _, r := range g.runs() {
 			name := g.Name + " " + r.name + fmt.Sprintf(" (%d-bit codes)", webBits)

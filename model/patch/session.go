@@ -28,8 +28,13 @@ type Session struct {
 	CleanLogits, CorruptedLogits []float32
 	// CleanBase and CorruptedBase are the unpatched runs as cells.
 	CleanBase, CorruptedBase Cell
-	// FirstDiff is the first position where the texts differ (T if none).
+	// FirstDiff is the first position where the two runs differ (T if
+	// none): where the texts differ, or the first noised position.
 	FirstDiff int
+	// Noise, when the corruption is Gaussian noise (NewNoiseSession), is
+	// what the corrupted run adds to the clean text's embedding, [T][Width];
+	// CorruptedIDs are then the clean ones. Nil for a corrupted text.
+	Noise []float32
 }
 
 // NewSession checks the inputs and runs both texts, recording every activation.

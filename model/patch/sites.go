@@ -21,8 +21,9 @@ type Spec struct {
 	Site
 	// Name is the site's name everywhere (TransformerLens's spelling).
 	Name string
-	// Field is the JSON record's field for its logit-difference matrix.
-	Field string
+	// Field and NoiseField are the JSON record's fields for its
+	// logit-difference matrix when denoising and when noising (FieldFor).
+	Field, NoiseField string
 	// Description is one line for help texts.
 	Description string
 	// Rows is the matrix's row axis; its columns are positions, or heads
@@ -30,8 +31,9 @@ type Spec struct {
 	Rows        RowAxis
 	HeadColumns bool
 	// patch writes into st.x the state a patch at cell (r, c) leaves
-	// behind, given the rest of the run's rows at st.layer (see startOf).
-	patch func(s *Session, st *start, r, c int)
+	// behind, given the rest of the patched run's rows at st.layer (see
+	// startOf).
+	patch func(p *pass, st *start, r, c int)
 }
 
 // RowAxis is what a site's rows are.
@@ -46,17 +48,17 @@ const (
 // Table is every site a sweep can patch, in the order the CLI and the page
 // present them. Adding a site is one entry here plus its patch function.
 var Table = []Spec{
-	{Site: Site{Kind: gpt2.ResidPost}, Name: "resid_post", Field: "patch_resid_post", Rows: Layers, patch: patchResidPost,
+	{Site: Site{Kind: gpt2.ResidPost}, Name: "resid_post", Field: "patch_resid_post", NoiseField: "noise_resid_post", Rows: Layers, patch: patchResidPost,
 		Description: "the residual stream after each block"},
-	{Site: Site{Kind: gpt2.Embed}, Name: "embed", Field: "patch_embed", Rows: OneRow, patch: patchEmbed,
+	{Site: Site{Kind: gpt2.Embed}, Name: "embed", Field: "patch_embed", NoiseField: "noise_embed", Rows: OneRow, patch: patchEmbed,
 		Description: "token + position embedding, the input of block 0"},
-	{Site: Site{Kind: gpt2.AttnOut}, Name: "attn_out", Field: "patch_attn_out", Rows: Layers, patch: patchAttnOut,
+	{Site: Site{Kind: gpt2.AttnOut}, Name: "attn_out", Field: "patch_attn_out", NoiseField: "noise_attn_out", Rows: Layers, patch: patchAttnOut,
 		Description: "each block's attention output (before the residual add)"},
-	{Site: Site{Kind: gpt2.MLPOut}, Name: "mlp_out", Field: "patch_mlp_out", Rows: Layers, patch: patchMLPOut,
+	{Site: Site{Kind: gpt2.MLPOut}, Name: "mlp_out", Field: "patch_mlp_out", NoiseField: "noise_mlp_out", Rows: Layers, patch: patchMLPOut,
 		Description: "each block's MLP output (before the residual add)"},
-	{Site: Site{Kind: gpt2.Z}, Name: "z", Field: "patch_head_z_all_positions", Rows: Layers, HeadColumns: true, patch: patchHeadEverywhere,
+	{Site: Site{Kind: gpt2.Z}, Name: "z", Field: "patch_head_z_all_positions", NoiseField: "noise_head_z_all_positions", Rows: Layers, HeadColumns: true, patch: patchHeadEverywhere,
 		Description: "each head's result (input of c_proj), at every position at once"},
-	{Site: Site{Kind: gpt2.Z, PerPosition: true}, Name: "z_per_position", Field: "patch_head_z_per_position", Rows: LayerHeads, patch: patchHeadAt,
+	{Site: Site{Kind: gpt2.Z, PerPosition: true}, Name: "z_per_position", Field: "patch_head_z_per_position", NoiseField: "noise_head_z_per_position", Rows: LayerHeads, patch: patchHeadAt,
 		Description: "each head's result at one position at a time (slow)"},
 }
 

@@ -19,6 +19,7 @@ func (s *Session) Shape(site Site) (rows, cols int) {
 // Matrix is a finished sweep: one Cell per (row, column), row-major.
 type Matrix struct {
 	Site       Site
+	Direction  Direction
 	Rows, Cols int
 	Cells      []Cell
 }
@@ -43,14 +44,34 @@ type Options struct {
 	Probs bool
 	// Rows limits the sweep to these rows (nil: all); the others stay zero.
 	Rows []int
+	// Direction is which run is patched: the corrupted one (Denoise, the
+	// default) or the clean one (Noise).
+	Direction Direction
+}
+
+// pass is a session seen from one direction: the run being patched (base)
+// and the run that gives the activation (donor).
+type pass struct {
+	*Session
+	base, donor         *gpt2.Trace
+	baseCell, donorCell Cell
+}
+
+func (s *Session) pass(d Direction) *pass {
+	if d == Noise {
+		return &pass{s, s.Clean, s.Corrupted, s.CleanBase, s.CorruptedBase}
+	}
+	return &pass{s, s.Corrupted, s.Clean, s.CorruptedBase, s.CleanBase}
 }
 
 // Sweep patches every cell of the site's matrix, calling onCell (may be nil)
 // as each finishes, row by row. It stops with ctx's error when ctx is done.
 //
-// A patch at layer L, position p cannot change layers ≤ L or positions < p,
+// The run patched is the corrupted one when denoising (the default), the
+// clean one when noising; the other run gives the activation. A patch at
+// layer L, position p cannot change layers ≤ L or positions < p,
 // so each cell recomputes only blocks after L for positions p onward, reading
-// earlier positions' keys and values from the corrupted run; the last block
+// earlier positions' keys and values from the patched run; the last block
 // runs only the last position and the metric reads only the targets' rows of
 // the unembedding. Cells whose value is known in advance need no compute.
 // A row's cells run in batches (one, unless the text is long), so each
@@ -59,15 +80,19 @@ func (s *Session) Sweep(ctx context.Context, site Site, opt Options, onCell func
 	if !site.valid() {
 		return nil, fmt.Errorf("unknown site %v", site)
 	}
+	if opt.Direction != Denoise && opt.Direction != Noise {
+		return nil, fmt.Errorf("unknown direction %v", opt.Direction)
+	}
+	p := s.pass(opt.Direction)
 	rows, cols := s.Shape(site)
-	mx := &Matrix{Site: site, Rows: rows, Cols: cols, Cells: make([]Cell, rows*cols)}
+	mx := &Matrix{Site: site, Direction: opt.Direction, Rows: rows, Cols: cols, Cells: make([]Cell, rows*cols)}
 	todo := opt.Rows
 	if todo == nil {
 		for r := 0; r < rows; r++ {
 			todo = append(todo, r)
 		}
 	}
-	base := [2]Cell{s.CorruptedBase, s.CleanBase}
+	base := [2]Cell{p.baseCell, p.donorCell}
 	if !opt.Probs {
 		base[0].LSE, base[1].LSE = nan, nan
 	}
@@ -75,7 +100,7 @@ func (s *Session) Sweep(ctx context.Context, site Site, opt Options, onCell func
 		if r < 0 || r >= rows {
 			return nil, fmt.Errorf("row %d out of range (0…%d)", r, rows-1)
 		}
-		if err := s.sweepRow(ctx, mx, r, base, opt.Probs); err != nil {
+		if err := p.sweepRow(ctx, mx, r, base, opt.Probs); err != nil {
 			return nil, err
 		}
 		if onCell != nil {
@@ -87,9 +112,9 @@ func (s *Session) Sweep(ctx context.Context, site Site, opt Options, onCell func
 	return mx, nil
 }
 
-// sweepRow fills row r of mx: the known cells from base (corrupted, clean),
-// the others computed in batches.
-func (s *Session) sweepRow(ctx context.Context, mx *Matrix, r int, base [2]Cell, probs bool) error {
+// sweepRow fills row r of mx: the known cells from base (patched run,
+// donor run), the others computed in batches.
+func (s *pass) sweepRow(ctx context.Context, mx *Matrix, r int, base [2]Cell, probs bool) error {
 	cells := mx.Cells[r*mx.Cols : (r+1)*mx.Cols]
 	var pending []int
 	for c := range cells {
@@ -146,8 +171,8 @@ func (s *Session) batchSize(site Site, cols []int) int {
 }
 
 // known says whether cell (r, c) equals a baseline without compute: 0 for
-// the corrupted run, 1 for the clean run, −1 when it must be computed.
-func (s *Session) known(site Site, r, c int) int {
+// the patched run, 1 for the donor run, −1 when it must be computed.
+func (s *pass) known(site Site, r, c int) int {
 	last, T := s.Model.Layers-1, s.T()
 	if site.Spec().HeadColumns { // every position from the first difference on
 		if s.FirstDiff == T {
@@ -175,61 +200,61 @@ type start struct {
 }
 
 // startOf computes the state a patch at cell (r, c) leaves behind: the rest
-// of the corrupted run's rows at that layer, with the patched rows changed
+// of the patched run's rows at that layer, with the patched rows changed
 // by the site's patch function.
-func (s *Session) startOf(site Site, r, c int) start {
+func (s *pass) startOf(site Site, r, c int) start {
 	C, T := s.Model.Width, s.T()
 	st := start{col: c, layer: site.layerOf(r, s.Model.Heads), from: c}
 	if site.Spec().HeadColumns {
 		st.from = s.FirstDiff
 	}
 	st.x = make([]float32, (T-st.from)*C)
-	copy(st.x, s.Corrupted.ResidAfter(st.layer)[st.from*C:])
+	copy(st.x, s.base.ResidAfter(st.layer)[st.from*C:])
 	site.Spec().patch(s, &st, r, c)
 	return st
 }
 
 // The patch functions, one per site of the table. Each replaces, in the
-// corrupted run, one activation by the clean run's and recomputes what
+// patched run, one activation by the donor run's and recomputes what
 // follows it inside the patched block.
 
-func patchEmbed(s *Session, st *start, _, _ int) {
-	copy(st.x, s.row(s.Clean.Embed, st.from))
+func patchEmbed(s *pass, st *start, _, _ int) {
+	copy(st.x, s.row(s.donor.Embed, st.from))
 }
 
-func patchResidPost(s *Session, st *start, _, _ int) {
-	copy(st.x, s.row(s.Clean.Resid[st.layer], st.from))
+func patchResidPost(s *pass, st *start, _, _ int) {
+	copy(st.x, s.row(s.donor.Resid[st.layer], st.from))
 }
 
-func patchAttnOut(s *Session, st *start, _, _ int) {
+func patchAttnOut(s *pass, st *start, _, _ int) {
 	L, p := st.layer, st.from
 	mid := make([]float32, s.Model.Width)
-	gpt2.Add(mid, s.row(s.Corrupted.ResidPre(L), p), s.row(s.Clean.AttnOut[L], p))
+	gpt2.Add(mid, s.row(s.base.ResidPre(L), p), s.row(s.donor.AttnOut[L], p))
 	s.Model.MLPResidual(L, st.x, mid, 1)
 }
 
-func patchMLPOut(s *Session, st *start, _, _ int) {
+func patchMLPOut(s *pass, st *start, _, _ int) {
 	L, p := st.layer, st.from
 	mid := make([]float32, s.Model.Width)
-	gpt2.Add(mid, s.row(s.Corrupted.ResidPre(L), p), s.row(s.Corrupted.AttnOut[L], p))
-	gpt2.Add(st.x[:len(mid)], mid, s.row(s.Clean.MLPOut[L], p))
+	gpt2.Add(mid, s.row(s.base.ResidPre(L), p), s.row(s.base.AttnOut[L], p))
+	gpt2.Add(st.x[:len(mid)], mid, s.row(s.donor.MLPOut[L], p))
 }
 
-func patchHeadEverywhere(s *Session, st *start, _, c int) { s.patchHead(st, c, s.T()-st.from) }
-func patchHeadAt(s *Session, st *start, r, _ int)         { s.patchHead(st, r%s.Model.Heads, 1) }
+func patchHeadEverywhere(s *pass, st *start, _, c int) { s.patchHead(st, c, s.T()-st.from) }
+func patchHeadAt(s *pass, st *start, r, _ int)         { s.patchHead(st, r%s.Model.Heads, 1) }
 
 // patchHead patches head h's slice of z at n positions from st.from on.
-func (s *Session) patchHead(st *start, h, n int) {
+func (s *pass) patchHead(st *start, h, n int) {
 	m, L, p := s.Model, st.layer, st.from
 	C, d := m.Width, m.HeadDim()
 	z := make([]float32, n*C)
-	copy(z, s.Corrupted.Z[L][p*C:(p+n)*C])
+	copy(z, s.base.Z[L][p*C:(p+n)*C])
 	for i := 0; i < n; i++ {
-		copy(z[i*C+h*d:i*C+(h+1)*d], s.Clean.Z[L][(p+i)*C+h*d:(p+i)*C+(h+1)*d])
+		copy(z[i*C+h*d:i*C+(h+1)*d], s.donor.Z[L][(p+i)*C+h*d:(p+i)*C+(h+1)*d])
 	}
 	mid := make([]float32, n*C)
 	m.AttnProj(L, mid, z, n)
-	gpt2.Add(mid, s.Corrupted.ResidPre(L)[p*C:(p+n)*C], mid)
+	gpt2.Add(mid, s.base.ResidPre(L)[p*C:(p+n)*C], mid)
 	m.MLPResidual(L, st.x, mid, n)
 }
 
@@ -241,7 +266,7 @@ func (s *Session) row(a []float32, p int) []float32 {
 
 // finish runs the cells' states (all at one layer) through the remaining
 // blocks as one batch and measures each at its last position.
-func (s *Session) finish(ctx context.Context, starts []start, probs bool) ([]Cell, error) {
+func (s *pass) finish(ctx context.Context, starts []start, probs bool) ([]Cell, error) {
 	if len(starts) == 0 {
 		return nil, nil
 	}
@@ -253,7 +278,7 @@ func (s *Session) finish(ctx context.Context, starts []start, probs bool) ([]Cel
 			panic("patch: finish: cells of different layers in one batch")
 		}
 		st.X = append(st.X, c.x...)
-		st.Segs = append(st.Segs, gpt2.Segment{Start: c.from, Len: T - c.from, Base: s.Corrupted})
+		st.Segs = append(st.Segs, gpt2.Segment{Start: c.from, Len: T - c.from, Base: s.base})
 	}
 	for l := layer + 1; l < m.Layers; l++ {
 		if err := ctx.Err(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/patchlab/patchlab/model/gpt2"
+	"github.com/patchlab/patchlab/model/webfmt"
 )
 
 // randomCase is a model and two texts of t tokens that differ at the given positions.
@@ -69,26 +70,51 @@ func TestSweepEqualsNaive(t *testing.T) {
 		s := randomCase(t, tc.cfg, tc.n, tc.diff...)
 		if tc.bits != 0 {
 			var err error
-			if s, err = NewSession(s.Model.Quantize(tc.bits), s.CleanIDs, s.CorruptedIDs, s.CleanTarget, s.CorruptedTarget); err != nil {
+			if s, err = NewSession(webfmt.Quantize(s.Model, tc.bits), s.CleanIDs, s.CorruptedIDs, s.CleanTarget, s.CorruptedTarget); err != nil {
 				t.Fatal(err)
 			}
 		}
-		for _, site := range Sites {
-			want := naiveSweep(s, site)
-			for _, probs := range []bool{false, true} {
-				got, err := s.Sweep(context.Background(), site, Options{Probs: probs}, nil)
-				if err != nil {
-					t.Fatal(err)
+		sessions := map[string]*Session{"text": s}
+		if tc.diff != nil && tc.cfg.Layers*tc.n < 40 { // the same positions corrupted by Gaussian noise instead (small cases: the naive sweep is slow)
+			sessions["noise"] = noised(t, s, tc.diff, 3)
+		}
+		for corruption, s := range sessions {
+			for _, dir := range []Direction{Denoise, Noise} {
+				for _, site := range Sites {
+					want := naiveSweepDir(s, site, dir)
+					for _, probs := range []bool{false, true} {
+						got, err := s.Sweep(context.Background(), site, Options{Probs: probs, Direction: dir}, nil)
+						if err != nil {
+							t.Fatal(err)
+						}
+						compare(t, tc.name+"/"+corruption+"/"+dir.String()+"/"+site.String(), got, want, 0) // bit for bit
+					}
 				}
-				compare(t, tc.name+"/"+site.String(), got, want, 0) // bit for bit
 			}
 		}
 	}
 }
 
+// noised is s's clean text corrupted by Gaussian noise of scale × wte's
+// standard deviation at positions.
+func noised(t *testing.T, s *Session, positions []int, scale float64) *Session {
+	t.Helper()
+	noise, err := GaussianNoise(s.T(), s.Model.Width, positions, scale*EmbedStd(s.Model), 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := NewNoiseSession(s.Model, s.CleanIDs, noise, s.CleanTarget, s.CorruptedTarget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // naiveSweep is NaiveSweep for tests.
-func naiveSweep(s *Session, site Site) *Matrix {
-	mx, err := NaiveSweep(context.Background(), s, site)
+func naiveSweep(s *Session, site Site) *Matrix { return naiveSweepDir(s, site, Denoise) }
+
+func naiveSweepDir(s *Session, site Site, dir Direction) *Matrix {
+	mx, err := NaiveSweepDirection(context.Background(), s, site, dir)
 	if err != nil {
 		panic(err)
 	}

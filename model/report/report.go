@@ -61,10 +61,7 @@ func (k Kit) Files() []File {
 // ModelName names a model for a caption: "GPT-2 small (float32)", "GPT-2
 // small (web format, 13-bit codes)", or its shape when it is another GPT-2.
 func ModelName(c gpt2.Config, bits int) string {
-	name := "GPT-2 small"
-	if c != gpt2.Small {
-		name = fmt.Sprintf("a GPT-2 of %d layers, %d heads and width %d", c.Layers, c.Heads, c.Width)
-	}
+	name := c.Name()
 	if bits > 0 {
 		return fmt.Sprintf("%s (web format, %d-bit codes)", name, bits)
 	}

@@ -115,3 +115,13 @@ func (f *File) readAt(p []byte, off int64) error {
 	}
 	return fmt.Errorf("reading %d bytes at offset %d: %w", len(p), off, err)
 }
+
+// ImpliedSize is the file size the header implies: the header, then the
+// data section up to the end of its last tensor. A download can stop there.
+func (f *File) ImpliedSize() int64 {
+	end := int64(0)
+	for _, t := range f.Tensors {
+		end = max(end, t.End)
+	}
+	return f.DataStart + end
+}

@@ -2,6 +2,7 @@ package selfcheck
 
 import (
 	"context"
+	"github.com/patchlab/patchlab/model/webfmt"
 	"math"
 	"os"
 	"strings"
@@ -98,7 +99,7 @@ func TestFixturePasses(t *testing.T) {
 		name string
 		m    *gpt2.Model
 		tol  Tolerance
-	}{{"float32", m, Float32}, {"13-bit web format", m.Quantize(13), WebFormat}} {
+	}{{"float32", m, Float32}, {"13-bit web format", webfmt.Quantize(m, 13), WebFormat}} {
 		r := run(t, tc.m, e, tc.tol)
 		if !r.Passed() || r.Status() != "passed" {
 			t.Errorf("%s: %s\n%s", tc.name, r.Summary(), r.Report())

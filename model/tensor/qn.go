@@ -49,13 +49,19 @@ func (m *QN) Row(dst []float32, r int) {
 	k, nb, C := m.Bits-8, m.C/QNBlock, m.C
 	hi, steps := m.Hi[r*C:(r+1)*C], m.Steps[r*nb:(r+1)*nb]
 	lo := m.Lo[r*k*C/8 : (r+1)*k*C/8]
+	dequant(dst[:C], hi, lo, steps, k)
+}
+
+// dequantGo writes the weights of one row, whose codes have k planes of
+// low bits, to dst.
+func dequantGo(dst []float32, hi []int8, lo []uint8, steps []float32, k int) {
 	switch k {
 	case 0:
-		dequant8(dst[:C], hi, steps)
+		dequant8(dst, hi, steps)
 	case 1:
-		dequant9(dst[:C], hi, lo, steps)
+		dequant9(dst, hi, lo, steps)
 	default:
-		dequantN(dst[:C], hi, lo, steps, k)
+		dequantN(dst, hi, lo, steps, k)
 	}
 }
 

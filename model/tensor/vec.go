@@ -1,5 +1,7 @@
 package tensor
 
+import "math"
+
 // Dot returns Σ a[k]·b[k] over k < len(a); b must be at least as long. It
 // sums in the order of the matrix kernels in use, so Dot(x, row o of an F32)
 // equals output o of MulT for input x bit for bit.
@@ -34,5 +36,54 @@ func axpyGo(alpha float32, x, y []float32) {
 	}
 	for ; k < len(x); k++ {
 		y[k] += float32(alpha * x[k])
+	}
+}
+
+// GELU applies GPT-2's tanh approximation in place,
+// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), computed as the equal
+// x / (1 + exp(−2·√(2/π)·(x + 0.044715·x³))): one exp instead of a tanh.
+// Each value depends only on itself.
+func GELU(x []float32) { gelu(x) }
+
+func geluGo(x []float32) {
+	for i, v := range x {
+		u := float64(v)
+		x[i] = float32(u / (1 + math.Exp(-geluS2*(u+0.044715*u*u*u))))
+	}
+}
+
+const geluS2 = 2 * 0.7978845608028654 // 2·√(2/π)
+
+// SoftmaxExp replaces each x[j] by exp(x[j] − max x) and returns their sum:
+// softmax(x) is x/sum afterwards. The result depends only on x.
+func SoftmaxExp(x []float32) (sum float32) {
+	if len(x) == 0 {
+		return 0
+	}
+	return softmaxExp(x)
+}
+
+func softmaxExpGo(x []float32) (sum float32) {
+	mx := float32(math.Inf(-1))
+	for _, v := range x {
+		mx = max(mx, v)
+	}
+	for j, v := range x {
+		e := float32(math.Exp(float64(v - mx)))
+		x[j] = e
+		sum += e
+	}
+	return sum
+}
+
+// Normalize writes (x[k] − mean)·inv·g[k] + b[k] to out[k] for k < len(x):
+// LayerNorm's last step. g, b and out must be at least as long as x.
+func Normalize(out, x []float32, mean, inv float32, g, b []float32) {
+	normalize(out[:len(x)], x, mean, inv, g[:len(x)], b[:len(x)])
+}
+
+func normalizeGo(out, x []float32, mean, inv float32, g, b []float32) {
+	for k, v := range x {
+		out[k] = float32(float32((v-mean)*inv)*g[k]) + b[k]
 	}
 }

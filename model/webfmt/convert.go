@@ -17,7 +17,7 @@ type source func(p param) (tensor.Matrix, []float32, error)
 
 // Convert converts a Hugging Face GPT-2 checkpoint to the web format in
 // outDir, one parameter at a time, quantised exactly as
-// gpt2.(*Model).Quantize(bits) quantises the checkpoint's F32 model: memory holds
+// Quantize(m, bits) quantises the checkpoint's F32 model: memory holds
 // one parameter (at most wte) in F32 and quantised, never the whole model.
 // configJSON is the checkpoint's config.json, or nil; the configuration
 // comes from the tensor shapes and n_head from configJSON or else GPT-2's
@@ -39,10 +39,10 @@ func readerSource(r *weights.Reader) source {
 }
 
 // ConvertModel converts an in-memory model to the web format in outDir, as
-// Convert does. Its matrices are F32, quantised as gpt2.(*Model).Quantize(bits)
-// quantises them, or already quantised as Quantize(bits) returns them (QN
+// Convert does. Its matrices are F32, quantised as Quantize(m, bits)
+// quantises them, or already quantised as Quantize returns them (QN
 // codes of that width, float16 steps), and then stored as they are:
-// ConvertModel(m, bits) and ConvertModel(m.Quantize(bits), bits) write the
+// ConvertModel(m, bits) and ConvertModel(Quantize(m, bits), bits) write the
 // same files. cal, if not nil, goes into the manifest.
 func ConvertModel(m *gpt2.Model, bits int, cal *Calibration, outDir string, progress func(done, total int64)) error {
 	if err := m.Validate(); err != nil {
@@ -66,8 +66,8 @@ func convert(ctx context.Context, c gpt2.Config, bits int, cal *Calibration, src
 	if err := validateConfig(c); err != nil {
 		return err
 	}
-	if bits <= tensor.MinBits || bits > tensor.MaxBits {
-		return fmt.Errorf("webfmt: %d-bit codes: the format has %d to %d", bits, tensor.MinBits+1, tensor.MaxBits)
+	if err := CheckBits(bits); err != nil {
+		return fmt.Errorf("webfmt: %d-bit codes: %w", bits, err)
 	}
 	ts, sizes, err := layout(c, bits, maxShard)
 	if err != nil {
@@ -131,21 +131,21 @@ func convert(ctx context.Context, c gpt2.Config, bits int, cal *Calibration, src
 
 // encode returns the bytes of the tensors that store the matrix parameter
 // p (p.stored()) in a model whose block matrices have codes of the given
-// width, quantising an F32 matrix as gpt2.(*Model).Quantize does.
+// width, quantising an F32 matrix as Quantize does.
 func encode(p param, m tensor.Matrix, bits int) ([][]byte, error) {
 	if f, ok := m.(*tensor.F32); ok {
 		if err := checkRange(p, f); err != nil {
 			return nil, err
 		}
-		m = p.Quantize(f, bits)
+		m = p.quantize(f, bits)
 	}
 	switch m := m.(type) {
 	case *tensor.QN:
 		if p.kind != qn {
 			break
 		}
-		if m.Bits != p.Bits(bits) {
-			return nil, fmt.Errorf("webfmt: %s: %d-bit codes, want %d", p.Name, m.Bits, p.Bits(bits))
+		if m.Bits != p.bits(bits) {
+			return nil, fmt.Errorf("webfmt: %s: %d-bit codes, want %d", p.Name, m.Bits, p.bits(bits))
 		}
 		return encodeQN(p, m)
 	case *tensor.F32:
@@ -154,7 +154,7 @@ func encode(p param, m tensor.Matrix, bits int) ([][]byte, error) {
 			return [][]byte{b}, nil
 		}
 	}
-	return nil, fmt.Errorf("webfmt: %s: a %T cannot be stored (want a float32 matrix, or the type gpt2.(*Model).Quantize gives it)", p.Name, m)
+	return nil, fmt.Errorf("webfmt: %s: a %T cannot be stored (want a float32 matrix, or the type Quantize gives it)", p.Name, m)
 }
 
 func encodeQN(p param, q *tensor.QN) ([][]byte, error) {
@@ -169,7 +169,7 @@ func encodeQN(p param, q *tensor.QN) ([][]byte, error) {
 }
 
 // Quantized returns the model Convert would write for a checkpoint, built
-// in memory: gpt2.(*Model).Quantize(bits) of the checkpoint's float32
+// in memory: Quantize(m, bits) of the checkpoint's float32
 // model, read and quantised one tensor at a time so that at most one
 // parameter is ever in float32. configJSON as for Convert.
 func Quantized(ctx context.Context, src *safetensors.File, configJSON []byte, bits int) (*gpt2.Model, error) {
@@ -177,8 +177,8 @@ func Quantized(ctx context.Context, src *safetensors.File, configJSON []byte, bi
 	if err != nil {
 		return nil, err
 	}
-	if bits <= tensor.MinBits || bits > tensor.MaxBits {
-		return nil, fmt.Errorf("webfmt: %d-bit codes: the format has %d to %d", bits, tensor.MinBits+1, tensor.MaxBits)
+	if err := CheckBits(bits); err != nil {
+		return nil, fmt.Errorf("webfmt: %d-bit codes: %w", bits, err)
 	}
 	read := readerSource(r)
 	m := &gpt2.Model{Config: r.Config, Blocks: make([]gpt2.Block, r.Config.Layers)}
@@ -198,7 +198,7 @@ func Quantized(ctx context.Context, src *safetensors.File, configJSON []byte, bi
 		if err := checkRange(p, f); err != nil {
 			return nil, err
 		}
-		*p.Mat(m) = p.Quantize(f, bits)
+		*p.Mat(m) = p.quantize(f, bits)
 	}
 	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("webfmt: %w", err)
@@ -206,9 +206,8 @@ func Quantized(ctx context.Context, src *safetensors.File, configJSON []byte, bi
 	return m, nil
 }
 
-// MaxWeight bounds the weights the format stores: a block's float16 step
-// must hold max|w|/127, and float16 ends at 65504.
-const MaxWeight = 1e6
+// MaxWeight bounds the weights the format stores: the loader's limit.
+const MaxWeight = weights.MaxWeight
 
 // checkRange returns an error if a weight of p is not finite or beyond
 // MaxWeight, which the codes would silently clip or zero.

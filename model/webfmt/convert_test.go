@@ -39,7 +39,7 @@ func fixtureConfig(t testing.TB) []byte {
 }
 
 func TestConvertTinyGPT2(t *testing.T) {
-	for _, bits := range []int{gpt2.DefaultBits, 13} {
+	for _, bits := range []int{DefaultBits, 13} {
 		t.Run(fmt.Sprint(bits), func(t *testing.T) { testConvertTinyGPT2(t, bits) })
 	}
 }
@@ -95,7 +95,7 @@ func testConvertTinyGPT2(t *testing.T, bits int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkSame(t, m, ref.Quantize(bits))
+	checkSame(t, m, Quantize(ref, bits))
 
 	vectors := map[string][]float32{
 		"h.0.ln_1.weight": m.Blocks[0].LN1G, "h.1.attn.c_attn.bias": m.Blocks[1].QKVB,
@@ -132,7 +132,7 @@ func checkQuantised(t *testing.T, name string, m tensor.Matrix, bits int, want f
 		unit       float64 // codes per step
 		rows, cols = m.Rows(), m.Cols()
 	)
-	wantBits := map[bool]int{true: bits, false: gpt2.WTEBits(bits)}[strings.HasPrefix(name, "h.")]
+	wantBits := map[bool]int{true: bits, false: WTEBits(bits)}[strings.HasPrefix(name, "h.")]
 	q, isQN := m.(*tensor.QN)
 	_, isF32 := m.(*tensor.F32)
 	switch {
@@ -177,7 +177,7 @@ func checkQuantised(t *testing.T, name string, m tensor.Matrix, bits int, want f
 
 func TestConvertInfersConfigFromF16(t *testing.T) {
 	dir := t.TempDir()
-	if err := Convert(context.Background(), openFixture(t, "model-f16.safetensors"), nil, dir, gpt2.DefaultBits, nil); err != nil {
+	if err := Convert(context.Background(), openFixture(t, "model-f16.safetensors"), nil, dir, DefaultBits, nil); err != nil {
 		t.Fatal(err)
 	}
 	m, err := Load(dir)
@@ -221,8 +221,8 @@ func TestConvertRejectsIncompleteCheckpoint(t *testing.T) {
 			return ts
 		}
 	}
-	cases[`tensor "h.0.mlp.c_fc.weight" holds NaN at element 5: the checkpoint is damaged`] = setWeight("h.0.mlp.c_fc.weight", 5, float32(math.NaN()))
-	cases[`h.3.attn.c_proj.weight: weight 3e+07 at [0][1] is outside the web format's range`] = setWeight("h.3.attn.c_proj.weight", 64, 3e7) // [in][out]: transposed
+	cases[`tensor "h.0.mlp.c_fc.weight" holds NaN at element 5, outside the range of a GPT-2 weight`] = setWeight("h.0.mlp.c_fc.weight", 5, float32(math.NaN()))
+	cases[`tensor "h.3.attn.c_proj.weight" holds 3e+07 at element 64, outside the range of a GPT-2 weight (finite, |w| ≤ 1e+06)`] = setWeight("h.3.attn.c_proj.weight", 64, 3e7) // refused by the loader, which webfmt reads through
 	for want, edit := range cases {
 		var ts []safetensors.NamedTensor
 		for _, name := range f.Names() {
@@ -241,7 +241,7 @@ func TestConvertRejectsIncompleteCheckpoint(t *testing.T) {
 			t.Fatal(err)
 		}
 		dir := t.TempDir()
-		err = Convert(context.Background(), g, fixtureConfig(t), dir, gpt2.DefaultBits, nil)
+		err = Convert(context.Background(), g, fixtureConfig(t), dir, DefaultBits, nil)
 		g.Close()
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("got %v, want an error containing %q", err, want)
@@ -303,7 +303,7 @@ func convertSmallShards(t *testing.T, m *gpt2.Model, dir string) {
 // same shards.
 func TestConvertModelIsExact(t *testing.T) {
 	f32 := gpt2.Random(tinyConfig, 1)
-	ref := f32.Quantize(10)
+	ref := Quantize(f32, 10)
 	var shards []Shard
 	for _, src := range []*gpt2.Model{f32, ref} {
 		dir := t.TempDir()
@@ -333,7 +333,7 @@ type otherMatrix struct{ *tensor.F32 }
 func TestConvertModelRejectsOtherQuantisation(t *testing.T) {
 	cases := map[string]func(m *gpt2.Model){
 		"wte.weight: scale": func(m *gpt2.Model) { // a step beyond float16's range
-			q := tensor.QuantizeQN(m.WTE.(*tensor.F32), gpt2.WTEBits(9))
+			q := tensor.QuantizeQN(m.WTE.(*tensor.F32), WTEBits(9))
 			q.Steps[3] = 1e6
 			m.WTE = q
 		},
@@ -445,7 +445,7 @@ func TestConvertCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	dir := t.TempDir()
-	err := Convert(ctx, openFixture(t, "model.safetensors"), fixtureConfig(t), dir, gpt2.DefaultBits, nil)
+	err := Convert(ctx, openFixture(t, "model.safetensors"), fixtureConfig(t), dir, DefaultBits, nil)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("got %v, want context.Canceled", err)
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 func TestLayoutGPT2Small(t *testing.T) {
-	ts, sizes, err := layout(gpt2.Small, gpt2.DefaultBits, MaxShardSize)
+	ts, sizes, err := layout(gpt2.Small, DefaultBits, MaxShardSize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestLayoutGPT2Small(t *testing.T) {
 			t.Errorf("%s shares a shard with wte.weight", tn.Name)
 		}
 	}
-	m := &Manifest{Format: FormatName, Version: Version, Config: gpt2.Small, Bits: gpt2.DefaultBits, QNBlock: 64, Tensors: ts}
+	m := &Manifest{Format: FormatName, Version: Version, Config: gpt2.Small, Bits: DefaultBits, QNBlock: 64, Tensors: ts}
 	for _, s := range sizes {
 		m.Shards = append(m.Shards, Shard{File: "s" + string(rune('A'+len(m.Shards))), Size: s, SHA256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"})
 	}

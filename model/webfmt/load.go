@@ -3,8 +3,10 @@ package webfmt
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -12,50 +14,98 @@ import (
 	"github.com/patchlab/patchlab/model/tensor"
 )
 
-// Load reads a converted model from dir: manifest.json and its shards.
-func Load(dir string) (*gpt2.Model, error) {
-	data, err := os.ReadFile(filepath.Join(dir, ManifestName))
+// ReadManifest reads and checks dir's manifest.json, a plain file.
+func ReadManifest(dir string) (*Manifest, error) {
+	data, err := readPlain(dir, ManifestName, MaxManifestSize, false)
 	if err != nil {
-		return nil, fmt.Errorf("webfmt: %w", err)
+		return nil, fmt.Errorf("webfmt: %s: %w", filepath.Join(dir, ManifestName), err)
 	}
 	m, err := ParseManifest(data)
 	if err != nil {
 		return nil, fmt.Errorf("%w (in %s)", err, filepath.Join(dir, ManifestName))
 	}
+	return m, nil
+}
+
+// Load reads a converted model from dir: manifest.json and its shards,
+// each a plain file in dir (no symbolic link, pipe or device).
+func Load(dir string) (*gpt2.Model, error) {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
 	sizes := map[string]int64{}
 	for _, s := range m.Shards {
 		sizes[s.File] = s.Size
 	}
-	return LoadFrom(m, func(name string) ([]byte, error) {
-		return readFile(filepath.Join(dir, name), sizes[name])
+	model, err := LoadFrom(m, func(name string) ([]byte, error) {
+		return readPlain(dir, name, sizes[name], true)
 	})
+	if err != nil {
+		return nil, fmt.Errorf("%w (in %s)", err, dir)
+	}
+	return model, nil
 }
 
-// readFile reads a file expected to hold want bytes, refusing early one of
-// another size.
-func readFile(path string, want int64) ([]byte, error) {
+// readPlain reads the file name in dir, which must be a plain file of at
+// most size bytes (exactly size if exact). Checking before opening keeps a
+// link from reading outside dir and a pipe from blocking for ever.
+func readPlain(dir, name string, size int64, exact bool) ([]byte, error) {
+	path := filepath.Join(dir, name)
+	st, err := os.Lstat(path)
+	if err != nil {
+		return nil, plainError(err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("is %s, not a plain file: a converted model's files must be plain files in its folder (copy them, do not link them)", fileKind(st.Mode()))
+	}
+	if st.Size() > size || exact && st.Size() != size {
+		if exact {
+			return nil, fmt.Errorf("is %d bytes, the manifest says %d (truncated or wrong file?)", st.Size(), size)
+		}
+		return nil, fmt.Errorf("is %d bytes, more than the %d a manifest can be", st.Size(), size)
+	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, plainError(err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
+	if fst, err := f.Stat(); err != nil || !os.SameFile(st, fst) {
+		return nil, errors.New("changed while it was being opened")
 	}
-	if st.Size() != want {
-		return nil, fmt.Errorf("%s is %d bytes, the manifest says %d", path, st.Size(), want)
-	}
-	b := make([]byte, want)
+	b := make([]byte, st.Size())
 	if _, err := io.ReadFull(f, b); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	return b, nil
 }
 
+// plainError drops the path from a file system error: the caller names it.
+func plainError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a plain file"
+}
+
 // LoadFrom builds the model m describes from shard bytes that open returns
 // (from a directory, a fetch, a cache), after checking each shard's size and
-// sha256. The model is the one gpt2.(*Model).Quantize(m.Bits) gives: QN
+// sha256. The model is the one Quantize(·, m.Bits) gives: QN
 // wte and block matrices, F32 wpe; float16 scales and wpe are converted to
 // float32, and the other arrays (int8 and low-bit planes, float32 vectors)
 // are views of the shard bytes wherever a tensor lies whole in one shard, so
@@ -87,7 +137,7 @@ func LoadFrom(m *Manifest, open func(shard string) ([]byte, error)) (*gpt2.Model
 		case vector:
 			*p.Vec(model) = float32s(data(p.Name))
 		case qn:
-			bits, lo := p.Bits(m.Bits), []byte{}
+			bits, lo := p.bits(m.Bits), []byte{}
 			if bits > 8 {
 				lo = data(lowBitsName(p.Name))
 			}

@@ -1,5 +1,5 @@
 // Package webfmt is patchlab's quantised weight format for the web: GPT-2
-// as gpt2.(*Model).Quantize(bits) has it (wte and the block matrices as 8-
+// as Quantize(m, bits) has it (wte and the block matrices as 8-
 // to 16-bit integer codes with float16 scales, float16 wpe), stored
 // out-major in shards of at most 16 MB, described by a JSON manifest with
 // each shard's size and sha256. FORMAT.md beside this file is the
@@ -32,6 +32,9 @@ const (
 	MaxShardSize = 16_000_000
 	// Align is the alignment of every tensor part within its shard.
 	Align = 64
+	// MaxManifestSize is the largest manifest read: GPT-2 small's is about
+	// 50 kB, XL's a few times that.
+	MaxManifestSize = 4 << 20
 )
 
 // Manifest describes a converted model: its configuration, its shards and
@@ -40,7 +43,7 @@ type Manifest struct {
 	Format  string      `json:"format"`
 	Version int         `json:"version"`
 	Config  gpt2.Config `json:"config"`   // with Hugging Face's names
-	Bits    int         `json:"bits"`     // code width of the block matrices; wte's is gpt2.WTEBits
+	Bits    int         `json:"bits"`     // code width of the block matrices; wte's is WTEBits
 	QNBlock int         `json:"qn_block"` // weights sharing one scale
 	Shards  []Shard     `json:"shards"`
 	Tensors []Tensor    `json:"tensors"`
@@ -120,6 +123,9 @@ func (m *Manifest) Bytes() int64 {
 // format or version, and any tensor missing, misshapen or out of its shard's
 // bounds are errors.
 func ParseManifest(data []byte) (*Manifest, error) {
+	if len(data) > MaxManifestSize {
+		return nil, fmt.Errorf("webfmt: manifest is %d bytes, more than the %d a manifest can be", len(data), MaxManifestSize)
+	}
 	var head struct {
 		Format  string `json:"format"`
 		Version int    `json:"version"`
@@ -166,8 +172,8 @@ func (m *Manifest) Validate() error {
 	if err := checkFormat(m.Format, m.Version); err != nil {
 		return err
 	}
-	if m.Bits <= tensor.MinBits || m.Bits > tensor.MaxBits {
-		return fmt.Errorf("webfmt: manifest bits is %d, want %d to %d", m.Bits, tensor.MinBits+1, tensor.MaxBits)
+	if err := CheckBits(m.Bits); err != nil {
+		return fmt.Errorf("webfmt: manifest bits is %d: %w", m.Bits, err)
 	}
 	if m.QNBlock != tensor.QNBlock {
 		return fmt.Errorf("webfmt: manifest qn_block is %d, want %d", m.QNBlock, tensor.QNBlock)
@@ -198,14 +204,20 @@ const (
 )
 
 func validateConfig(c gpt2.Config) error {
-	ok := c.Layers >= 1 && c.Layers <= maxLayers &&
-		c.Heads >= 1 && c.Heads <= maxHeads &&
-		c.Width >= 1 && c.Width <= maxWidth &&
-		c.Context >= 1 && c.Context <= maxCtx &&
-		c.Vocab >= 1 && c.Vocab <= maxVocab &&
-		c.Width%c.Heads == 0 && c.Width%tensor.QNBlock == 0
-	if !ok {
-		return fmt.Errorf("webfmt: configuration %+v is invalid (n_embd must be a multiple of n_head and of %d)", c, tensor.QNBlock)
+	for _, v := range []struct {
+		key      string
+		val, max int
+	}{{"n_layer", c.Layers, maxLayers}, {"n_head", c.Heads, maxHeads}, {"n_embd", c.Width, maxWidth},
+		{"n_ctx", c.Context, maxCtx}, {"vocab_size", c.Vocab, maxVocab}} {
+		if v.val < 1 || v.val > v.max {
+			return fmt.Errorf("webfmt: manifest config: %s is %d, want 1 to %d", v.key, v.val, v.max)
+		}
+	}
+	switch {
+	case c.Width%c.Heads != 0:
+		return fmt.Errorf("webfmt: manifest config: n_embd %d is not a multiple of n_head %d", c.Width, c.Heads)
+	case c.Width%tensor.QNBlock != 0:
+		return fmt.Errorf("webfmt: manifest config: n_embd %d is not a multiple of %d (the weights sharing one scale)", c.Width, tensor.QNBlock)
 	}
 	return nil
 }

@@ -57,13 +57,15 @@ func TestParseManifestRejects(t *testing.T) {
 		{"version 2", "an older patchlab wrote it", func(m *Manifest) { m.Version = 2 }},
 		{"version 4", "version 4 is not supported", func(m *Manifest) { m.Version = 4 }},
 		{"block", "qn_block is 32", func(m *Manifest) { m.QNBlock = 32 }},
-		{"bits 8", "bits is 8, want 9 to 16", func(m *Manifest) { m.Bits = 8 }},
+		{"bits 8", "bits is 8: want 9…16", func(m *Manifest) { m.Bits = 8 }},
 		{"calibration", "calibration {Tolerance:0 Worst:0.1}", func(m *Manifest) { m.Calibration = &Calibration{Worst: 0.1} }},
 		{"calibration NaN", "calibration", func(m *Manifest) { m.Calibration = &Calibration{Tolerance: 0.01, Worst: -1} }},
 		{"bits 17", "bits is 17", func(m *Manifest) { m.Bits = 17 }},
 		{"bits of another layout", "wte.lowbits: u8[500 2 8], want u8[500 3 8]", func(m *Manifest) { m.Bits = 12 }},
-		{"config", "configuration", func(m *Manifest) { m.Config.Heads = 3 }},
-		{"width", "multiple of n_head and of 64", func(m *Manifest) { m.Config.Width, m.Config.Heads = 32, 1 }},
+		{"config", "n_embd 64 is not a multiple of n_head 3", func(m *Manifest) { m.Config.Heads = 3 }},
+		{"width", "n_embd 32 is not a multiple of 64", func(m *Manifest) { m.Config.Width, m.Config.Heads = 32, 1 }},
+		{"n_layer 100000", "n_layer is 100000, want 1 to 1024", func(m *Manifest) { m.Config.Layers = 100000 }},
+		{"n_head 0", "n_head is 0, want 1 to 1024", func(m *Manifest) { m.Config.Heads = 0 }},
 		{"no shards", "no shards", func(m *Manifest) { m.Shards = nil }},
 		{"path", `invalid file name "../x.bin"`, func(m *Manifest) { m.Shards[0].File = "../x.bin" }},
 		{"dup shard", "listed twice", func(m *Manifest) { m.Shards[1].File = m.Shards[0].File }},
@@ -86,6 +88,11 @@ func TestParseManifestRejects(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			m := planned(t, tinyConfig, 100_000)
+			defer func() {
+				if p := recover(); p != nil {
+					t.Fatalf("panic: %v", p)
+				}
+			}()
 			c.edit(m)
 			_, err := ParseManifest(marshal(t, m))
 			if err == nil || !strings.Contains(err.Error(), c.want) {

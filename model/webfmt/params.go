@@ -7,7 +7,7 @@ import (
 	"github.com/patchlab/patchlab/model/tensor"
 )
 
-// kind is how a parameter is stored (see FORMAT.md and gpt2.(*Model).Quantize).
+// kind is how a parameter is stored (see FORMAT.md and quant.go).
 type kind int
 
 const (
@@ -28,16 +28,7 @@ type param struct {
 func params(c gpt2.Config) []param {
 	var ps []param
 	for _, p := range c.Params() {
-		var k kind
-		switch {
-		case !p.Matrix:
-			k = vector
-		case p.Coded():
-			k = qn
-		default: // wpe
-			k = f16
-		}
-		ps = append(ps, param{p, k})
+		ps = append(ps, param{p, kindOf(p)})
 	}
 	return ps
 }
@@ -67,7 +58,7 @@ func (p param) stored(bits int) []Tensor {
 		return []Tensor{{Name: p.Name, DType: "f16", Shape: []int{rows, cols}}}
 	}
 	ts := []Tensor{{Name: p.Name, DType: "i8", Shape: []int{rows, cols}}}
-	if low := p.Bits(bits) - 8; low > 0 {
+	if low := p.bits(bits) - 8; low > 0 {
 		ts = append(ts, Tensor{Name: lowBitsName(p.Name), DType: "u8", Shape: []int{rows, low, cols / 8}})
 	}
 	return append(ts, Tensor{Name: scaleName(p.Name), DType: "f16", Shape: []int{rows, cols / tensor.QNBlock}})

@@ -23,7 +23,7 @@ func TestGPT2SmallSize(t *testing.T) {
 		t.Skip("converts a 124M-parameter model")
 	}
 	dir := t.TempDir()
-	if err := ConvertModel(gpt2.Random(gpt2.Small, 1), gpt2.DefaultBits, nil, dir, nil); err != nil {
+	if err := ConvertModel(gpt2.Random(gpt2.Small, 1), DefaultBits, nil, dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	var total int64
@@ -47,7 +47,7 @@ func TestGPT2SmallSize(t *testing.T) {
 	if m.Config != gpt2.Small {
 		t.Errorf("config %+v", m.Config)
 	}
-	if q, ok := m.Blocks[11].FCProj.(*tensor.QN); !ok || q.Bits != gpt2.DefaultBits {
-		t.Errorf("h.11.mlp.c_proj.weight is %T, want %d-bit *tensor.QN", m.Blocks[11].FCProj, gpt2.DefaultBits)
+	if q, ok := m.Blocks[11].FCProj.(*tensor.QN); !ok || q.Bits != DefaultBits {
+		t.Errorf("h.11.mlp.c_proj.weight is %T, want %d-bit *tensor.QN", m.Blocks[11].FCProj, DefaultBits)
 	}
 }

@@ -1,10 +1,12 @@
 package weights
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -77,39 +79,63 @@ func countLayers(f *safetensors.File, names map[string]string) (int, error) {
 	return len(seen), nil
 }
 
+// What model/gpt2 computes: GPT-2's tanh approximation of GELU (Hugging
+// Face's "gelu_new") and LayerNorm with ε = 1e-5.
+const (
+	gptActivation   = "gelu_new"
+	gptLayerNormEps = 1e-5
+)
+
 // heads takes n_head from configJSON after checking that the rest of it
-// agrees with the shapes in c; without it, GPT-2's 64-wide heads.
+// agrees with the shapes in c and with the GPT-2 that patchlab runs; without
+// it, GPT-2's 64-wide heads. Each error names the rule that failed.
 func heads(c gpt2.Config, configJSON []byte) (int, error) {
 	var hf struct {
-		ModelType string `json:"model_type"`
-		Layers    int    `json:"n_layer"`
-		Heads     int    `json:"n_head"`
-		Width     int    `json:"n_embd"`
-		Positions int    `json:"n_positions"`
-		Vocab     int    `json:"vocab_size"`
+		ModelType  *string  `json:"model_type"`
+		Layers     *int     `json:"n_layer"`
+		Heads      *int     `json:"n_head"`
+		Width      *int     `json:"n_embd"`
+		Positions  *int     `json:"n_positions"`
+		Ctx        *int     `json:"n_ctx"`
+		Vocab      *int     `json:"vocab_size"`
+		Activation *string  `json:"activation_function"`
+		Eps        *float64 `json:"layer_norm_epsilon"`
 	}
 	if configJSON != nil {
+		if trimmed := bytes.TrimSpace(configJSON); len(trimmed) == 0 || trimmed[0] != '{' {
+			return 0, errors.New("config.json: want a JSON object (such as Hugging Face's {\"n_head\": 12, …})")
+		}
 		if err := json.Unmarshal(configJSON, &hf); err != nil {
 			return 0, fmt.Errorf("config.json: %v", err)
 		}
 	}
-	if hf.ModelType != "" && hf.ModelType != "gpt2" {
-		return 0, fmt.Errorf("config.json: model_type is %q, not gpt2", hf.ModelType)
+	if hf.ModelType != nil && *hf.ModelType != "gpt2" {
+		return 0, fmt.Errorf("config.json: model_type is %q, not gpt2", *hf.ModelType)
 	}
 	for _, v := range []struct {
-		key             string
-		stated, tensors int
-	}{{"n_layer", hf.Layers, c.Layers}, {"n_embd", hf.Width, c.Width},
-		{"n_positions", hf.Positions, c.Context}, {"vocab_size", hf.Vocab, c.Vocab}} {
-		if v.stated != 0 && v.stated != v.tensors {
-			return 0, fmt.Errorf("config.json: %s is %d but the tensors say %d", v.key, v.stated, v.tensors)
+		key, what string
+		stated    *int
+		tensors   int
+	}{{"n_layer", "layers (h.N.*)", hf.Layers, c.Layers}, {"n_embd", "columns in wte.weight", hf.Width, c.Width},
+		{"n_positions", "rows in wpe.weight", hf.Positions, c.Context}, {"n_ctx", "rows in wpe.weight", hf.Ctx, c.Context},
+		{"vocab_size", "rows in wte.weight", hf.Vocab, c.Vocab}} {
+		if v.stated != nil && *v.stated != v.tensors {
+			return 0, fmt.Errorf("config.json: %s is %d but the tensors say %d (%s): it must equal them", v.key, *v.stated, v.tensors, v.what)
 		}
 	}
-	switch {
-	case hf.Heads < 0 || (hf.Heads > 0 && c.Width%hf.Heads != 0):
-		return 0, fmt.Errorf("config.json: n_head %d does not divide the width %d", hf.Heads, c.Width)
-	case hf.Heads > 0:
-		return hf.Heads, nil
+	if a := hf.Activation; a != nil && *a != gptActivation {
+		return 0, fmt.Errorf("config.json: activation_function is %q, but patchlab's GPT-2 computes %q only", *a, gptActivation)
+	}
+	if e := hf.Eps; e != nil && math.Abs(*e-gptLayerNormEps) > 1e-3*gptLayerNormEps {
+		return 0, fmt.Errorf("config.json: layer_norm_epsilon is %g, but patchlab's GPT-2 computes with %g only", *e, gptLayerNormEps)
+	}
+	switch h := hf.Heads; {
+	case h != nil && *h < 1:
+		return 0, fmt.Errorf("config.json: n_head is %d: want at least 1", *h)
+	case h != nil && c.Width%*h != 0:
+		return 0, fmt.Errorf("config.json: n_head %d does not divide the width %d", *h, c.Width)
+	case h != nil:
+		return *h, nil
 	case c.Width%64 != 0:
 		return 0, fmt.Errorf("width %d is not a multiple of 64: give n_head in a config.json", c.Width)
 	}

@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/patchlab/patchlab/model/gpt2"
+	"github.com/patchlab/patchlab/model/safetensors"
 )
 
 // corrupt writes a copy of the F32 fixture to dir/name after edit has
@@ -145,6 +147,30 @@ func TestLoadErrors(t *testing.T) {
 			writeBytes(t, dir+"/config.json", []byte(`{"model_type": "llama"}`))
 			return writeBytes(t, dir+"/llama.safetensors", fixture)
 		}, `model_type is "llama"`},
+		{"config n_head 0", func(dir string) string {
+			writeBytes(t, dir+"/config.json", []byte(`{"n_head": 0}`))
+			return writeBytes(t, dir+"/heads0.safetensors", fixture)
+		}, "n_head is 0: want at least 1"},
+		{"config relu", func(dir string) string {
+			writeBytes(t, dir+"/config.json", []byte(`{"activation_function": "relu"}`))
+			return writeBytes(t, dir+"/relu.safetensors", fixture)
+		}, `activation_function is "relu", but patchlab's GPT-2 computes "gelu_new" only`},
+		{"config negative epsilon", func(dir string) string {
+			writeBytes(t, dir+"/config.json", []byte(`{"layer_norm_epsilon": -1}`))
+			return writeBytes(t, dir+"/eps.safetensors", fixture)
+		}, "layer_norm_epsilon is -1, but patchlab's GPT-2 computes with 1e-05 only"},
+		{"config n_ctx", func(dir string) string {
+			writeBytes(t, dir+"/config.json", []byte(`{"n_ctx": 16}`))
+			return writeBytes(t, dir+"/ctx.safetensors", fixture)
+		}, "n_ctx is 16 but the tensors say 64 (rows in wpe.weight)"},
+		{"config n_layer 100000", func(dir string) string {
+			writeBytes(t, dir+"/config.json", []byte(`{"n_layer": 100000}`))
+			return writeBytes(t, dir+"/layers.safetensors", fixture)
+		}, "n_layer is 100000 but the tensors say 4 (layers (h.N.*))"},
+		{"config null", func(dir string) string {
+			writeBytes(t, dir+"/config.json", []byte(`null`))
+			return writeBytes(t, dir+"/null.safetensors", fixture)
+		}, "config.json: want a JSON object"},
 		{"config invalid", func(dir string) string {
 			writeBytes(t, dir+"/config.json", []byte(`{"n_head": "four"}`))
 			return writeBytes(t, dir+"/badcfg.safetensors", fixture)
@@ -158,8 +184,8 @@ func TestLoadErrors(t *testing.T) {
 			if err == nil {
 				t.Fatalf("loaded %+v", m.Config)
 			}
-			if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("error %q, want the path and %q", err, c.want)
+			if strings.Count(err.Error(), path) != 1 || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q, want the path once and %q", err, c.want)
 			}
 		})
 	}
@@ -196,6 +222,59 @@ func TestLoadNonFinite(t *testing.T) {
 		_, err := LoadSafetensors(path)
 		if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), path) {
 			t.Errorf("%s: got %v, want an error naming the tensor and the file", name, err)
+		}
+	}
+}
+
+// TestLoadHugeWeight: a finite weight beyond the format's limit (3e38
+// would overflow the first sum into NaN probabilities) is refused by name.
+func TestLoadHugeWeight(t *testing.T) {
+	m := gpt2.Random(gpt2.Config{Layers: 1, Heads: 1, Width: 64, Context: 8, Vocab: 40}, 1)
+	tensors := hfTensors(t, m, "F32", "")
+	for i := range tensors {
+		if tensors[i].Name == "h.0.attn.c_proj.weight" {
+			binary.LittleEndian.PutUint32(tensors[i].Data[4:], math.Float32bits(3e38))
+		}
+	}
+	path := writeFile(t, tempPath(t, "huge.safetensors"), tensors)
+	_, err := LoadSafetensors(path)
+	if err == nil || !strings.Contains(err.Error(), "h.0.attn.c_proj.weight") || !strings.Contains(err.Error(), "|w| ≤ 1e+06") || strings.Count(err.Error(), path) != 1 {
+		t.Errorf("got %v, want an error naming the tensor, the limit and the file once", err)
+	}
+}
+
+// TestTiedHead: an lm_head.weight is loaded only as a copy of wte; one
+// with other values (random, NaN), dtype or shape is refused by name.
+func TestTiedHead(t *testing.T) {
+	c := gpt2.Config{Layers: 1, Heads: 1, Width: 64, Context: 8, Vocab: 40}
+	m := gpt2.Random(c, 2)
+	for _, tc := range []struct {
+		name string
+		edit func(lm *safetensors.NamedTensor)
+		want string
+	}{
+		{"random", func(lm *safetensors.NamedTensor) {
+			lm.Data, _ = safetensors.Encode("F32", rows(gpt2.Random(c, 3).WTE))
+		}, "other values"},
+		{"NaN", func(lm *safetensors.NamedTensor) {
+			binary.LittleEndian.PutUint32(lm.Data[12:], 0x7fc00000)
+		}, "other values"},
+		{"dtype", func(lm *safetensors.NamedTensor) {
+			lm.DType = "F16"
+			lm.Data, _ = safetensors.Encode("F16", rows(m.WTE))
+		}, "another dtype or shape (F16[40 64], not F32[40 64])"},
+		{"shape", func(lm *safetensors.NamedTensor) {
+			lm.Shape = []int{20, 128}
+		}, "another dtype or shape"},
+	} {
+		ts := hfTensors(t, m, "F32", "")
+		lm := ts[0]
+		lm.Name, lm.Data = "lm_head.weight", bytes.Clone(lm.Data)
+		tc.edit(&lm)
+		path := writeFile(t, tempPath(t, "lm.safetensors"), append(ts, lm))
+		_, err := LoadSafetensors(path)
+		if err == nil || !strings.Contains(err.Error(), "lm_head.weight holds "+tc.want) || strings.Count(err.Error(), path) != 1 {
+			t.Errorf("%s: got %v, want %q and the file once", tc.name, err, tc.want)
 		}
 	}
 }

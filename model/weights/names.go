@@ -1,6 +1,7 @@
 package weights
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -30,7 +31,17 @@ func canonicalNames(f *safetensors.File) (map[string]string, error) {
 
 func ignored(name string) bool {
 	_, rest, ok := splitLayer(name)
-	return name == "lm_head.weight" || ok && (rest == "attn.bias" || rest == "attn.masked_bias")
+	return name == lmHead || ok && (rest == "attn.bias" || rest == "attn.masked_bias")
+}
+
+// lmHead is the unembedding that GPT2LMHeadModel saves, tied to wte: it is
+// accepted only as an exact copy of wte (checked by checkTensors for its
+// dtype and shape, by loader.tiedHead for its values).
+const lmHead = "lm_head.weight"
+
+// tiedHeadError is the one error for an lm_head.weight that is not wte.weight.
+func tiedHeadError(f *safetensors.File, why string) error {
+	return errorf(f, "%s holds %s than wte.weight: patchlab reads GPT-2, whose unembedding is wte.weight itself; remove %s from the checkpoint (if it is GPT-2) or use another model", lmHead, why, lmHead)
 }
 
 // splitLayer splits "h.3.ln_1.weight" into 3 and "ln_1.weight".
@@ -65,6 +76,11 @@ func checkTensors(f *safetensors.File, names map[string]string, c gpt2.Config) e
 	for _, name := range slices.Sorted(maps.Keys(names)) {
 		if !known[name] {
 			return errorf(f, "unexpected tensor %q: not part of GPT-2", names[name])
+		}
+	}
+	if head, ok := f.Tensors[lmHead]; ok {
+		if wte := f.Tensors[names["wte.weight"]]; head.DType != wte.DType || !slices.Equal(head.Shape, wte.Shape) {
+			return tiedHeadError(f, fmt.Sprintf("another dtype or shape (%s%v, not %s%v)", head.DType, head.Shape, wte.DType, wte.Shape))
 		}
 	}
 	return nil

@@ -111,7 +111,30 @@ func (l *loader) vector(name string) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v, l.finite(name, v)
+	if err := l.inRange(name, v); err != nil {
+		return nil, err
+	}
+	if name == "wte.weight" {
+		return v, l.tiedHead(v)
+	}
+	return v, nil
+}
+
+// tiedHead checks that an lm_head.weight, if the file has one, equals wte.
+func (l *loader) tiedHead(wte []float32) error {
+	if _, ok := l.f.Tensors[lmHead]; !ok {
+		return nil
+	}
+	head, err := l.f.Float32(lmHead)
+	if err != nil {
+		return err
+	}
+	for i := range head {
+		if head[i] != wte[i] { // a NaN differs too
+			return tiedHeadError(l.f, fmt.Sprintf("other values (%g, not %g, at element %d)", head[i], wte[i], i))
+		}
+	}
+	return nil
 }
 
 // matrix loads a matrix already stored out-major (wte, wpe).
@@ -133,18 +156,24 @@ func (l *loader) conv1D(p gpt2.Param) (tensor.Matrix, error) {
 	if err := l.f.ReadFloat32(l.names[p.Name], src); err != nil {
 		return nil, err
 	}
-	if err := l.finite(p.Name, src); err != nil {
+	if err := l.inRange(p.Name, src); err != nil {
 		return nil, err
 	}
 	return tensor.NewF32(out, in, transpose(src, in, out)), nil
 }
 
-// finite returns an error if v holds a NaN or an infinity: such a weight
-// would make every logit NaN, far from where the user could see why.
-func (l *loader) finite(name string, v []float32) error {
+// MaxWeight bounds every weight loaded, and so the weights the web format
+// stores (a block's float16 step must hold max|w|/127, and float16 ends at
+// 65504). GPT-2's largest are below 100.
+const MaxWeight = 1e6
+
+// inRange returns an error if v holds a NaN, an infinity or a value beyond
+// MaxWeight: such a weight makes logits NaN (3e38 overflows the first sum),
+// far from where the user could see why.
+func (l *loader) inRange(name string, v []float32) error {
 	for i, x := range v {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return errorf(l.f, "tensor %q holds %v at element %d: the checkpoint is damaged", name, x, i)
+		if !(math.Abs(float64(x)) <= MaxWeight) {
+			return errorf(l.f, "tensor %q holds %v at element %d, outside the range of a GPT-2 weight (finite, |w| ≤ %g): the checkpoint is damaged", name, x, i, MaxWeight)
 		}
 	}
 	return nil

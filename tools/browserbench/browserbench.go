@@ -1,11 +1,4 @@
-// Package browserbench times patchlab's sweep where users run it: the wasm
-// engine in headless Chromium, in the page's web workers. It builds the
-// site, converts a randomly initialised GPT-2-small-shaped model (the real
-// sizes, so the real cost) to the web format, serves both, and drives the
-// page through a resid_post sweep of 12 layers × N positions.
-//
-// patchlab bench -browser calls Run.
-package browserbench
+package main
 
 import (
 	"context"
@@ -14,7 +7,6 @@ import (
 	"io"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -25,44 +17,14 @@ import (
 	"github.com/patchlab/patchlab/model/bpe"
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/webfmt"
+	"github.com/patchlab/patchlab/tools/browserbench/chromium"
 	"github.com/patchlab/patchlab/tools/serve/web"
 )
-
-// FindChromium is the Chromium (or Chrome) to drive: $PATCHLAB_CHROMIUM,
-// else the first of chromium, chromium-browser, google-chrome on the PATH,
-// else /usr/bin/chromium (Debian's), which may not exist.
-func FindChromium() string {
-	if p := os.Getenv("PATCHLAB_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return "/usr/bin/chromium"
-}
-
-// AllocatorOptions starts chromium headless with a fresh profile in
-// profile and none of its own network traffic (no sandbox: it runs as root
-// in containers and CI).
-func AllocatorOptions(chromium, profile string) []chromedp.ExecAllocatorOption {
-	return append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(profile),
-	)
-}
 
 // Options tune a run. The zero value is the standard benchmark.
 type Options struct {
 	// Tokens is the number of tokens of each text (default 11); the texts
-	// differ at position 1, as in the assignment's example.
+	// differ at position 1, as in the README's Michelle Jones/Smith example.
 	Tokens int
 	// Seed seeds the random weights (default 1).
 	Seed uint64
@@ -71,9 +33,9 @@ type Options struct {
 	Workers int
 	// Runs times the sweep that many times and reports the fastest (default 1).
 	Runs int
-	// Bits is the web format's code width (default gpt2.DefaultBits).
+	// Bits is the web format's code width (default webfmt.DefaultBits).
 	Bits int
-	// Chromium is the browser (default: FindChromium).
+	// Chromium is the browser (default: chromium.Find).
 	Chromium string
 	// Root is the patchlab module (default: found from the working directory).
 	Root string
@@ -87,7 +49,7 @@ type Options struct {
 // The weights are in the web format, with opts.Bits-bit codes.
 func Run(ctx context.Context, opts Options) (map[string]any, error) {
 	if opts.Bits == 0 {
-		opts.Bits = gpt2.DefaultBits
+		opts.Bits = webfmt.DefaultBits
 	}
 	if opts.Tokens == 0 {
 		opts.Tokens = 11
@@ -99,7 +61,7 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 		opts.Runs = 1
 	}
 	if opts.Chromium == "" {
-		opts.Chromium = FindChromium()
+		opts.Chromium = chromium.Find()
 	}
 	logf := func(format string, args ...any) {
 		if opts.Log != nil {
@@ -107,7 +69,7 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 		}
 	}
 	if _, err := os.Stat(opts.Chromium); err != nil {
-		return nil, fmt.Errorf("browserbench needs Chromium (apt-get install chromium): %w", err)
+		return nil, fmt.Errorf("no Chromium at %s: install it (apt-get install chromium) or set PATCHLAB_CHROMIUM to it", opts.Chromium)
 	}
 	req, err := texts(opts.Tokens)
 	if err != nil {
@@ -140,7 +102,7 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 
 	srv := httptest.NewServer(web.Handler(dist))
 	defer srv.Close()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, AllocatorOptions(opts.Chromium, filepath.Join(tmp, "profile"))...)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, chromium.AllocatorOptions(opts.Chromium, filepath.Join(tmp, "profile"))...)
 	defer cancelAlloc()
 	bctx, cancel := chromedp.NewContext(alloc)
 	defer cancel()
@@ -231,7 +193,7 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 
 func round(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
 
-// texts is the assignment's Michelle case when n is 11, else the same
+// texts is the README's Michelle Jones/Smith example when n is 11, else the same
 // pattern at length n: "Michelle Jones and and … Michelle".
 func texts(n int) (analysis.Request, error) {
 	req := analysis.Request{
@@ -239,17 +201,17 @@ func texts(n int) (analysis.Request, error) {
 		CleanTarget: " Jones", CorruptedTarget: " Smith",
 	}
 	if n < 3 || n > gpt2.Small.Context {
-		return req, fmt.Errorf("browserbench: %d tokens: want 3…%d", n, gpt2.Small.Context)
+		return req, fmt.Errorf("%d tokens: want 3…%d", n, gpt2.Small.Context)
 	}
 	if n != 11 {
 		pad := strings.Repeat(" and", n-3)
 		req.Clean, req.Corrupted = "Michelle Jones"+pad+" Michelle", "Michelle Smith"+pad+" Michelle"
 	}
 	if _, err := analysis.Check(bpe.New(), gpt2.Small, req); err != nil {
-		return req, fmt.Errorf("browserbench: the texts of %d tokens: %w", n, err)
+		return req, fmt.Errorf("the texts of %d tokens: %w", n, err)
 	}
 	if got := len(bpe.New().Encode(req.Clean)); got != n {
-		return req, fmt.Errorf("browserbench: the texts have %d tokens, want %d", got, n)
+		return req, fmt.Errorf("the texts have %d tokens, want %d", got, n)
 	}
 	return req, nil
 }

@@ -1,11 +1,14 @@
-package browserbench
+package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
-	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/patchlab/patchlab/tools/browserbench/chromium"
 )
 
 func TestTexts(t *testing.T) {
@@ -19,27 +22,69 @@ func TestTexts(t *testing.T) {
 	}
 }
 
-// TestRun runs the benchmark (about 20 s on two cores); it only runs when
-// PATCHLAB_BROWSERBENCH is set (PATCHLAB_BROWSERBENCH_WORKERS and
-// PATCHLAB_BROWSERBENCH_RUNS set Options.Workers and Options.Runs), e.g.
+// TestBadFlags: a flag browserbench cannot honour stops it before it builds
+// anything, with status 2 and one line saying what to change.
+func TestBadFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"-browser", "firefox"}, "-browser firefox: not yet: only chromium is implemented"},
+		{[]string{"-browser", "webkit"}, "not yet"},
+		{[]string{"-browser", "lynx"}, `-browser "lynx": want chromium`},
+		{[]string{"-bits", "8"}, "-bits 8: want 9…16"},
+		{[]string{"-bits", "17"}, "-bits 17: want 9…16"},
+		{[]string{"-workers", "-1"}, "-workers -1"},
+		{[]string{"-tokens", "2"}, "-tokens 2: want 3…1024"},
+		{[]string{"-runs", "0"}, "-runs 0"},
+		{[]string{"-frobnicate"}, "-frobnicate"},
+		{[]string{"now"}, "takes no arguments"},
+	} {
+		var out, errs bytes.Buffer
+		code := run(context.Background(), tc.args, &out, &errs)
+		if code != 2 || out.Len() != 0 || !strings.Contains(errs.String(), tc.says) || strings.Count(errs.String(), "\n") != 1 {
+			t.Errorf("%q: status %d, stdout %q, stderr %q; want 2 and one line saying %q", tc.args, code, out.String(), errs.String(), tc.says)
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	var out, errs bytes.Buffer
+	if code := run(context.Background(), []string{"-h"}, &out, &errs); code != 0 {
+		t.Fatalf("-h: status %d, %q", code, errs.String())
+	}
+	for _, f := range []string{"-browser", "-workers", "-bits"} {
+		if !strings.Contains(out.String(), f) {
+			t.Errorf("-h does not show %s:\n%s", f, out.String())
+		}
+	}
+}
+
+// TestRun runs the benchmark through the command line (about 20 s on two
+// cores); it only runs when PATCHLAB_BROWSERBENCH is set, with the flags in
+// PATCHLAB_BROWSERBENCH_FLAGS, e.g.
 //
-//	PATCHLAB_BROWSERBENCH=1 go test ./tools/browserbench -run Run -v
+//	PATCHLAB_BROWSERBENCH=1 PATCHLAB_BROWSERBENCH_FLAGS="-workers 2 -runs 1" go test ./tools/browserbench -run Run -v
 func TestRun(t *testing.T) {
 	if os.Getenv("PATCHLAB_BROWSERBENCH") == "" {
 		t.Skip("set PATCHLAB_BROWSERBENCH=1 to run the browser benchmark")
 	}
-	if _, err := os.Stat(FindChromium()); err != nil {
-		t.Skipf("no Chromium (%s)", FindChromium())
+	if _, err := os.Stat(chromium.Find()); err != nil {
+		t.Skipf("no Chromium (%s)", chromium.Find())
 	}
-	workers, _ := strconv.Atoi(os.Getenv("PATCHLAB_BROWSERBENCH_WORKERS"))
-	runs, _ := strconv.Atoi(os.Getenv("PATCHLAB_BROWSERBENCH_RUNS"))
-	res, err := Run(context.Background(), Options{Log: os.Stderr, Workers: workers, Runs: runs})
-	if err != nil {
-		t.Fatal(err)
+	var out bytes.Buffer
+	if code := run(context.Background(), strings.Fields(os.Getenv("PATCHLAB_BROWSERBENCH_FLAGS")), &out, os.Stderr); code != 0 {
+		t.Fatalf("status %d", code)
 	}
-	out, _ := json.Marshal(res)
-	t.Logf("%s", out)
-	if res["cells"] != 132 {
-		t.Errorf("cells = %v, want 132", res["cells"])
+	t.Logf("%s", out.String())
+	var res struct {
+		Engine        string
+		Tokens, Cells int
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || strings.Count(out.String(), "\n") != 1 {
+		t.Fatalf("not one JSON line: %v", err)
+	}
+	if res.Engine != "wasm-chromium" || res.Cells != 12*res.Tokens {
+		t.Errorf("engine %q, %d cells of %d tokens; want wasm-chromium, 12 layers × tokens", res.Engine, res.Cells, res.Tokens)
 	}
 }

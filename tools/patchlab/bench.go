@@ -10,15 +10,14 @@ import (
 
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/patch"
-	"github.com/patchlab/patchlab/model/tensor"
-	"github.com/patchlab/patchlab/tools/browserbench"
+	"github.com/patchlab/patchlab/model/webfmt"
 )
 
 const benchAbout = `
-Times the assignment's sweep, resid_post over 12 layers × N positions, on a
-GPT-2-small-shaped model with random weights held in memory (12 layers, 12
-heads, width 768, vocabulary 50257, context 1024; weights ~N(0, 0.02)), so the
-cost is a real sweep's. The texts are N random tokens differing only at
+Times the sweep the README describes, resid_post over 12 layers × N
+positions, on a GPT-2-small-shaped model with random weights held in memory
+(12 layers, 12 heads, width 768, vocabulary 50257, context 1024; weights
+~N(0, 0.02)), so the cost is a real sweep's. The texts are N random tokens differing only at
 position 1, the targets the two tokens there (like "Michelle Jones/Smith").
 
 Prints one JSON line:
@@ -36,10 +35,12 @@ Prints one JSON line:
                    weighted sums of values are not counted
   gflop_per_second gflop / sweep_seconds
 With -naive also naive_seconds and naive_gflop (one run of the naive sweep,
-one full forward pass per cell patched through a hook, as the assignment
-describes; timed through the counting wrapper, one atomic add per matrix
-product), speedup (naive_seconds / sweep_seconds) and naive_max_abs_diff (the
-largest difference between the two sweeps' logit differences).`
+one full forward pass per cell patched through a hook; timed through the
+counting wrapper, one atomic add per matrix product), speedup (naive_seconds / sweep_seconds) and naive_max_abs_diff (the
+largest difference between the two sweeps' logit differences).
+
+The same sweep in the browser, on the wasm engine in the page's web workers:
+  go run ./tools/browserbench [-browser chromium] [-workers N] [-bits N]`
 
 // benchResult is bench's JSON line.
 type benchResult struct {
@@ -67,18 +68,16 @@ var benchConfigs = map[string]gpt2.Config{
 }
 
 func runBench(ctx context.Context, std *stdio, args []string) error {
-	f := newFlags("bench", "[-tokens N] [-int8] [-bits N] [-threads N] [-naive] [-browser [-workers N]]", benchAbout)
+	f := newFlags("bench", "[-tokens N] [-int8] [-bits N] [-threads N] [-naive]", benchAbout)
 	tokens := f.Int("tokens", 11, "the number of tokens `N` of each text")
 	int8 := f.Bool("int8", false, "quantise the model to the web format first (the name is historical: -bits codes)")
-	bits := f.Int("bits", gpt2.DefaultBits, "with -int8 or -browser: the block matrices' code `width`, 9…16 (wte's is one less)")
+	bits := f.Int("bits", webfmt.DefaultBits, "with -int8: the block matrices' code `width`, 9…16 (wte's is one less)")
 	threads := f.Int("threads", runtime.GOMAXPROCS(0), "set GOMAXPROCS to `N`")
 	naive := f.Bool("naive", false, "also time the naive sweep, one full forward pass per cell")
 	runs := f.Int("runs", 3, "time the sweep `N` times and report the fastest")
 	seed := f.Uint64("seed", 1, "the random `seed` of the weights and tokens")
 	config := f.String("config", "small", "the model's shape: small or tiny")
 	f.hidden["config"] = true
-	browser := f.Bool("browser", false, "run the sweep in headless Chromium on the wasm build (web format, -bits codes) instead")
-	workers := f.Int("workers", 0, "with -browser: the number of web workers `N` (0: what the page picks)")
 	pos, err := f.parse(args, std.out)
 	if err != nil {
 		return err
@@ -96,18 +95,15 @@ func runBench(ctx context.Context, std *stdio, args []string) error {
 		return inputf("-runs %d: want at least 1", *runs)
 	case *threads < 1:
 		return inputf("-threads %d: want at least 1", *threads)
-	case *bits <= tensor.MinBits || *bits > tensor.MaxBits:
-		return inputf("-bits %d: want %d…%d", *bits, tensor.MinBits+1, tensor.MaxBits)
-	}
-	if *browser {
-		return benchBrowser(ctx, std, *tokens, *seed, *workers, *runs, *bits)
+	case webfmt.CheckBits(*bits) != nil:
+		return inputf("-bits %d: %v", *bits, webfmt.CheckBits(*bits))
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(*threads))
 
 	m := gpt2.Random(cfg, *seed)
 	res := benchResult{Engine: "native", Model: *config + "-random", Weights: "f32", Threads: runtime.GOMAXPROCS(0), Tokens: *tokens, Runs: *runs}
 	if *int8 {
-		m, res.Weights = m.Quantize(*bits), fmt.Sprintf("q%d", *bits)
+		m, res.Weights = webfmt.Quantize(m, *bits), fmt.Sprintf("q%d", *bits)
 	}
 	clean, corrupted := benchTexts(cfg, *tokens, *seed)
 
@@ -197,14 +193,4 @@ func seconds(d time.Duration) float64 { return round(d.Seconds(), 6) }
 func round(x float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
 	return math.Round(x*p) / p
-}
-
-// benchBrowser times the same sweep in headless Chromium on the wasm build
-// and prints browserbench's JSON line.
-func benchBrowser(ctx context.Context, std *stdio, tokens int, seed uint64, workers, runs, bits int) error {
-	res, err := browserbench.Run(ctx, browserbench.Options{Tokens: tokens, Seed: seed, Workers: workers, Runs: runs, Bits: bits, Log: std.err})
-	if err != nil {
-		return err
-	}
-	return writeJSON(std.out, res, false)
 }

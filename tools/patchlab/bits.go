@@ -8,6 +8,7 @@ import (
 	"github.com/patchlab/patchlab/model/calib"
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/tensor"
+	"github.com/patchlab/patchlab/model/webfmt"
 )
 
 // widthFlags are convert's and fetch's choice of code width.
@@ -32,7 +33,7 @@ func (w *widthFlags) check() error {
 // before the first trial shows.
 func (w *widthFlags) announce(out io.Writer) {
 	if w.bits == calib.Auto {
-		fmt.Fprintf(out, "calibration (-bits auto): loading the checkpoint in float32, then trying codes from %d bits up\n", gpt2.DefaultBits)
+		fmt.Fprintf(out, "calibration (-bits auto): loading the checkpoint in float32, then trying codes from %d bits up\n", webfmt.DefaultBits)
 	}
 }
 
@@ -43,7 +44,7 @@ func (w *widthFlags) report(out func(format string, args ...any)) func(calib.Tri
 		switch {
 		case t.Worst <= w.tolerance:
 			verdict = "kept"
-		case t.Bits == tensor.MaxBits:
+		case t.Bits == webfmt.MaxBits:
 			verdict = "the widest: kept, though over the tolerance"
 		}
 		out("calibration: %v, limit %.2f%%: %s\n", t, 100*w.tolerance, verdict)
@@ -66,9 +67,22 @@ func (b *bitsValue) Set(s string) error {
 		return nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n <= tensor.MinBits || n > tensor.MaxBits {
-		return fmt.Errorf("want auto or %d…%d", tensor.MinBits+1, tensor.MaxBits)
+	if err != nil || webfmt.CheckBits(n) != nil {
+		return fmt.Errorf("want auto or %d…%d", webfmt.MinBits, webfmt.MaxBits)
 	}
 	*b = bitsValue(n)
 	return nil
+}
+
+// withBits is the model as -bits asks: quantised in memory as the web
+// format would with bits-bit codes (0: as loaded). A model in the web
+// format already is refused: its codes cannot be widened.
+func withBits(m *gpt2.Model, bits int) (*gpt2.Model, error) {
+	if bits == 0 {
+		return m, nil
+	}
+	if q, ok := m.Blocks[0].FC.(*tensor.QN); ok {
+		return nil, inputf("-bits %d: the model is in the web format already, with %d-bit codes; -bits quantises a float32 model (a model.safetensors)", bits, q.Bits)
+	}
+	return webfmt.Quantize(m, bits), nil
 }

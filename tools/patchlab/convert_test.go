@@ -41,6 +41,10 @@ func TestFetch(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "ready in "+dir) {
 		t.Fatalf("fetch: status %d, %q, %q", code, out, errs)
 	}
+	// A file server states no sha256: said plainly.
+	if !strings.Contains(out, "the server stated no sha256, so none could be checked") {
+		t.Errorf("fetch does not say that no sha256 was checked: %q", out)
+	}
 	for _, stage := range []string{"download", "calibration (-bits auto): loading", "calibration: 9-bit codes", "convert"} {
 		if !strings.Contains(errs, stage) {
 			t.Errorf("no %s progress on stderr: %q", stage, errs)

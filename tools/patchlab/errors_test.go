@@ -8,6 +8,8 @@ import (
 
 	"github.com/patchlab/patchlab/model/analysis"
 	"github.com/patchlab/patchlab/model/bpe"
+	"github.com/patchlab/patchlab/model/gpt2"
+	"github.com/patchlab/patchlab/model/webfmt"
 )
 
 // TestLengthMismatch is the golden length-mismatch case: status 2 and a
@@ -124,5 +126,35 @@ func TestPanicIsInternal(t *testing.T) {
 	err := guard(func() error { panic("boom") })
 	if code := exitCode(err); code != exitInternal || !strings.Contains(err.Error(), "internal error") {
 		t.Fatalf("exit %d, %v", code, err)
+	}
+}
+
+// TestModelOfAnotherVocabulary: a model whose wte has fewer rows than the
+// tokenizer has tokens is refused at load, naming the model and the tensor,
+// not when a token falls outside it.
+func TestModelOfAnotherVocabulary(t *testing.T) {
+	dir := t.TempDir()
+	m := gpt2.Random(gpt2.Config{Layers: 1, Heads: 1, Width: 64, Context: 16, Vocab: 100}, 1)
+	if err := webfmt.ConvertModel(m, 12, nil, dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := patchlab(t, "top", "-model", dir, michelle)
+	if code != exitInput || !strings.Contains(errs, "wte.weight has 100 rows, but GPT-2's tokenizer has 50257 tokens") || strings.Count(errs, dir) != 1 {
+		t.Errorf("status %d, %q", code, errs)
+	}
+}
+
+// TestModelErrorNamesThePathOnce: a damaged checkpoint's error names its
+// file once.
+func TestModelErrorNamesThePathOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "model.safetensors")
+	b, err := os.ReadFile(tinyModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(path, b[:len(b)/2], 0o644)
+	code, _, errs := patchlab(t, "top", "-model", path, michelle)
+	if code != exitInput || strings.Count(errs, path) != 1 {
+		t.Errorf("status %d, %q", code, errs)
 	}
 }

@@ -2,15 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
+	"io"
 	"net/url"
-	"os"
-	"path/filepath"
+	"strings"
 
 	"github.com/patchlab/patchlab/model/calib"
 	"github.com/patchlab/patchlab/model/fetch"
+	"github.com/patchlab/patchlab/model/safetensors"
 	"github.com/patchlab/patchlab/model/tensor"
 	"github.com/patchlab/patchlab/model/webfmt"
 )
@@ -49,33 +48,65 @@ downloads and converts again. -bits and -tolerance are convert's.`)
 	switch {
 	case *force:
 		// Download again too, not only convert the checkpoint kept there.
-		for _, name := range []string{"model.safetensors", "model.safetensors.part", "config.json"} {
-			if err := os.Remove(filepath.Join(*out, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
+		if err := fetch.Forget(*out); err != nil {
+			return err
 		}
 	case *src == fetch.DefaultURL:
 		// Up to date: a conversion this patchlab reads, at the width asked for.
 		if m, err := webfmt.Load(*out); err == nil {
 			if got := m.Blocks[0].FC.(*tensor.QN).Bits; width.bits == calib.Auto || got == int(width.bits) {
-				fmt.Fprintf(std.out, "GPT-2 is up to date in %s (%d-bit codes)\n", *out, got)
-				return nil
+				fmt.Fprintf(std.out, "%s is up to date in %s (%d-bit codes)\n", capital(m.Config.Name()), *out, got)
+				return checkModel(ctx, std, *out, false)
 			}
 		}
 	}
 	prog := newProgress(std.err, bytesUnit)
-	err = fetch.FetchAndConvert(ctx, *src, *out, fetch.Options{
-		Bits: int(width.bits), Tolerance: width.tolerance, Progress: prog.update,
-		Report:      width.report(func(format string, args ...any) { prog.done(); fmt.Fprintf(std.err, format, args...) }),
-		Calibrating: func() { prog.done(); width.announce(std.err) },
-	})
+	ckpt, err := fetch.Checkpoint(ctx, *src, *out, func(done, total int64) { prog.update("download", done, total) })
 	prog.done()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(std.out, "GPT-2 is ready in %s\n", *out)
+	if ckpt.Downloaded {
+		reportHash(std.out, ckpt)
+	}
+	// download → convert (→ calibrate, with -bits auto)
+	ckptFile, err := safetensors.Open(ckpt.Path)
+	if err != nil {
+		return err
+	}
+	defer ckptFile.Close()
+	width.announce(std.err)
+	report := width.report(func(format string, args ...any) { prog.done(); fmt.Fprintf(std.err, format, args...) })
+	err = calib.Convert(ctx, ckptFile, ckpt.ConfigJSON, *out, int(width.bits), width.tolerance, report, func(done, total int64) { prog.update("convert", done, total) })
+	prog.done()
+	if err != nil {
+		return err
+	}
+	man, err := webfmt.ReadManifest(*out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(std.out, "%s is ready in %s\n", capital(man.Config.Name()), *out)
 	if *out != dir {
 		fmt.Fprintf(std.out, "use it with -model %s (or set PATCHLAB_WEIGHTS=%s)\n", *out, *out)
 	}
-	return nil
+	return checkModel(ctx, std, *out, false)
+}
+
+// reportHash says what was checked of a download: the sha256 the server
+// stated, or plainly that it stated none.
+func reportHash(w io.Writer, c fetch.Fetched) {
+	if c.Result.Stated != "" {
+		fmt.Fprintf(w, "downloaded %s: its sha256 %s is the one the server stated\n", c.Path, c.Result.SHA256)
+		return
+	}
+	fmt.Fprintf(w, "downloaded %s: the server stated no sha256, so none could be checked (it has sha256 %s; it was checked as a GPT-2 checkpoint only)\n", c.Path, c.Result.SHA256)
+}
+
+// capital starts a sentence with the model's name.
+func capital(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

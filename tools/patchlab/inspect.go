@@ -15,7 +15,7 @@ import (
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/inspect"
 	"github.com/patchlab/patchlab/model/patch"
-	"github.com/patchlab/patchlab/model/tensor"
+	"github.com/patchlab/patchlab/model/webfmt"
 )
 
 const inspectAbout = `
@@ -100,11 +100,8 @@ func runInspect(ctx context.Context, std *stdio, args []string) error {
 	if err != nil {
 		return err
 	}
-	if o.bits != 0 {
-		if q, ok := m.Blocks[0].FC.(*tensor.QN); ok {
-			return inputf("-bits %d: the model is in the web format already, with %d-bit codes; -bits quantises a float32 model (a model.safetensors)", o.bits, q.Bits)
-		}
-		m = m.Quantize(o.bits)
+	if m, err = withBits(m, o.bits); err != nil {
+		return err
 	}
 	tok := bpe.New()
 	a, err := analysis.New(m, tok, o.req)
@@ -139,8 +136,10 @@ func (o *inspectFlags) check(f *flags) error {
 			return inputf("the %s is not valid UTF-8", t.name)
 		}
 	}
-	if o.bits != 0 && (o.bits <= tensor.MinBits || o.bits > tensor.MaxBits) {
-		return inputf("-bits %d: want %d…%d, or leave it out to run the model as loaded", o.bits, tensor.MinBits+1, tensor.MaxBits)
+	if o.bits != 0 {
+		if err := webfmt.CheckBits(o.bits); err != nil {
+			return inputf("-bits %d: %v, or leave it out to run the model as loaded", o.bits, err)
+		}
 	}
 	return nil
 }
@@ -380,14 +379,11 @@ func (o *inspectFlags) write(ctx context.Context, stdout io.Writer, in *inspecti
 			}
 		}
 	}
-	written := outs.paths()
-	if err := outs.commit(ctx); err != nil {
-		return err
-	}
+	written, err := outs.commit(ctx)
 	for _, p := range written {
 		fmt.Fprintf(stdout, "wrote %s\n", p)
 	}
-	return nil
+	return err
 }
 
 // addCSVs stages one CSV file per table.

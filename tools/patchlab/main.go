@@ -11,13 +11,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime/debug"
-	"syscall"
 )
 
 // command is one subcommand.
@@ -41,17 +40,13 @@ var commands = []command{
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-ctx.Done()
-		stop() // a second interrupt kills at once
-	}()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(interruptContext(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // run runs one command line and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	std := &stdio{stdout, stderr}
+	out := &checkedWriter{w: stdout}
+	std := &stdio{out, stderr}
 	if len(args) == 0 {
 		usage(stderr)
 		return exitInput
@@ -69,6 +64,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, c := range commands {
 		if c.name == name {
 			err := guard(func() error { return c.run(ctx, std, rest) })
+			if err == nil || err == errHelpShown {
+				err = cmp.Or(out.lost(), err)
+			}
 			if err == errHelpShown {
 				return exitOK
 			}

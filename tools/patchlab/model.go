@@ -6,7 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/patchlab/patchlab/model/bpe"
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/webfmt"
 	"github.com/patchlab/patchlab/model/weights"
@@ -48,8 +50,14 @@ func loadModel(path string) (*gpt2.Model, error) {
 		path = dir
 	}
 	m, err := loadPath(path)
-	if err != nil {
+	vocab := bpe.New().VocabSize()
+	switch {
+	case err != nil && strings.Contains(err.Error(), path):
+		return nil, asInput(err) // the loaders name the file: once is enough
+	case err != nil:
 		return nil, inputf("model %s: %v", path, err)
+	case m.Vocab < vocab:
+		return nil, inputf("model %s: wte.weight has %d rows, but GPT-2's tokenizer has %d tokens: patchlab needs a model of GPT-2's vocabulary", path, m.Vocab, vocab)
 	}
 	return m, nil
 }

@@ -5,13 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/patchlab/patchlab/model/analysis"
 	"github.com/patchlab/patchlab/model/bpe"
 	"github.com/patchlab/patchlab/model/patch"
-	"github.com/patchlab/patchlab/model/tensor"
+	"github.com/patchlab/patchlab/model/webfmt"
 )
 
 // sweepAbout is sweep's help, with the site table's sites.
@@ -26,8 +27,7 @@ Sites (TransformerLens names):
 When both resid_post and embed are swept, the embed row is shown above
 layer 0 in resid_post's figure and CSV (as "embed") rather than on its own.
 
-Outputs (each written atomically, all at the end; an interrupted or failed
-run writes none):
+Outputs (all written at the end; an interrupted or failed run writes none):
   -json F   the whole analysis: ids, tokens, top-20 tables, the logit
             difference of every cell (patch_* fields, as golden.json names
             them) and, with another -metric, that metric (matrices).
@@ -48,20 +48,23 @@ flag writes one file per site, its name inserted before the extension:
 the default resid_post,embed) the file is F itself. z's columns are heads
 (H0, H1…). Without any output flag the matrices are printed.
 
+`+outputsHelp+`
+
 Exit status: 0 done, 1 internal error, 2 bad input (one line on stderr says
 what to change), 130 interrupted.
 
-Metrics (the value of each cell of the patched corrupted run):
+Metrics (the value of each cell of the patched run):
   logit_diff          logit(corrupted target) − logit(clean target)
   clean_target_delta  logit(clean target) − its value in the clean run
   normalized          (logit_diff − corrupted) / (clean − corrupted): 0 at the
                       corrupted run, 1 at the clean run
   prob_diff           p(corrupted target) − p(clean target)
-
+%s
 Example:
   patchlab sweep -clean "Michelle Jones was a top-notch student. Michelle" \
     -corrupted "Michelle Smith was a top-notch student. Michelle" \
-    -clean-target " Jones" -corrupted-target " Smith" -png michelle.png`, siteHelp())
+    -clean-target " Jones" -corrupted-target " Smith" -png michelle.png
+  patchlab sweep -pairs ioi:40 -seed 1 -json ioi.json -png ioi.png`, siteHelp(), designHelp)
 
 // siteHelp lists the site table, one site a line.
 func siteHelp() string {
@@ -81,10 +84,11 @@ type sweepFlags struct {
 	bits                     int
 	siteList                 []patch.Site
 	met                      patch.Metric
+	design                   // direction, corruption, prompt set (sweepset.go)
 }
 
 func runSweep(ctx context.Context, std *stdio, args []string) error {
-	f := newFlags("sweep", "[-model M] -clean TEXT -corrupted TEXT -clean-target TOKEN -corrupted-target TOKEN [-sites LIST] [-metric M] [-json F] [-csv F] [-png F] [-svg F] [-pdf F] [-report DIR] [-bits N]", sweepAbout)
+	f := newFlags("sweep", "[-model M] (-clean TEXT -corrupted TEXT -clean-target TOKEN -corrupted-target TOKEN | -pairs FILE.jsonl|ioi:N|factual:N) [-direction D] [-corruption text|noise] [-sites LIST] [-metric M] [-json F] [-csv F] [-png F] [-svg F] [-pdf F] [-report DIR] [-bits N]", sweepAbout)
 	var o sweepFlags
 	f.StringVar(&o.model, "model", "", modelFlagUsage)
 	f.StringVar(&o.req.Clean, "clean", "", "the clean `text`")
@@ -100,6 +104,7 @@ func runSweep(ctx context.Context, std *stdio, args []string) error {
 	f.StringVar(&o.pdf, "pdf", "", "write the heatmaps as PDF to `F` (one file per site)")
 	f.StringVar(&o.report, "report", "", "write everything a report needs into `DIR`: the heatmaps as SVG and PNG (16 cm at 300 dpi), their captions and LaTeX figures, the tables as Markdown and LaTeX, the JSON record")
 	f.IntVar(&o.bits, "bits", 0, "quantise an F32 model in memory first as the web format would with `N`-bit codes (9…16), to compare; a web-format model already is")
+	o.design.flags(f)
 	pos, err := f.parse(args, std.out)
 	if err != nil {
 		return err
@@ -110,33 +115,36 @@ func runSweep(ctx context.Context, std *stdio, args []string) error {
 	if err := o.check(f); err != nil {
 		return err
 	}
+	if err := o.design.check(f); err != nil {
+		return err
+	}
 	m, err := loadModel(o.model)
 	if err != nil {
 		return err
 	}
-	if o.bits != 0 {
-		if q, ok := m.Blocks[0].FC.(*tensor.QN); ok {
-			return inputf("-bits %d: the model is in the web format already, with %d-bit codes; -bits quantises a float32 model (a model.safetensors)", o.bits, q.Bits)
-		}
-		m = m.Quantize(o.bits)
+	if m, err = withBits(m, o.bits); err != nil {
+		return err
 	}
 	tok := bpe.New()
+	if o.design.isSet() {
+		return o.runSet(ctx, std, m, tok)
+	}
 	a, err := analysis.New(m, tok, o.req)
 	if err != nil {
 		return err
 	}
-	printRuns(std.out, tok, a)
+	printRuns(o.textOut(std), tok, a)
 	for _, w := range append(analysis.TargetWarnings(tok, o.req, a.CleanTokens, a.CorruptedTokens), a.RunWarnings()...) {
 		fmt.Fprintf(std.err, "warning: %s\n", w.Msg)
 	}
 	if _, err := o.met.Value(a.Session.CleanBase, a.Session.CleanBase, a.Session.CorruptedBase); err != nil {
 		return asInput(err) // e.g. normalized with equal baselines
 	}
-	swept, err := sweepSites(ctx, std.err, a.Session, o.siteList, o.met)
+	swept, err := sweepSites(ctx, std.err, a.Session, o.siteList, o.met, o.dir)
 	if err != nil {
 		return err
 	}
-	return o.write(ctx, std.out, tok, a, swept)
+	return o.write(ctx, std.out, std.err, tok, a, swept)
 }
 
 // check validates the flags before anything is loaded.
@@ -144,21 +152,24 @@ func (o *sweepFlags) check(f *flags) error {
 	set := map[string]bool{}
 	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	var missing []string
-	for _, name := range []string{"clean", "corrupted", "clean-target", "corrupted-target"} {
+	needs, what := o.design.needs()
+	for _, name := range needs {
 		if !set[name] {
 			missing = append(missing, "-"+name)
 		}
 	}
 	if len(missing) > 0 {
-		return inputf("missing %s: sweep needs -clean, -corrupted, -clean-target and -corrupted-target (see patchlab sweep -h)", strings.Join(missing, ", "))
+		return inputf("missing %s: %s (see patchlab sweep -h)", strings.Join(missing, ", "), what)
 	}
 	for _, t := range []struct{ name, s string }{{"clean text", o.req.Clean}, {"corrupted text", o.req.Corrupted}, {"clean target", o.req.CleanTarget}, {"corrupted target", o.req.CorruptedTarget}} {
 		if !utf8.ValidString(t.s) {
 			return inputf("the %s is not valid UTF-8", t.name)
 		}
 	}
-	if o.bits != 0 && (o.bits <= tensor.MinBits || o.bits > tensor.MaxBits) {
-		return inputf("-bits %d: want %d…%d, or leave it out to run the model as loaded", o.bits, tensor.MinBits+1, tensor.MaxBits)
+	if o.bits != 0 {
+		if err := webfmt.CheckBits(o.bits); err != nil {
+			return inputf("-bits %d: %v, or leave it out to run the model as loaded", o.bits, err)
+		}
 	}
 	var err error
 	if o.siteList, err = parseSites(o.sites); err != nil {
@@ -167,7 +178,15 @@ func (o *sweepFlags) check(f *flags) error {
 	if o.met, err = patch.ParseMetric(o.metric); err != nil {
 		return asInput(err)
 	}
-	return nil
+	return checkOutputs(o.json, o.csv, o.png, o.svg, o.pdf)
+}
+
+// textOut is where the text report goes: stderr when an output is stdout.
+func (o *sweepFlags) textOut(std *stdio) io.Writer {
+	if slices.Contains([]string{o.json, o.csv, o.png, o.svg, o.pdf}, "-") {
+		return std.err
+	}
+	return std.out
 }
 
 // parseSites reads -sites: names separated by commas, or all.
@@ -198,7 +217,7 @@ func parseSites(list string) ([]patch.Site, error) {
 }
 
 // sweepSites sweeps each site in turn, with one progress bar for all cells.
-func sweepSites(ctx context.Context, stderr io.Writer, s *patch.Session, sites []patch.Site, met patch.Metric) ([]sweptSite, error) {
+func sweepSites(ctx context.Context, stderr io.Writer, s *patch.Session, sites []patch.Site, met patch.Metric, dir patch.Direction) ([]sweptSite, error) {
 	var total, done int64
 	for _, site := range sites {
 		r, c := s.Shape(site)
@@ -210,7 +229,7 @@ func sweepSites(ctx context.Context, stderr io.Writer, s *patch.Session, sites [
 	var out []sweptSite
 	for _, site := range sites {
 		_, cols := s.Shape(site)
-		mx, err := s.Sweep(ctx, site, patch.Options{Probs: met.NeedsProbs()}, func(_, c int, _ patch.Cell) {
+		mx, err := s.Sweep(ctx, site, patch.Options{Probs: met.NeedsProbs(), Direction: dir}, func(_, c int, _ patch.Cell) {
 			done++
 			if c == cols-1 { // cells arrive a row at a time
 				prog.update("sweep: cells", done, total)
@@ -230,7 +249,7 @@ func sweepSites(ctx context.Context, stderr io.Writer, s *patch.Session, sites [
 
 // write stages every requested output and renames them into place, or
 // prints the matrices when none was requested.
-func (o *sweepFlags) write(ctx context.Context, stdout io.Writer, tok *bpe.Tokenizer, a *analysis.Analysis, swept []sweptSite) error {
+func (o *sweepFlags) write(ctx context.Context, stdout, stderr io.Writer, tok *bpe.Tokenizer, a *analysis.Analysis, swept []sweptSite) error {
 	views := makeViews(a, swept)
 	if o.json == "" && o.csv == "" && o.png == "" && o.svg == "" && o.pdf == "" && o.report == "" {
 		for _, v := range views {
@@ -238,7 +257,7 @@ func (o *sweepFlags) write(ctx context.Context, stdout io.Writer, tok *bpe.Token
 		}
 		return nil
 	}
-	outs := &outputs{}
+	outs := &outputs{stdout: stdout}
 	defer outs.abort()
 	if o.json != "" {
 		mxs := make([]*patch.Matrix, len(swept))
@@ -260,7 +279,7 @@ func (o *sweepFlags) write(ctx context.Context, stdout io.Writer, tok *bpe.Token
 				return err
 			}
 		}
-		fig := figure{view: v, title: figureTitle(a, v, o.met), barLabel: metricFormula(a, o.met)}
+		fig := figure{view: v, title: o.titled(figureTitle(a, v, o.met)), barLabel: metricFormula(a, o.met)}
 		for _, out := range []struct{ path, format string }{{o.png, "png"}, {o.svg, "svg"}, {o.pdf, "pdf"}} {
 			if out.path == "" {
 				continue
@@ -278,12 +297,9 @@ func (o *sweepFlags) write(ctx context.Context, stdout io.Writer, tok *bpe.Token
 			return err
 		}
 	}
-	written := outs.paths()
-	if err := outs.commit(ctx); err != nil {
-		return err
-	}
+	written, err := outs.commit(ctx)
 	for _, p := range written {
-		fmt.Fprintf(stdout, "wrote %s\n", p)
+		fmt.Fprintf(o.textOut(&stdio{stdout, stderr}), "wrote %s\n", p)
 	}
-	return nil
+	return err
 }

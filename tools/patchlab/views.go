@@ -28,7 +28,12 @@ type sweptSite struct {
 // makeViews turns the sweeps into views, one per site, except that embed
 // goes on top of resid_post (as the row before layer 0) when both were swept.
 func makeViews(a *analysis.Analysis, swept []sweptSite) []view {
-	positions := analysis.PositionLabels(a.CleanTokens, a.CorruptedTokens)
+	return layoutViews(a.Session.Model.Config, a.Session.T(), analysis.PositionLabels(a.CleanTokens, a.CorruptedTokens), swept)
+}
+
+// layoutViews is makeViews for a model configuration, t tokens and their
+// position labels.
+func layoutViews(cfg gpt2.Config, t int, positions []string, swept []sweptSite) []view {
 	var embed *sweptSite
 	hasResid := false
 	for i, s := range swept {
@@ -41,7 +46,7 @@ func makeViews(a *analysis.Analysis, swept []sweptSite) []view {
 	}
 	var views []view
 	for _, s := range swept {
-		l := s.site.Layout(a.Session.Model.Config, a.Session.T())
+		l := s.site.Layout(cfg, t)
 		v := view{name: s.site.String(), rowTitle: l.RowTitle, colTitle: l.ColTitle, rowGroup: l.RowGroup,
 			rowLabels: l.RowLabels, colLabels: l.ColLabels, vals: analysis.Rows(s.vals, s.mx.Cols)}
 		if v.colLabels == nil {

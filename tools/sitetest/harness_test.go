@@ -20,11 +20,10 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	"github.com/patchlab/patchlab/model/calib"
 	"github.com/patchlab/patchlab/model/fixture"
 	"github.com/patchlab/patchlab/model/safetensors"
 	"github.com/patchlab/patchlab/model/webfmt"
-	"github.com/patchlab/patchlab/tools/browserbench"
+	"github.com/patchlab/patchlab/tools/browserbench/chromium"
 	"github.com/patchlab/patchlab/tools/serve/web"
 )
 
@@ -33,8 +32,8 @@ import (
 // dist/weights), serve it from an httptest server and drive one headless
 // Chromium, a tab per test.
 
-// chromium is the browser the tests drive ($PATCHLAB_CHROMIUM or the PATH).
-var chromium = browserbench.FindChromium()
+// chromiumPath is the browser the tests drive ($PATCHLAB_CHROMIUM or the PATH).
+var chromiumPath = chromium.Find()
 
 // fixtures is the shared fixtures directory (../shared/fixtures).
 var fixtures, _ = fixture.Dir()
@@ -65,8 +64,8 @@ func TestMain(m *testing.M) {
 // setup returns the shared environment, skipping the test without Chromium.
 func setup(t *testing.T) *env {
 	t.Helper()
-	if _, err := os.Stat(chromium); err != nil {
-		t.Skipf("browser tests need %s (apt-get install chromium): %v", chromium, err)
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Skipf("browser tests need %s (apt-get install chromium): %v", chromiumPath, err)
 	}
 	setupOnce.Do(func() { shared, setupErr = newEnv() })
 	if setupErr != nil {
@@ -105,7 +104,7 @@ func newEnv() (*env, error) {
 
 	e.trap = newTrap()
 	cleanups = append(cleanups, e.trap.close)
-	opts := append(browserbench.AllocatorOptions(chromium, filepath.Join(tmp, "profile")),
+	opts := append(chromium.AllocatorOptions(chromiumPath, filepath.Join(tmp, "profile")),
 		chromedp.Flag("disable-domain-reliability", true),
 		chromedp.Flag("no-pings", true),
 		chromedp.Flag("disable-features", "Translate,AutofillServerCommunication,OptimizationHints,MediaRouter,DialMediaRouteProvider,CertificateTransparencyComponentUpdater"),
@@ -117,7 +116,7 @@ func newEnv() (*env, error) {
 	browser, cancelBrowser := chromedp.NewContext(alloc)
 	cleanups = append(cleanups, cancelAlloc, cancelBrowser)
 	if err := chromedp.Do(browser); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", chromium, err)
+		return nil, fmt.Errorf("starting %s: %w", chromiumPath, err)
 	}
 	e.browser = browser
 	return e, nil
@@ -135,7 +134,7 @@ func convertTiny(dir string) error {
 	if err != nil {
 		return err
 	}
-	return webfmt.Convert(context.Background(), f, cfg, dir, calib.Uncalibrated, nil)
+	return webfmt.Convert(context.Background(), f, cfg, dir, webfmt.Uncalibrated, nil)
 }
 
 // serve serves dist as tools/serve does, and the fixture's checkpoint at

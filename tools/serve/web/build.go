@@ -24,12 +24,38 @@ type Report struct {
 	Files         int   // files copied or built (not counting .gz copies)
 	WasmBytes     int64 // patchlab.wasm
 	WasmGzipBytes int64 // patchlab.wasm.gz
-	Version       string
+	// The SIMD build, patchlab-simd.wasm(.gz).
+	SIMDWasmBytes, SIMDWasmGzipBytes int64
+	Version                          string
 }
 
 func (r Report) String() string {
-	return fmt.Sprintf("%s: %d files, patchlab.wasm %.1f MB (%.2f MB gzipped), version %s",
-		r.Dir, r.Files, float64(r.WasmBytes)/1e6, float64(r.WasmGzipBytes)/1e6, r.Version)
+	return fmt.Sprintf("%s: %d files, patchlab.wasm %.1f MB (%.2f MB gzipped), patchlab-simd.wasm %.1f MB (%.2f MB gzipped), version %s",
+		r.Dir, r.Files, float64(r.WasmBytes)/1e6, float64(r.WasmGzipBytes)/1e6,
+		float64(r.SIMDWasmBytes)/1e6, float64(r.SIMDWasmGzipBytes)/1e6, r.Version)
+}
+
+// SIMDToolchain is the Go release that compiles the SIMD engine: Go 1.27
+// lowers simd/archsimd (GOEXPERIMENT=simd) to WebAssembly SIMD. The go
+// command fetches it through the module proxy on first use (GOTOOLCHAIN).
+const SIMDToolchain = "go1.27.3"
+
+// buildEngine compiles ./wasm to out: the portable build, or with simd the
+// WebAssembly SIMD one (the page picks by what the browser supports, see
+// site/wasmbuild.js).
+func buildEngine(ctx context.Context, root, out string, simd bool) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./wasm/")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
+	what := "GOOS=js GOARCH=wasm go build ./wasm/"
+	if simd {
+		cmd.Env = append(cmd.Env, "GOTOOLCHAIN="+SIMDToolchain, "GOEXPERIMENT=simd")
+		what = "GOTOOLCHAIN=" + SIMDToolchain + " GOEXPERIMENT=simd " + what + "; the first time, the go command downloads " + SIMDToolchain + " from the Go module proxy"
+	}
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build: compiling the engine (%s): %v\n%s", what, err, msg)
+	}
+	return nil
 }
 
 // ModuleRoot finds the directory of go.mod from dir upwards.
@@ -73,13 +99,13 @@ func Build(ctx context.Context, root, out string) (Report, error) {
 	}
 	defer os.RemoveAll(tmp)
 
-	// The engine.
-	wasm := filepath.Join(tmp, "patchlab.wasm")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", wasm, "./wasm/")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return rep, fmt.Errorf("build: compiling the engine (GOOS=js GOARCH=wasm go build ./wasm/): %v\n%s", err, msg)
+	// The engine, portable and SIMD.
+	wasm, simdWasm := filepath.Join(tmp, "patchlab.wasm"), filepath.Join(tmp, "patchlab-simd.wasm")
+	if err := buildEngine(ctx, root, wasm, false); err != nil {
+		return rep, err
+	}
+	if err := buildEngine(ctx, root, simdWasm, true); err != nil {
+		return rep, err
 	}
 	goroot, err := exec.CommandContext(ctx, "go", "env", "GOROOT").Output()
 	if err != nil {
@@ -133,6 +159,12 @@ func Build(ctx context.Context, root, out string) (Report, error) {
 	}
 	if st, err := os.Stat(wasm + ".gz"); err == nil {
 		rep.WasmGzipBytes = st.Size()
+	}
+	if st, err := os.Stat(simdWasm); err == nil {
+		rep.SIMDWasmBytes = st.Size()
+	}
+	if st, err := os.Stat(simdWasm + ".gz"); err == nil {
+		rep.SIMDWasmGzipBytes = st.Size()
 	}
 
 	// Swap it in, keeping the weights.

@@ -7,8 +7,10 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -16,11 +18,33 @@ import (
 	"strings"
 )
 
-// CSP is the Content-Security-Policy the server sends, the same as the
-// page's meta tag (a header also covers the workers, which a meta tag does not).
+// CSP is the Content-Security-Policy of the page's meta tag: everything a
+// meta tag can say.
 const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; " +
 	"connect-src 'self' https://huggingface.co https://*.huggingface.co https://*.hf.co; " +
 	"img-src 'self' data: blob:; style-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'"
+
+// HeaderCSP is the Content-Security-Policy the server sends on every reply:
+// CSP, and frame-ancestors, which browsers ignore in a meta tag (a header
+// also covers the workers, which a meta tag does not).
+const HeaderCSP = CSP + "; frame-ancestors 'none'"
+
+// SecurityHeaders are sent with every reply, errors and redirects included.
+// A static host should send the same (the README says so).
+var SecurityHeaders = map[string]string{
+	"Content-Security-Policy": HeaderCSP,
+	"X-Content-Type-Options":  "nosniff",
+	"Referrer-Policy":         "no-referrer",
+	"X-Frame-Options":         "DENY", // frame-ancestors for older browsers
+}
+
+// maxRanges is the most byte ranges a request may ask for: many small ones
+// would make a multipart reply far larger than what was asked.
+const maxRanges = 8
+
+// WeightsLink is the one symbolic link the server follows: build.sh serve
+// links the site's weights/ to the converted weights.
+const WeightsLink = "weights"
 
 var types = map[string]string{
 	".wasm":        "application/wasm",
@@ -48,30 +72,41 @@ var contentAddressed = regexp.MustCompile(`-[0-9a-f]{12,64}\.bin$`)
 // the client takes it (a precompressed .gz beside the file when the build
 // made one, else compressed on the fly), content-addressed shards cached
 // for a year and everything else revalidated on each use (ETag), the CSP
-// header, no directory listings.
+// security headers on every reply, no directory listings, no symbolic link
+// followed but WeightsLink, at most maxRanges ranges.
 func Handler(dir string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for k, v := range SecurityHeaders {
+			w.Header().Set(k, v)
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		name := path.Clean("/" + r.URL.Path)
-		if strings.Contains(name, "/.") {
+		name, ok := cleanPath(r.URL.Path)
+		if !ok {
 			http.NotFound(w, r)
 			return
 		}
 		if strings.HasSuffix(r.URL.Path, "/") {
 			name = path.Join(name, "index.html")
 		}
-		file := filepath.Join(dir, filepath.FromSlash(name))
-		st, err := os.Stat(file)
+		file, st, err := lookup(dir, name)
 		if err == nil && st.IsDir() {
-			http.Redirect(w, r, r.URL.Path+"/", http.StatusMovedPermanently)
+			// To the same origin's path: never "//host/…", which a browser
+			// would take for another host.
+			w.Header().Set("Location", (&url.URL{Path: strings.TrimSuffix(name, "/") + "/"}).EscapedPath())
+			w.WriteHeader(http.StatusMovedPermanently)
 			return
 		}
 		if err != nil {
 			http.NotFound(w, r)
+			return
+		}
+		if rng := r.Header.Get("Range"); strings.Count(rng, ",") >= maxRanges {
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", st.Size()))
+			http.Error(w, fmt.Sprintf("at most %d ranges", maxRanges), http.StatusRequestedRangeNotSatisfiable)
 			return
 		}
 		ext := strings.ToLower(path.Ext(name))
@@ -84,9 +119,6 @@ func Handler(dir string) http.Handler {
 			ctype = "application/octet-stream"
 		}
 		h.Set("Content-Type", ctype)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Content-Security-Policy", CSP)
 		if contentAddressed.MatchString(name) {
 			h.Set("Cache-Control", "public, max-age=31536000, immutable")
 		} else {
@@ -98,7 +130,7 @@ func Handler(dir string) http.Handler {
 		}
 		// A precompressed copy, if it is at least as new as the file.
 		if gz {
-			if zst, err := os.Stat(file + ".gz"); err == nil && !zst.ModTime().Before(st.ModTime()) {
+			if _, zst, err := lookup(dir, name+".gz"); err == nil && !zst.ModTime().Before(st.ModTime()) {
 				serveFile(w, r, file+".gz", zst, `"gz-`+etag(st)+`"`, "gzip")
 				return
 			}
@@ -127,6 +159,42 @@ func Handler(dir string) http.Handler {
 		}
 		serveFile(w, r, file, st, `"`+etag(st)+`"`, "")
 	})
+}
+
+// cleanPath is the slash-separated name under the served folder that a URL
+// path asks for, beginning with one "/"; not ok for a backslash, a NUL or a
+// hidden (dot) file or folder.
+func cleanPath(p string) (name string, ok bool) {
+	if strings.ContainsAny(p, "\\\x00") {
+		return "", false
+	}
+	name = path.Clean("/" + p)
+	return name, !strings.Contains(name, "/.")
+}
+
+// lookup finds name under dir without following a symbolic link, except
+// WeightsLink at the top.
+func lookup(dir, name string) (string, os.FileInfo, error) {
+	file := dir
+	parts := strings.Split(strings.TrimPrefix(name, "/"), "/")
+	for i, part := range parts {
+		if part == "" {
+			continue
+		}
+		file = filepath.Join(file, part)
+		st, err := os.Lstat(file)
+		if err != nil {
+			return "", nil, err
+		}
+		if st.Mode()&fs.ModeSymlink != 0 && (i != 0 || part != WeightsLink) {
+			return "", nil, fs.ErrNotExist
+		}
+	}
+	st, err := os.Stat(file)
+	if err == nil && !st.Mode().IsRegular() && !st.IsDir() {
+		err = fs.ErrNotExist // no devices, pipes or sockets
+	}
+	return file, st, err
 }
 
 func serveFile(w http.ResponseWriter, r *http.Request, file string, st os.FileInfo, tag, encoding string) {

@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-func site(t *testing.T) string {
+func site(t testing.TB) string {
 	dir := t.TempDir()
 	files := map[string]string{
 		"index.html":                         "<!doctype html><title>x</title>",
@@ -130,4 +130,127 @@ func TestCSPMatchesThePage(t *testing.T) {
 	if !strings.Contains(string(page), `content="`+CSP+`"`) {
 		t.Errorf("site/index.html's Content-Security-Policy differs from web.CSP:\n%s", CSP)
 	}
+}
+
+// checkSecurityHeaders: every reply carries the same security headers.
+func checkSecurityHeaders(t *testing.T, what string, r *http.Response) {
+	t.Helper()
+	for k, v := range SecurityHeaders {
+		if got := r.Header.Get(k); got != v {
+			t.Errorf("%s (%d): %s is %q, want %q", what, r.StatusCode, k, got, v)
+		}
+	}
+	if !strings.Contains(r.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'") {
+		t.Errorf("%s: framing is not forbidden", what)
+	}
+}
+
+// linkedSite is site() with the links build.sh and an attacker make:
+// weights/ a link to a folder elsewhere (followed), and links to a secret
+// outside (not followed).
+func linkedSite(t testing.TB) (dir, secret string) {
+	dir = site(t)
+	outside := t.TempDir()
+	secret = "root:x:0:0"
+	os.WriteFile(filepath.Join(outside, "passwd"), []byte(secret), 0o644)
+	weights := t.TempDir()
+	os.WriteFile(filepath.Join(weights, "manifest.json"), []byte(`{"format":"patchlab-int8"}`), 0o644)
+	os.Symlink(filepath.Join(outside, "passwd"), filepath.Join(weights, "shard-000-0123456789ab.bin"))
+	os.RemoveAll(filepath.Join(dir, "weights"))
+	for link, to := range map[string]string{"weights": weights, "etclink": outside, "passwd.js": filepath.Join(outside, "passwd"), "sub/up": outside} {
+		if err := os.Symlink(to, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, secret
+}
+
+func TestHandlerSecurity(t *testing.T) {
+	dir, _ := linkedSite(t)
+	h := Handler(dir)
+	for _, c := range []struct {
+		path   string
+		header []string
+		want   int
+	}{
+		{"/", nil, 200},
+		{"/nothing", nil, 404},
+		{"/sub", nil, 301},
+		{"/weights/manifest.json", nil, 200},
+		{"/etclink/passwd", nil, 404},
+		{"/passwd.js", nil, 404},
+		{"/sub/up/passwd", nil, 404},
+		{"/weights/shard-000-0123456789ab.bin", nil, 404},
+		{"/a\\b", nil, 404},
+		{"/app.js", []string{"Range", "bytes=0-0,2-2"}, 206},
+		{"/app.js", []string{"Range", "bytes=" + strings.Repeat("0-0,", 1999) + "0-0"}, 416},
+	} {
+		r := get(t, h, c.path, c.header...)
+		body, _ := io.ReadAll(r.Body)
+		if r.StatusCode != c.want {
+			t.Errorf("%s: %d, want %d", c.path, r.StatusCode, c.want)
+		}
+		if len(body) > 1000 {
+			t.Errorf("%s: %d-byte reply", c.path, len(body))
+		}
+		checkSecurityHeaders(t, c.path, r)
+	}
+	req := httptest.NewRequest("POST", "/", nil)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	checkSecurityHeaders(t, "POST", w.Result())
+	if r := get(t, h, "/app.js"); true {
+		r = get(t, h, "/app.js", "If-None-Match", r.Header.Get("ETag"))
+		if r.StatusCode != http.StatusNotModified {
+			t.Errorf("If-None-Match: %d", r.StatusCode)
+		}
+		checkSecurityHeaders(t, "304", r)
+	}
+}
+
+// TestRedirectStaysOnTheOrigin: GET //sub (or ///sub, /./sub…) redirects
+// to the path /sub/, never to //sub/, which names another host.
+func TestRedirectStaysOnTheOrigin(t *testing.T) {
+	h := Handler(site(t))
+	for _, p := range []string{"//sub", "///sub", "/./sub", "//sub/../sub"} {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.URL.Path = p
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if loc := w.Header().Get("Location"); w.Code != http.StatusMovedPermanently || loc != "/sub/" {
+			t.Errorf("%s: %d to %q, want 301 to /sub/", p, w.Code, loc)
+		}
+	}
+}
+
+// FuzzHandlerPath: whatever the path, the reply carries the security
+// headers, a redirect stays on the origin, and nothing outside the folder
+// (but the weights link) is served.
+func FuzzHandlerPath(f *testing.F) {
+	dir, secret := linkedSite(f)
+	h := Handler(dir)
+	for _, p := range []string{"/", "//sub", "/sub", "/etclink/passwd", "/weights/manifest.json", "/./weights/../etclink/passwd", "/.secret", "/sub/up/passwd", "/\\evil.example", "/passwd.js", "//weights"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.URL.Path = p
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		r := w.Result()
+		checkSecurityHeaders(t, p, r)
+		switch r.StatusCode {
+		case http.StatusOK, http.StatusNotFound:
+		case http.StatusMovedPermanently:
+			loc := r.Header.Get("Location")
+			if !strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//") || strings.HasPrefix(loc, "/\\") {
+				t.Errorf("%q redirects to %q", p, loc)
+			}
+		default:
+			t.Errorf("%q: status %d", p, r.StatusCode)
+		}
+		if strings.Contains(w.Body.String(), secret) {
+			t.Errorf("%q served the file outside the folder", p)
+		}
+	})
 }

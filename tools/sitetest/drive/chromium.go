@@ -3,39 +3,11 @@ package drive
 import (
 	"context"
 	"os"
-	"os/exec"
 
 	"github.com/chromedp/chromedp"
+
+	chromiumpkg "github.com/patchlab/patchlab/tools/browserbench/chromium"
 )
-
-// chromiumPath is Chromium's binary: $PATCHLAB_CHROMIUM, or the first of
-// the usual names on the PATH.
-func chromiumPath() string {
-	if p := os.Getenv("PATCHLAB_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return "chromium"
-}
-
-// ChromiumOptions start Chromium headless with a fresh profile and none of
-// its own network traffic (no sandbox: it runs as root in containers and CI).
-func ChromiumOptions(profile string) []chromedp.ExecAllocatorOption {
-	return append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath()),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(profile),
-	)
-}
 
 type chromium struct {
 	ctx     context.Context
@@ -48,7 +20,7 @@ func startChromium(ctx context.Context) (Browser, error) {
 	if err != nil {
 		return nil, err
 	}
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.WithoutCancel(ctx), ChromiumOptions(profile)...)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.WithoutCancel(ctx), chromiumpkg.AllocatorOptions(chromiumpkg.Find(), profile)...)
 	tab, cancelTab := chromedp.NewContext(alloc)
 	b := &chromium{ctx: tab, cancel: []context.CancelFunc{cancelTab, cancelAlloc}, profile: profile}
 	if err := chromedp.Do(tab); err != nil {

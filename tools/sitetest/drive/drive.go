@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+
+	chromiumpkg "github.com/patchlab/patchlab/tools/browserbench/chromium"
 )
 
 // Browser is one running browser with one page.
@@ -51,7 +53,7 @@ func Start(ctx context.Context, engine string) (Browser, error) {
 // Missing says what is not installed for an engine ("" when it can run).
 func Missing(engine string) string {
 	need := map[string][]string{
-		"chromium": {chromiumPath()},
+		"chromium": {chromiumpkg.Find()},
 		"firefox":  {firefoxPath()},
 		"webkit":   {"WebKitWebDriver", "Xvfb"},
 	}[engine]

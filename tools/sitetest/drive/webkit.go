@@ -76,42 +76,64 @@ func startWebKit(ctx context.Context) (Browser, error) {
 	}
 	display := ":" + string(bytes.TrimSpace(buf[:n]))
 
-	port, err := freePort()
+	// MiniBrowser now and then fails to come up on a busy machine (the
+	// session request then waits forever): each attempt has its own limit,
+	// and a failed one restarts the driver.
+	var root, id string
+	for attempt := 1; ; attempt++ {
+		root, id, err = b.session(ctx, display)
+		if err == nil || attempt == 3 || ctx.Err() != nil {
+			break
+		}
+		b.driver.Process.Kill()
+		b.driver.Wait()
+	}
 	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("WebKitWebDriver: no session: %w", err)
+	}
+	b.base = root + "/session/" + id
+	if err := post(ctx, b.base+"/timeouts", map[string]any{"script": 10 * 60 * 1000, "pageLoad": 5 * 60 * 1000}, nil); err != nil {
 		b.Close()
 		return nil, err
 	}
-	b.driver = exec.Command("WebKitWebDriver", "--port="+strconv.Itoa(port))
-	b.driver.Env = append(os.Environ(), "DISPLAY="+display, "XDG_RUNTIME_DIR="+tmp, "HOME="+tmp)
-	if err := b.driver.Start(); err != nil {
-		b.Close()
-		return nil, fmt.Errorf("starting WebKitWebDriver: %w", err)
+	return b, nil
+}
+
+// session starts WebKitWebDriver on display and opens a session with
+// MiniBrowser, within 90 seconds.
+func (b *webkit) session(ctx context.Context, display string) (root, id string, err error) {
+	port, err := freePort()
+	if err != nil {
+		return "", "", err
 	}
-	root := fmt.Sprintf("http://127.0.0.1:%d", port)
+	var logs bytes.Buffer
+	b.driver = exec.Command("WebKitWebDriver", "--port="+strconv.Itoa(port))
+	b.driver.Env = append(os.Environ(), "DISPLAY="+display, "XDG_RUNTIME_DIR="+b.tmp, "HOME="+b.tmp)
+	b.driver.Stderr = &logs
+	if err := b.driver.Start(); err != nil {
+		return "", "", fmt.Errorf("starting WebKitWebDriver: %w", err)
+	}
+	root = fmt.Sprintf("http://127.0.0.1:%d", port)
 	caps := map[string]any{"capabilities": map[string]any{"alwaysMatch": map[string]any{
 		"webkitgtk:browserOptions": map[string]any{"binary": miniBrowser(), "args": []string{"--automation"}},
 	}}}
 	var sess struct {
 		SessionID string `json:"sessionId"`
 	}
-	deadline := time.Now().Add(2 * time.Minute) // a hang, not a slow start
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second) // a hang, not a slow start
+	defer cancel()
 	for {
 		err = post(ctx, root+"/session", caps, &sess)
-		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil {
 			break
 		}
 		time.Sleep(200 * time.Millisecond) // the driver is still starting
 	}
 	if err != nil {
-		b.Close()
-		return nil, fmt.Errorf("WebKitWebDriver: no session: %w", err)
+		return "", "", fmt.Errorf("%w (driver: %.300s)", err, logs.String())
 	}
-	b.base = root + "/session/" + sess.SessionID
-	if err := post(ctx, b.base+"/timeouts", map[string]any{"script": 10 * 60 * 1000, "pageLoad": 5 * 60 * 1000}, nil); err != nil {
-		b.Close()
-		return nil, err
-	}
-	return b, nil
+	return root, sess.SessionID, nil
 }
 
 // post sends a WebDriver command and decodes the reply's value into out.
