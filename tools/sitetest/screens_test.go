@@ -70,6 +70,11 @@ func TestScreens(t *testing.T) {
 			if before.ScrollWidth > int(s.w) {
 				t.Errorf("before a run the page is %d px wide in a %d px window", before.ScrollWidth, s.w)
 			}
+			top, err := chromedp.Run(tb.ctx, chromedp.CaptureScreenshot())
+			if err != nil {
+				t.Fatal(err)
+			}
+			artifact(t, fmt.Sprintf("patchlab-%s-%dx%d-before.png", s.name, s.w, s.h), top)
 			tb.runAndWait()
 			tb.wait("the heatmap", `patchlab.heatmap() && patchlab.heatmap().computed === patchlab.heatmap().rows`, 60*time.Second)
 			f := eval[layoutFacts](tb, measureLayout)
