@@ -56,11 +56,14 @@ function viewState() {
 		key: results.key,
 		sweepOf: (site) => results.sweep(results.key, site),
 		running: runs.running(),
+		computing: runs.computing(),
+		queued: runs.queued(),
 		stale: results.key !== texts.keyOf(texts.request()),
 	};
 }
 
-// render shows the state everywhere it shows: the tables, the view, the buttons.
+// render shows the state everywhere it shows: the tables, the view, the
+// buttons, the warnings of the run; after Run, it brings the result into view.
 function render() {
 	renderTables(results.baseline);
 	const lk = look();
@@ -69,6 +72,22 @@ function render() {
 	if (lk) lk.update(viewState());
 	else shown().update(viewState());
 	updateButtons();
+	texts.showRunWarnings(results.key, results.baseline && results.baseline.warnings);
+	if (reveal && results.baseline && revealResult()) reveal = false;
+	if (!runs.running() && !runs.starting()) reveal = false;
+}
+
+// reveal: a Run asked for its result to be shown once it has one.
+let reveal = false;
+
+// revealResult scrolls the result into view unless it is in view already;
+// false while there is none to show.
+function revealResult() {
+	const fig = document.querySelector("figure.heat"), canvas = $("heatmap");
+	if (canvas.hidden) return false;
+	const r = canvas.getBoundingClientRect();
+	if (r.top < 0 || r.bottom > window.innerHeight) fig.scrollIntoView({ block: "start" });
+	return true;
 }
 
 function updateButtons() {
@@ -112,6 +131,7 @@ function bindSelectors() {
 	$("site").addEventListener("change", () => {
 		link.setView($("site").value);
 		link.writeLink(texts.request());
+		runs.viewChanged(link.view());
 		render();
 		// Compute the new view right away when the shown texts are the ones typed.
 		const m = shown().model(viewState());
@@ -220,7 +240,10 @@ function init() {
 			runs.updateProgress();
 		},
 	}, Number(option("row_delay_ms")) || 0);
-	$("run").addEventListener("click", () => runs.run());
+	$("run").addEventListener("click", () => {
+		reveal = true;
+		runs.run();
+	});
 	$("cancel").addEventListener("click", runs.cancel);
 	bindSelectors();
 	bindExports();
@@ -295,7 +318,7 @@ window.patchlab = {
 	}),
 	heatmap: () => {
 		const m = heatmapView.model(viewState());
-		return m && { ...m, values: Array.from(m.values, (v) => (Number.isFinite(v) ? v : null)), rowOf: undefined };
+		return m && { ...m, values: Array.from(m.values, (v) => (Number.isFinite(v) ? v : null)), rowOf: undefined, layout: heatmapView.layout() };
 	},
 	sweep: (site) => {
 		const sw = results.sweep(results.key, site);

@@ -24,6 +24,12 @@ export function save(blob, name) {
 	setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
+// slug makes a file name's part of a text: its words joined by "-", cut
+// at a word's end to at most 40 characters (a first word longer than that
+// is cut where it must be).
 export function slug(s) {
-	return String(s).replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^-|-$/g, "").slice(0, 40) || "analysis";
+	const all = String(s).replace(/[^A-Za-z0-9_-]+/g, "-").replace(/^-+|-+$/g, "");
+	if (all.length <= 40) return all || "analysis";
+	const cut = all.slice(0, 41).lastIndexOf("-");
+	return cut > 0 ? all.slice(0, cut) : all.slice(0, 40);
 }

@@ -39,14 +39,22 @@ export function heatmapData({ info, view, metric, baseline: b, request, sweepOf 
 		}
 		r0 += p.s.rows;
 	}
+	// The two unpatched runs, marked beside the colour bar: where a cell
+	// sits between them says how much of the clean answer its patch restores.
+	const marks = problem ? [] : [["clean", b.clean_base], ["corrupted", b.corrupted_base]]
+		.map(([name, cell]) => ({ name, value: metricValue(metric, cell, 0, base) }))
+		.filter((k) => Number.isFinite(k.value));
 	let mx = 0;
 	for (const v of values) if (Number.isFinite(v)) mx = Math.max(mx, Math.abs(v));
+	for (const k of marks) mx = Math.max(mx, Math.abs(k.value));
 	const targets = { clean: `“${visible(request.clean_target)}”`, corrupted: `“${visible(request.corrupted_target)}”` };
 	const m = METRICS[metric];
 	return {
 		site: view.name, metric, problem, computed,
 		title: `${view.short} · ${m.label}`,
 		subtitle: `${m.formula(targets)} — corrupted run with one activation patched from the clean run`,
+		texts: [`clean: ${JSON.stringify(request.clean)}`, `corrupted: ${JSON.stringify(request.corrupted)}`],
+		marks,
 		rows, cols, values, rowLabels, rowOf, breaks,
 		colLabels: sites.colLabels(first, sites.positionLabels(b)),
 		colNames: sites.colLabels(first, b.position_labels),
@@ -84,13 +92,38 @@ export function niceMax(m) {
 	return 10 * p;
 }
 
-// format is a cell's value in a few characters (two decimals below 10).
-export function format(v) {
+// decimals is how many decimals the values of a scale up to range need:
+// two below 10, one below 100, none above, and below 1 enough for two
+// significant digits at the scale's end (a range of 0.005 shows 0.0031,
+// not 0.00).
+export function decimals(range) {
+	if (!(range > 0)) return 2;
+	const e = Math.floor(Math.log10(range) + 1e-9);
+	return Math.max(0, Math.min(6, e >= 0 ? 2 - e : 1 - e));
+}
+
+// format is a cell's value in a few characters, its decimals chosen from
+// the scale's range (without one: two below 10, one below 100, none above).
+export function format(v, range) {
 	if (!Number.isFinite(v)) return "—";
 	const a = Math.abs(v);
-	let s = a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : v.toFixed(2);
+	// Tiny or huge scales in powers of ten, as the colour bar's numbers.
+	if (range && (range < 1e-3 || range >= 1e6)) return v === 0 ? "0" : v.toExponential(1).replace(/-/g, "−");
+	const d = range ? decimals(range) : a >= 100 ? 0 : a >= 10 ? 1 : 2;
+	let s = v.toFixed(d);
 	if (/^-0(\.0*)?$/.test(s)) s = s.slice(1); // no "−0.00"
 	return s.replace("-", "−");
+}
+
+// tickLabels are the colour bar's numbers at range × (1, ½, 0, −½, −1):
+// exactly as many decimals as the five need (niceMax makes them short), or
+// powers of ten for tiny or huge ranges.
+export function tickLabels(range) {
+	const ticks = [1, 0.5, 0, -0.5, -1].map((f) => f * range);
+	if (range > 0 && (range < 1e-3 || range >= 1e6)) return ticks.map((v) => (v === 0 ? "0" : v.toExponential(2).replace(/\.?0+e/, "e").replace(/-/g, "−")));
+	const whole = (x) => Math.abs(x - Math.round(x)) < 1e-6 * Math.max(1, Math.abs(x));
+	const d = [0, 1, 2, 3, 4, 5].find((k) => ticks.every((v) => whole(v * 10 ** k))) ?? 6;
+	return ticks.map((v) => (v === 0 ? "0" : v.toFixed(d).replace("-", "−")));
 }
 
 // precise is a value with four significant digits, for the tooltip, the

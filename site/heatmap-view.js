@@ -57,7 +57,7 @@ export const heatmapView = {
 	mount(container, host) {
 		state.root = container;
 		Object.assign(hooks, host);
-		state.heat = new Heatmap($("heatmap"));
+		state.heat = new Heatmap($("heatmap"), $("heatmap-rows"), { title: false });
 		$("rerun-probs").addEventListener("click", () => hooks.rerunWithProbs());
 		bindCanvas();
 	},
@@ -86,6 +86,9 @@ export const heatmapView = {
 
 	// model is what the heatmap shows for state s (as update takes it), or null.
 	model: (s) => build(s),
+
+	// layout is where the drawn heatmap's parts are (heatmap.js's layout), for tests.
+	layout: () => (state.heat && state.heat.L) || null,
 };
 
 function build(s) {
@@ -101,27 +104,51 @@ function render(s) {
 	}
 	showHelp(s.view);
 	const problemBox = $("heat-problem");
+	// Nothing to show yet: the caption alone, no empty box.
+	state.root.querySelector(".heat-wrap").hidden = !m;
 	if (!m) {
 		$("heat-caption").textContent = "Run an analysis to see its heatmap.";
+		$("heat-sub").textContent = "";
 		problemBox.hidden = true;
 		$("heatmap").hidden = true;
+		$("tooltip").hidden = true;
 		$("howto-metric").textContent = METRICS[s.metric].reading;
 		renderTable(null, s);
 		return;
 	}
 	$("heatmap").hidden = false;
 	$("heat-caption").textContent = `Showing: site ${m.short}, metric ${METRICS[m.metric].label}${s.stale ? " — for the texts last run (the inputs have changed since: Run to update)" : ""}`;
-	$("howto-metric").textContent = METRICS[m.metric].reading;
+	// The formula above the canvas, where it wraps (the exported PNG draws it).
+	$("heat-sub").textContent = m.subtitle;
+	$("howto-metric").textContent = METRICS[m.metric].reading + baselines(m);
 	problemBox.hidden = !m.problem && m.computed > 0;
 	$("rerun-probs").hidden = m.problem !== "probs";
 	if (m.problem === "probs") $("heat-problem-text").textContent = "The probability difference needs the softmax of every patched run, which this sweep did not compute.";
 	else if (m.problem === "flat") $("heat-problem-text").textContent = "The normalized metric is undefined: the clean and corrupted runs give the same logit difference. Choose other targets or another metric.";
-	else if (m.computed === 0) $("heat-problem-text").textContent = s.running ? "This site is computed after the current run." : "This site is not computed yet for these texts: press Run.";
+	else if (m.computed === 0) $("heat-problem-text").textContent = notYet(m, s);
 	if (state.focus && (state.focus.r >= m.rows || state.focus.c >= m.cols)) state.focus = null;
 	state.heat.focus = state.focus;
 	state.heat.render(m);
-	$("heatmap").setAttribute("aria-label", `Heatmap of ${m.short}, ${METRICS[m.metric].label}: ${m.rows} rows by ${m.cols} columns, ${m.computed} of ${m.rows} rows computed. Scale from ${format(-m.range)} (blue) to ${format(m.range)} (red).`);
+	$("heatmap").setAttribute("aria-label", `Heatmap of ${m.short}, ${METRICS[m.metric].label}: ${m.rows} rows by ${m.cols} columns, ${m.computed} of ${m.rows} rows computed. Scale from ${format(-m.range, m.range)} (blue) to ${format(m.range, m.range)} (red).${baselines(m)}`);
 	renderTable(m, s);
+	refreshTooltip();
+}
+
+// notYet says why a view has no row yet: the run in progress computes it,
+// or will after it, or nothing has asked for it.
+function notYet(m, s) {
+	if (!s.running) return "This site is not computed yet for these texts: press Run.";
+	const parts = s.view ? s.view.parts : [];
+	if (s.computing && parts.some((p) => s.computing.includes(p))) return "Computing: the first rows appear as they finish.";
+	return s.queued ? "This site is computed after the current run." : "This site is not computed yet for these texts: press Run once the current run ends.";
+}
+
+// baselines says where the unpatched runs sit on the scale (the marks
+// beside the colour bar).
+function baselines(m) {
+	const at = Object.fromEntries((m.marks || []).map((k) => [k.name, precise(k.value)]));
+	if (!at.clean || !at.corrupted) return "";
+	return ` Unpatched, the clean run gives ${at.clean} and the corrupted run ${at.corrupted} (the marks beside the colour bar): a cell near the clean mark restores the clean answer.`;
 }
 
 // showHelp puts the engine's text on how to read the view beside it.
@@ -165,17 +192,32 @@ function renderTable(m, s) {
 	t.tBodies[0].replaceChildren(...rows);
 }
 
+// The tooltip shows a cell's value beside the pointer (x, y: in the
+// heatmap box's content, px), kept over the grid so that it never hides
+// the colour bar's numbers; tip.cell is the cell it shows.
 function showTooltip(cell, x, y) {
-	const tip = $("tooltip"), m = state.heat.model;
-	if (!cell || !m) {
+	const tip = $("tooltip"), m = state.heat.model, L = state.heat.L;
+	if (!cell || !m || cell.r >= m.rows || cell.c >= m.cols) {
 		tip.hidden = true;
+		tip.cell = null;
 		return;
 	}
 	tip.textContent = describeCell(m, cell) + (hooks.openHead && headOf(m, cell) ? "\nClick (or Enter) to see this head's attention pattern" : "");
 	tip.hidden = false;
-	const box = $("heatmap").parentElement;
-	tip.style.left = `${Math.min(x + 14, box.clientWidth - tip.offsetWidth - 4)}px`;
+	tip.cell = { cell, x, y };
+	const canvas = $("heatmap"), box = canvas.parentElement;
+	const gridLeft = canvas.offsetLeft + L.left, gridRight = gridLeft + L.gridW;
+	const right = Math.min(box.scrollLeft + box.clientWidth, gridRight) - tip.offsetWidth - 4;
+	const left = Math.max(Math.min(gridLeft, right), Math.min(x + 14, right));
+	tip.style.left = `${Math.max(box.scrollLeft + 2, left)}px`;
 	tip.style.top = `${y + 14}px`;
+}
+
+// refreshTooltip says again what the cell under a resting pointer holds
+// once the heatmap changed under it (another metric, a row arrived).
+function refreshTooltip() {
+	const tip = $("tooltip");
+	if (!tip.hidden && tip.cell) showTooltip(tip.cell.cell, tip.cell.x, tip.cell.y);
 }
 
 function moveFocus(cell) {
@@ -200,9 +242,12 @@ function bindCanvas() {
 		}
 		showTooltip(cell, x + canvas.offsetLeft, y + canvas.offsetTop);
 	});
+	// A click on a head opens its pattern; on any other cell a tap (or a
+	// click) reads the cell out and keeps it shown.
 	canvas.addEventListener("click", (ev) => {
 		const rect = canvas.getBoundingClientRect();
-		openHead(heat.cellAt(ev.clientX - rect.left, ev.clientY - rect.top));
+		const cell = heat.cellAt(ev.clientX - rect.left, ev.clientY - rect.top);
+		if (cell && !openHead(cell)) moveFocus(cell);
 	});
 	canvas.addEventListener("mouseleave", () => {
 		heat.hover = null;

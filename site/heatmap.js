@@ -3,7 +3,7 @@
 // labels and colour bar included). It draws a model of heatmap-data.js.
 // Owns no state but its Heatmap objects' (the model drawn, hover, focus).
 
-import { format } from "./heatmap-data.js";
+import { format, tickLabels } from "./heatmap-data.js";
 
 // A diverging scale centred at 0: blue below, white at 0, red above
 // (ColorBrewer RdBu, reversed).
@@ -27,24 +27,78 @@ function truncate(ctx, s, w) {
 	return s + "…";
 }
 
-// layout places everything for a heatmap model m in a canvas width wide (CSS px).
-export function layout(ctx, m, width) {
+// wrap breaks text into lines at most w wide (at spaces; a word wider than
+// w is a line of its own).
+function wrap(ctx, text, w) {
+	const lines = [];
+	let line = "";
+	for (const word of text.split(" ")) {
+		const next = line ? `${line} ${word}` : word;
+		if (line && ctx.measureText(next).width > w) {
+			lines.push(line);
+			line = word;
+		} else line = next;
+	}
+	return [...lines, line];
+}
+
+const TITLE_FONT = `600 15px ${FONT}`, SUB_FONT = `12px ${FONT}`, MARK_FONT = `600 11px ${FONT}`;
+
+// layout places everything for a heatmap model m in a canvas width wide
+// (CSS px), the grid at most maxGridH tall; with opts.texts, the title
+// carries both texts (as the command line's figures do); without
+// opts.title, no title (the page writes it above the canvas); cells are at
+// least minCell wide (wider ones to tap on a phone: the box then scrolls).
+export function layout(ctx, m, width, { maxGridH = 480, texts = false, title = true, minCell = 10 } = {}) {
 	const pad = 10;
 	ctx.font = `12px ${FONT}`;
 	const rowLabelW = Math.max(...m.rowLabels.map((s) => ctx.measureText(s).width), 20) + 8;
 	const colLabels = m.colLabels.map((s) => truncate(ctx, s, 110));
 	const colLabelW = Math.max(...colLabels.map((s) => ctx.measureText(s).width), 10);
 	const left = pad + 18 + rowLabelW; // axis title, row labels
-	const top = pad + 40 + 18 * (m.moreTitle || []).length; // title, subtitle and more lines (reportkit.js)
-	const barW = 14, barGap = 18, tickW = 54;
-	const right = pad + barGap + barW + tickW;
-	const cellW = Math.max(10, Math.min(64, Math.floor((width - left - right) / m.cols)));
-	const cellH = Math.max(5, Math.min(40, Math.round(Math.min(cellW * 0.8, 480 / m.rows))));
+	const ticks = tickLabels(m.range);
+	let tickW = Math.max(...ticks.map((s) => ctx.measureText(s).width));
+	ctx.font = MARK_FONT;
+	for (const k of m.marks || []) tickW = Math.max(tickW, ctx.measureText(`◂ ${k.name}`).width);
+	const barW = 14, barGap = 18;
+	const right = pad + barGap + barW + 8 + Math.ceil(tickW);
+	const cellW = Math.max(minCell, Math.min(64, Math.floor((width - left - right) / m.cols)));
+	const cellH = Math.max(5, Math.min(40, Math.round(Math.min(cellW * 0.8, maxGridH / m.rows))));
 	const gridW = cellW * m.cols, gridH = cellH * m.rows;
 	const angle = cellW >= colLabelW + 6 ? 0 : Math.PI / 4;
 	const labelsH = angle ? colLabelW * Math.SQRT1_2 + 16 : 20;
-	const height = top + Math.max(gridH, 140) + labelsH + 22 + pad;
-	return { pad, left, top, cellW, cellH, gridW, gridH, barW, barGap, angle, labelsH, colLabels, width: left + gridW + right, height };
+	const w = left + gridW + right;
+	// The title and subtitle wrap rather than being cut.
+	const head = [];
+	const lines = (text, font, h, color) => {
+		ctx.font = font;
+		for (const l of wrap(ctx, text, w - 2 * pad)) head.push({ text: l, font, h, color });
+	};
+	if (title) lines(m.title, TITLE_FONT, 19, "#111");
+	// moreTitle: further lines a printed figure adds (reportkit.js).
+	for (const part of title ? [m.subtitle, ...(texts ? m.texts || [] : []), ...(m.moreTitle || [])] : []) lines(part, SUB_FONT, 16, "#444");
+	const top = pad + head.reduce((a, l) => a + l.h, 0) + 8;
+	const height = top + Math.max(gridH + labelsH + 22, Math.max(gridH, 140) + 8) + pad;
+	return { pad, left, top, head, ticks, cellW, cellH, gridW, gridH, barW, barGap, angle, labelsH, colLabels, width: w, height };
+}
+
+// drawRowLabels draws the row labels and the rows' axis title (on the
+// heatmap, and on the strip that stays in view when the heatmap scrolls).
+function drawRowLabels(ctx, m, L) {
+	const { left, top, cellH, gridH } = L;
+	ctx.fillStyle = "#222";
+	ctx.font = `12px ${FONT}`;
+	ctx.textAlign = "right";
+	ctx.textBaseline = "middle";
+	const every = Math.max(1, Math.ceil(13 / cellH));
+	for (let r = 0; r < m.rows; r += every) ctx.fillText(m.rowLabels[r], left - 6, top + r * cellH + cellH / 2);
+	ctx.save();
+	ctx.translate(L.pad + 6, top + gridH / 2);
+	ctx.rotate(-Math.PI / 2);
+	ctx.textAlign = "center";
+	ctx.fillStyle = "#444";
+	ctx.fillText(m.rowAxis, 0, 0);
+	ctx.restore();
 }
 
 // draw draws heatmap m on ctx (already scaled to CSS px) with layout L.
@@ -53,17 +107,17 @@ export function draw(ctx, m, L, opts = {}) {
 	ctx.save();
 	ctx.fillStyle = "#ffffff";
 	ctx.fillRect(0, 0, L.width, L.height);
-	ctx.fillStyle = "#111";
 	ctx.textBaseline = "alphabetic";
-	ctx.font = `600 15px ${FONT}`;
-	ctx.fillText(m.title, L.pad, L.pad + 14);
-	ctx.font = `12px ${FONT}`;
-	ctx.fillStyle = "#444";
-	ctx.fillText(truncate(ctx, m.subtitle, L.width - 2 * L.pad), L.pad, L.pad + 32);
-	for (const [i, s] of (m.moreTitle || []).entries()) ctx.fillText(truncate(ctx, s, L.width - 2 * L.pad), L.pad, L.pad + 50 + 18 * i);
+	let y = L.pad;
+	for (const l of L.head) {
+		y += l.h;
+		ctx.font = l.font;
+		ctx.fillStyle = l.color;
+		ctx.fillText(l.text, L.pad, y - 4);
+	}
 
-	// Cells.
-	const showText = cellW >= 38 && cellH >= 16;
+	// Cells, with their numbers where they fit.
+	const showText = cellW >= 26 && cellH >= 14;
 	ctx.textAlign = "center";
 	ctx.textBaseline = "middle";
 	ctx.font = `10px ${FONT}`;
@@ -73,11 +127,12 @@ export function draw(ctx, m, L, opts = {}) {
 			const t = v / m.range;
 			ctx.fillStyle = color(t);
 			ctx.fillRect(left + c * cellW, top + r * cellH, cellW, cellH);
-			if (showText && Number.isFinite(v)) {
+			// m.cellText(r, c), if given, is the text of a cell (the logit lens's top-1 token).
+			const own = showText && Number.isFinite(v) && m.cellText ? m.cellText(r, c) : null;
+			const s = own ?? (showText && Number.isFinite(v) ? format(v, m.range) : "");
+			if (s && (own != null || ctx.measureText(s).width <= cellW - 4)) {
 				ctx.fillStyle = Math.abs(t) > 0.55 ? "#fff" : "#222";
-				// m.cellText(r, c), if given, is the text of a cell (the logit lens's top-1 token).
-				if (m.cellText) ctx.fillText(m.cellText(r, c) ?? format(v), left + c * cellW + cellW / 2, top + r * cellH + cellH / 2 + 0.5, cellW - 4);
-				else ctx.fillText(format(v), left + c * cellW + cellW / 2, top + r * cellH + cellH / 2 + 0.5);
+				ctx.fillText(s, left + c * cellW + cellW / 2, top + r * cellH + cellH / 2 + 0.5, cellW - 4);
 			}
 		}
 	}
@@ -94,19 +149,7 @@ export function draw(ctx, m, L, opts = {}) {
 	ctx.lineWidth = 1;
 	ctx.strokeRect(left - 0.5, top - 0.5, gridW + 1, gridH + 1);
 
-	// Row labels and axis title.
-	ctx.fillStyle = "#222";
-	ctx.font = `12px ${FONT}`;
-	ctx.textAlign = "right";
-	const every = Math.max(1, Math.ceil(13 / cellH));
-	for (let r = 0; r < m.rows; r += every) ctx.fillText(m.rowLabels[r], left - 6, top + r * cellH + cellH / 2);
-	ctx.save();
-	ctx.translate(L.pad + 6, top + gridH / 2);
-	ctx.rotate(-Math.PI / 2);
-	ctx.textAlign = "center";
-	ctx.fillStyle = "#444";
-	ctx.fillText(m.rowAxis, 0, 0);
-	ctx.restore();
+	drawRowLabels(ctx, m, L);
 
 	// Column labels, rotated when they do not fit.
 	const y0 = top + gridH + 6;
@@ -143,12 +186,28 @@ export function draw(ctx, m, L, opts = {}) {
 	ctx.fillStyle = "#222";
 	ctx.textAlign = "left";
 	ctx.textBaseline = "middle";
-	const ticks = [1, 0.5, 0, -0.5, -1].map((f) => f * m.range);
-	const digits = [0, 1, 2, 3, 4, 5].find((d) => ticks.every((v) => Math.abs(v * 10 ** d - Math.round(v * 10 ** d)) < 1e-6)) ?? 6;
-	for (const v of ticks) {
-		const y = top + ((1 - v / m.range) / 2) * bh;
+	const yOf = (v) => top + ((1 - Math.max(-1, Math.min(1, v / m.range))) / 2) * bh;
+	// The unpatched runs' marks; a number too close to one gives way.
+	const marks = (m.marks || []).map((k) => ({ ...k, y: yOf(k.value) }));
+	if (marks.length === 2 && Math.abs(marks[0].y - marks[1].y) < 12) {
+		const [a, b] = marks[0].y <= marks[1].y ? marks : [marks[1], marks[0]];
+		const mid = (a.y + b.y) / 2;
+		a.ly = mid - 6;
+		b.ly = mid + 6;
+	}
+	ctx.font = `12px ${FONT}`;
+	[1, 0.5, 0, -0.5, -1].forEach((f, i) => {
+		const y = yOf(f * m.range);
 		ctx.fillRect(bx + L.barW, Math.round(y), 4, 1);
-		ctx.fillText(v.toFixed(digits).replace("-", "−"), bx + L.barW + 7, y);
+		if (!marks.some((k) => Math.abs((k.ly ?? k.y) - y) < 12)) ctx.fillText(L.ticks[i], bx + L.barW + 7, y);
+	});
+	ctx.font = MARK_FONT;
+	for (const k of marks) {
+		ctx.fillStyle = "#fff";
+		ctx.fillRect(bx - 3, Math.round(k.y) - 2, L.barW + 6, 4);
+		ctx.fillStyle = "#000";
+		ctx.fillRect(bx - 3, Math.round(k.y) - 1, L.barW + 6, 2);
+		ctx.fillText(`◂ ${k.name}`, bx + L.barW + 5, k.ly ?? k.y);
 	}
 
 	// Hover and keyboard focus.
@@ -178,10 +237,28 @@ export function cellAt(L, m, x, y) {
 	return { r, c };
 }
 
-// Heatmap keeps a canvas drawn for the current model and device pixel ratio.
+// size gives a canvas w × h CSS px at the device's pixel ratio and
+// returns its context, scaled to CSS px.
+function size(canvas, w, h) {
+	const dpr = window.devicePixelRatio || 1;
+	canvas.width = Math.round(w * dpr);
+	canvas.height = Math.round(h * dpr);
+	canvas.style.width = `${w}px`;
+	canvas.style.height = `${h}px`;
+	const ctx = canvas.getContext("2d");
+	ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+	return ctx;
+}
+
+// Heatmap keeps a canvas drawn for the current model and device pixel
+// ratio. When the heatmap is wider than its box (which then scrolls),
+// the rows' labels are drawn again on rowsCanvas, which stays in view.
+// With {title: false}, the page writes the title above the canvas.
 export class Heatmap {
-	constructor(canvas) {
+	constructor(canvas, rowsCanvas = null, { title = true } = {}) {
 		this.canvas = canvas;
+		this.rowsCanvas = rowsCanvas;
+		this.title = title;
 		this.model = null;
 		this.hover = null;
 		this.focus = null;
@@ -190,17 +267,25 @@ export class Heatmap {
 		if (model) this.model = model;
 		const m = this.model;
 		if (!m) return;
-		const canvas = this.canvas;
-		const width = Math.max(320, canvas.parentElement.clientWidth);
-		const ctx = canvas.getContext("2d");
-		this.L = layout(ctx, m, width);
-		const dpr = window.devicePixelRatio || 1;
-		canvas.width = Math.round(this.L.width * dpr);
-		canvas.height = Math.round(this.L.height * dpr);
-		canvas.style.width = `${this.L.width}px`;
-		canvas.style.height = `${this.L.height}px`;
-		ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-		draw(ctx, m, this.L, { hover: this.hover, focus: this.focus });
+		const canvas = this.canvas, box = canvas.parentElement;
+		const width = Math.max(200, box.clientWidth);
+		// On a laptop the whole heatmap stays in view under its caption.
+		const maxGridH = Math.max(160, Math.min(480, (window.innerHeight || 800) - 260));
+		const minCell = width < 560 ? 22 : 10; // a fingertip's width on a phone
+		this.L = layout(canvas.getContext("2d"), m, width, { maxGridH, minCell, title: this.title });
+		draw(size(canvas, this.L.width, this.L.height), m, this.L, { hover: this.hover, focus: this.focus });
+		const scrolls = this.L.width > box.clientWidth + 1;
+		if (this.rowsCanvas) {
+			this.rowsCanvas.hidden = !scrolls;
+			canvas.style.marginLeft = scrolls ? `${-this.L.left}px` : "";
+			if (scrolls) {
+				// Opaque beside the rows only: the title scrolls by under it.
+				const ctx = size(this.rowsCanvas, this.L.left, this.L.height);
+				ctx.fillStyle = "#fff";
+				ctx.fillRect(0, this.L.top - 1, this.L.left - 1, this.L.gridH + 2);
+				drawRowLabels(ctx, m, this.L);
+			}
+		}
 	}
 	cellAt(x, y) {
 		return this.model && this.L ? cellAt(this.L, this.model, x, y) : null;
@@ -209,7 +294,7 @@ export class Heatmap {
 	png(scale = 2) {
 		const c = document.createElement("canvas");
 		const ctx = c.getContext("2d");
-		const L = layout(ctx, this.model, Math.max(640, this.L ? this.L.width : 800));
+		const L = layout(ctx, this.model, Math.max(640, this.L ? this.L.width : 800), { texts: true });
 		c.width = Math.round(L.width * scale);
 		c.height = Math.round(L.height * scale);
 		ctx.scale(scale, scale);

@@ -11,7 +11,7 @@ export const METRICS = {
 		label: "Logit difference",
 		short: "logit diff",
 		formula: (t) => `logit(${t.corrupted}) − logit(${t.clean})`,
-		reading: "0 means the two targets are equally likely; negative: the patch pushed the prediction towards the clean target; positive: towards the corrupted one. Unpatched, the corrupted run sits at its own baseline.",
+		reading: "How much more the model expects the corrupted target than the clean one after the patch (0: both equally). Read a cell against the two unpatched runs, not against 0: the nearer it is to the clean run's value, the more of the clean answer the patch restores.",
 	},
 	normalized: {
 		label: "Normalized logit difference",

@@ -21,4 +21,4 @@ export function checkText(info) {
 }
 
 // modelName is what the model is called ("GPT-2 small", "a 4-layer test model").
-export const modelName = (info) => (info && info.name) || "GPT-2";
+export const modelName = (info) => (info && info.name) || "a model";

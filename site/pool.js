@@ -17,9 +17,13 @@ const MB = 1048576;
 
 // workerCount picks how many workers to run for a model of modelBytes:
 // the cores, at most 4, and as many as half the device's memory holds.
+// WebKit says 4 cores on any machine with fewer than 8, so there the count
+// is unknown: 2, as where the browser does not say. Only Chromium tells
+// the memory (navigator.deviceMemory); elsewhere 4 GB is assumed.
 export function workerCount(modelBytes, override) {
 	if (override >= 1) return Math.min(Math.floor(override), 16);
-	const cores = navigator.hardwareConcurrency || 2;
+	const webkit = /AppleWebKit\//.test(navigator.userAgent) && !/Chrom(e|ium)\/|Edg\//.test(navigator.userAgent);
+	const cores = (!webkit || navigator.hardwareConcurrency >= 8) && navigator.hardwareConcurrency || 2;
 	const memMB = (navigator.deviceMemory || 4) * 1024; // Chromium reports at most 8 GB
 	// Measured on GPT-2 small after a sweep (weights, activations, the Go
 	// heap's slack): 263 MB of wasm memory per worker for 140 MB of 9-bit

@@ -54,15 +54,6 @@ function figureLayout(pm) {
 	return layout(ctx, pm, LAYOUT_WIDTH);
 }
 
-// clip shortens s to w px of 12 px text, as the canvas does.
-function clip(s, w) {
-	const ctx = document.createElement("canvas").getContext("2d");
-	ctx.font = `12px ${FONT}`;
-	if (ctx.measureText(s).width <= w) return s;
-	while (s.length > 1 && ctx.measureText(s + "…").width > w) s = s.slice(0, -1);
-	return s + "…";
-}
-
 // png draws pm at KIT_PNG_WIDTH pixels wide.
 export function png(pm) {
 	const L = figureLayout(pm);
@@ -89,9 +80,12 @@ export function svg(pm) {
 	out.push(`<?xml version="1.0" encoding="UTF-8"?>`,
 		`<svg xmlns="http://www.w3.org/2000/svg" width="16cm" height="${(16 * L.height / L.width).toFixed(3)}cm" viewBox="0 0 ${L.width} ${L.height}" font-family="${esc(FONT)}">`,
 		`<rect width="${L.width}" height="${L.height}" fill="#ffffff"/>`);
-	text(pad, pad + 14, pm.title, `font-size="15" font-weight="600" fill="#111"`);
-	text(pad, pad + 32, clip(pm.subtitle, L.width - 2 * pad), `font-size="12" fill="#444"`);
-	(pm.moreTitle || []).forEach((s, i) => text(pad, pad + 50 + 18 * i, clip(s, L.width - 2 * pad), `font-size="12" fill="#444"`));
+	// The title lines as the canvas lays them out (heatmap.js: wrapped).
+	let y = pad;
+	for (const l of L.head) {
+		y += l.h;
+		text(pad, y - 4, l.text, l.font.startsWith("600") ? `font-size="15" font-weight="600" fill="${l.color}"` : `font-size="12" fill="${l.color}"`);
+	}
 
 	// Cells, with their values where they fit (as on the canvas).
 	const showText = cellW >= 38 && cellH >= 16;

@@ -15,6 +15,7 @@ const state = {
 	run: null, // the sweep in progress: see startRun
 	starting: null, // set from Run until the sweep is handed to the pool (the texts may be tokenized first)
 	pending: false, // run the shown view when the current run ends
+	statusView: null, // the view the run status line speaks of
 	rowDelay: 0, // ms the workers wait after each row (tests slow sweeps down with it)
 	timings: {}, // runs, sweepSeconds, firstRowSeconds, cells, rows
 };
@@ -31,6 +32,10 @@ export function initRun(h, rowDelay) {
 }
 
 export const running = () => !!state.run;
+// computing is the sites the run in progress computes; queued, whether the
+// shown view runs after it.
+export const computing = () => (state.run ? state.run.sites : []);
+export const queued = () => state.pending;
 export const starting = () => !!state.starting;
 export const timings = () => ({ ...state.timings });
 export function setRowDelay(ms) {
@@ -93,6 +98,7 @@ async function startRun(opts) {
 	const shown = sites.view(info, viewName);
 	const probs = !!(METRICS[link.metric()].needsProbs || opts.probs);
 	const jobs = [];
+	const swept = new Set();
 	let cells = 0;
 	for (const name of opts.sites || shown.parts) {
 		const s = sites.site(info, name), cols = sites.cols(s, T);
@@ -104,6 +110,7 @@ async function startRun(opts) {
 		for (let i = 0; i < s.rows; i++) {
 			if (sw.done[i] || (opts.rows && !(opts.rows[name] || []).includes(i))) continue;
 			jobs.push({ site: name, r: i, cost: s.row_cost[i] });
+			swept.add(name);
 			cells += cols;
 		}
 	}
@@ -111,12 +118,13 @@ async function startRun(opts) {
 	if (results.key !== key) results.forgetBaseline();
 	const total = jobs.reduce((a, j) => a + j.cost, 0);
 	const costOf = new Map(jobs.map((j) => [`${j.site}\u0000${j.r}`, j.cost]));
-	const rn = { key, t0: performance.now(), firstRow: 0, total, done: 0, rows: jobs.length, rowsDone: 0, cells, short: shown.short, notes: [] };
+	const rn = { key, t0: performance.now(), firstRow: 0, total, done: 0, rows: jobs.length, rowsDone: 0, cells, short: shown.short, view: viewName, sites: [...swept], notes: [] };
 	state.timings.runs = (state.timings.runs || 0) + 1;
 	state.run = rn;
 	state.starting = null; // state.run guards from here
 	hooks.changed();
 	setStatus("run-status", jobs.length ? `Running ${shown.short}…` : "Running the two texts…");
+	state.statusView = viewName;
 	$("run-progress").hidden = false;
 	updateProgress();
 	const timer = setInterval(updateProgress, 250);
@@ -158,6 +166,15 @@ async function startRun(opts) {
 			}
 		},
 	});
+}
+
+// viewChanged clears a finished run's status line when another view is
+// shown: "Swept head z…" is no news about resid_post.
+export function viewChanged(name) {
+	if (!state.run && state.statusView && state.statusView !== name) {
+		setStatus("run-status", "");
+		state.statusView = null;
+	}
 }
 
 // updateProgress shows the run's progress, in blocks computed.

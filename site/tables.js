@@ -20,7 +20,7 @@ export function renderTables(b) {
 
 // tablesCSV is both tables as one CSV file.
 export function tablesCSV(b) {
-	const rows = [["run", "position", "token_index", "token", "probability"]];
+	const rows = [["run", "rank", "token_index", "token", "probability"]];
 	for (const [run, t] of [["clean", b.clean_top], ["corrupted", b.corrupted_top]]) for (const e of t) rows.push([run, e.rank, e.id, e.token, e.p]);
 	return new Blob([csv(rows)], { type: "text/csv" });
 }

@@ -24,6 +24,8 @@ const state = {
 	timer: 0,
 	busy: false, // a tokenization is in a worker
 	again: false, // the texts changed meanwhile: tokenize once more after it
+	run: { key: null, warnings: [] }, // the warnings of the texts last run (the model's top tokens)
+	warned: "", // the warnings shown
 };
 
 // Set by initTexts.
@@ -141,6 +143,7 @@ function renderTokens(t) {
 	$("clean-count").textContent = countText(cleanN);
 	$("corrupted-count").textContent = countText(corruptedN);
 	for (const f of FIELDS) $(f).removeAttribute("aria-invalid");
+	renderWarnings();
 	const e = t.error;
 	$("check").hidden = !e;
 	$("check-align").replaceChildren();
@@ -149,6 +152,49 @@ function renderTokens(t) {
 	if (FIELDS.includes(e.field)) $(e.field).setAttribute("aria-invalid", "true");
 	if (e.clean_tokens && e.corrupted_tokens) $("check-align").append(alignTable(e.clean_tokens, e.corrupted_tokens, e.first_diff));
 }
+
+// showRunWarnings keeps the warnings a run gave for the texts of key
+// (a target the model hardly expects), shown while those texts are typed.
+export function showRunWarnings(key, warnings) {
+	state.run = { key, warnings: warnings || [] };
+	renderWarnings();
+}
+
+// renderWarnings shows each warning under its field: the tokenizer's (a
+// target without the leading space its word has, with a button that
+// fixes it) and the last run's, if its texts are the ones typed.
+function renderWarnings() {
+	const typed = keyOf(request());
+	const all = [...((state.tokens && state.key === typed && state.tokens.warnings) || []), ...(state.run.key === typed ? state.run.warnings : [])];
+	const sig = JSON.stringify(all);
+	if (sig === state.warned) return; // unchanged (a render per frame during a sweep)
+	state.warned = sig;
+	for (const f of ["clean_target", "corrupted_target"]) {
+		const box = $(`${f}-warn`), mine = all.filter((w) => w.field === f);
+		box.replaceChildren(...mine.map((w) => {
+			const text = capital(visible(w.message, true));
+			const p = el("p", { text: /[.?!]$/.test(text) ? text : `${text}.` });
+			if (w.fix) {
+				const b = el("button", { type: "button", class: "secondary fix", text: `Use “${visible(w.fix)}”` });
+				b.addEventListener("click", () => {
+					$(f).value = w.fix;
+					hooks.onInput();
+					$(f).focus();
+				});
+				p.append(" ", b);
+			}
+			return p;
+		}));
+		box.hidden = !mine.length;
+		const described = new Set(($(f).getAttribute("aria-describedby") || "").split(" ").filter(Boolean));
+		if (mine.length) described.add(box.id);
+		else described.delete(box.id);
+		if (described.size) $(f).setAttribute("aria-describedby", [...described].join(" "));
+		else $(f).removeAttribute("aria-describedby");
+	}
+}
+
+const capital = (s) => s.charAt(0).toUpperCase() + s.slice(1);
 
 // alignTable shows two tokenizations position by position, the first
 // differing position marked.

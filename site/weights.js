@@ -105,6 +105,7 @@ function newPool() {
 			// No worker is left: nothing can run until a model is opened again.
 			state.ready = false;
 			setStatus("model-status", text);
+			$("model-more").hidden = true;
 			$("load-progress").hidden = true;
 			showWeights(true);
 			hooks.onLost();
@@ -136,12 +137,22 @@ function calibrated(cal) {
 	return ` (calibrated: heatmap cells within ${pct(cal.worst)} of the float32 range)`;
 }
 
+const capital = (s) => s[0].toUpperCase() + s.slice(1);
+
+// modelStatus says what a student needs (the model, ready, how many
+// workers); the format, code width and calibration are one click away.
 function modelStatus() {
 	if (!state.info) return;
 	const c = state.info.config, st = state.pool.status();
 	const mem = st.memory.filter(Boolean).map((m) => m.wasm);
 	const per = mem.length ? ` · ${Math.round(Math.max(...mem))} MB per worker` : "";
-	setStatus("model-status", `Model: ${modelName(state.info)}, ${c.n_layer} layers × ${c.n_head} heads, width ${c.n_embd} · ${state.info.quantized ? `web format, ${state.info.bits}-bit codes${calibrated(state.info.calibration)}` : "float32"} · ${checkText(state.info)} · ${st.ready} of ${st.total} workers ready${per}`);
+	// The engine's name for it (gpt2.Config.Name): never "GPT-2 small" unless it is.
+	const name = modelName(state.info);
+	const workers = st.ready === st.total ? `${st.total} worker${st.total > 1 ? "s" : ""}` : `${st.ready} of ${st.total} workers`;
+	setStatus("model-status", `${capital(name)} · ready · ${workers}`);
+	$("model-detail").textContent = `${c.n_layer} layers × ${c.n_head} heads, width ${c.n_embd} · ${state.info.quantized ? `web format, ${state.info.bits}-bit codes${calibrated(state.info.calibration)}` : "float32, as in the file"}${per} · ${checkText(state.info)}`;
+	$("model-more").hidden = false;
+	for (const e of document.querySelectorAll(".model-name")) e.textContent = name;
 }
 
 // One load or conversion at a time: the weight controls are disabled while

@@ -212,6 +212,20 @@ function storeFault(kind) {
 	else if (kind === "quota" && self.Cache) Cache.prototype.put = () => Promise.reject(new DOMException("The quota has been exceeded.", "QuotaExceededError"));
 }
 
+// warmUp runs the model once on a two-token text, a patched row included,
+// so that the first row of the first sweep does not carry the engine's
+// warm-up (WebKit's is seconds). What it computed is forgotten.
+async function warmUp() {
+	try {
+		await engine().start(JSON.stringify({ clean: "The cat", corrupted: "The dog", clean_target: " sat", corrupted_target: " ran" }));
+		await engine().sweep("resid_post", false, [0], () => {}, 0);
+	} catch {
+		// only a warm-up: the first sweep pays it instead
+	} finally {
+		engine().forget();
+	}
+}
+
 // started is the key of the texts this worker's engine last started: the
 // views (inspect, lensTop1) start them only in a worker that started none
 // (a replacement); the engine refuses other texts than those started.
@@ -232,6 +246,7 @@ const handlers = {
 	async load(msg) {
 		const t0 = performance.now();
 		const r = msg.source.kind === "web" ? await loadWeb(msg.source) : await loadBlob(msg.source);
+		await warmUp();
 		post({ type: "loaded", info: r.info, fromNetwork: r.fromNetwork, seconds: (performance.now() - t0) / 1000, memory: memoryMB() });
 	},
 	async convert(msg) {

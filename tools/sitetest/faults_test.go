@@ -510,7 +510,7 @@ func TestNotGPT2File(t *testing.T) {
 		tb.wait("the refusal", fmt.Sprintf(`document.getElementById("weights-why").textContent.startsWith(%q)`, c.says), 60*time.Second)
 		why := eval[string](tb, `document.getElementById("weights-why").textContent`)
 		st := eval[string](tb, `patchlab.status().modelStatus`)
-		if !strings.HasPrefix(st, "Model: a 4-layer test model, 4 layers") || eval[int](tb, `patchlab.status().loads`) != 1 {
+		if !strings.HasPrefix(st, "A 4-layer test model · ready") || eval[int](tb, `patchlab.status().loads`) != 1 {
 			t.Errorf("%s in %s: the model is gone: %q", filepath.Base(c.file), c.precision, st)
 		}
 		tb.runAndWait()

@@ -295,10 +295,10 @@ func TestModelDetailsCheck(t *testing.T) {
 	} {
 		srv.set(map[string]http.HandlerFunc{"/weights/manifest.json": serveBytes("application/json", c.manifest)})
 		tb.do(chromedp.Navigate(srv.URL + "/?workers=1&sw=0"))
-		tb.wait("the model", `window.patchlab && patchlab.status().ready && /workers ready/.test(patchlab.status().modelStatus)`, 60*time.Second)
-		st := eval[string](tb, `patchlab.status().modelStatus`)
-		if !strings.HasPrefix(st, "Model: a 4-layer test model, 4 layers") || !strings.Contains(st, c.says) {
-			t.Errorf("%s: the model details say %q, want the engine's name and %q", c.name, st, c.says)
+		tb.wait("the model", `window.patchlab && patchlab.status().ready && / · ready · /.test(patchlab.status().modelStatus)`, 60*time.Second)
+		st := eval[string](tb, `patchlab.status().modelStatus + " | " + document.getElementById("model-detail").textContent`)
+		if !strings.HasPrefix(st, "A 4-layer test model · ready") || !strings.Contains(st, strings.TrimSuffix(c.says, " · ")) {
+			t.Errorf("%s: the model status and details say %q, want the engine's name and %q", c.name, st, c.says)
 		}
 		t.Logf("%s: %q", c.name, st)
 	}
