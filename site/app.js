@@ -24,6 +24,8 @@ import * as texts from "./texts.js";
 import * as runs from "./run.js";
 import { renderTables, tablesCSV } from "./tables.js";
 import { heatmapView } from "./heatmap-view.js";
+import * as design from "./design.js";
+import * as sets from "./promptset.js";
 
 // The view modules, each {name, mount, update, exports, model}. Every view
 // of the engine is shown by the heatmap today; a module for attention
@@ -39,13 +41,13 @@ function viewState() {
 	const info = weights.info();
 	return {
 		info,
-		view: sites.view(info, link.view()),
+		view: design.viewFor(sites.view(info, link.view())),
 		metric: link.metric(),
 		baseline: results.baseline,
 		request: results.request,
 		key: results.key,
-		sweepOf: (site) => results.sweep(results.key, site),
-		running: runs.running(),
+		sweepOf: (site) => results.sweep(results.key, site, design.direction()),
+		running: runs.running() || sets.running(),
 		stale: results.key !== texts.keyOf(texts.request()),
 	};
 }
@@ -54,12 +56,13 @@ function viewState() {
 function render() {
 	renderTables(results.baseline);
 	shown().update(viewState());
+	sets.render();
 	updateButtons();
 }
 
 function updateButtons() {
-	$("run").disabled = !weights.ready() || runs.running() || runs.starting();
-	$("cancel").disabled = !runs.running();
+	$("run").disabled = !weights.ready() || runs.running() || runs.starting() || sets.running();
+	$("cancel").disabled = !runs.running() && !sets.running();
 	const have = !!results.baseline;
 	for (const id of ["export-png", "export-csv", "export-tables", "export-json"]) $(id).disabled = !have;
 }
@@ -86,7 +89,7 @@ function bindSelectors() {
 		render();
 		// Compute the new view right away when the shown texts are the ones typed.
 		const m = shown().model(viewState());
-		if (m && m.computed < m.rows && results.key === texts.keyOf(texts.request())) runs.runAfter();
+		if (!design.isSetRun() && m && m.computed < m.rows && results.key === texts.keyOf(texts.request())) runs.runAfter();
 	});
 	$("metric").addEventListener("change", () => {
 		link.setMetric($("metric").value);
@@ -138,12 +141,12 @@ async function exportJSON() {
 	if (!key || !info) throw new Error("nothing has run yet");
 	const sweeps = [];
 	for (const s of info.sites) {
-		const sw = results.sweep(key, s.name);
+		const sw = results.sweep(key, s.name, design.direction());
 		if (sw && sw.complete) sweeps.push(sw);
 	}
 	const probsOK = sweeps.every((sw) => sw.probs);
 	const metric = METRICS[link.metric()].needsProbs && !probsOK ? "logit_diff" : link.metric();
-	return weights.pool().record(results.request, sweeps.map((sw) => ({ site: sw.site, cells: sw.cells })), metric);
+	return weights.pool().record(results.request, sweeps.map((sw) => ({ site: sw.site, direction: sw.direction, cells: sw.cells })), metric);
 }
 
 // ---------------------------------------------------------------- start
@@ -171,19 +174,31 @@ function init() {
 			runs.updateProgress();
 		},
 	}, Number(option("row_delay_ms")) || 0);
-	$("run").addEventListener("click", () => runs.run());
-	$("cancel").addEventListener("click", runs.cancel);
+	$("run").addEventListener("click", () => (design.isSetRun() ? sets.run() : runs.run()));
+	$("cancel").addEventListener("click", () => {
+		runs.cancel();
+		sets.cancel();
+	});
+	design.initDesign({
+		changed() {
+			link.writeLinkSoon(texts.request());
+			render();
+		},
+	});
+	sets.initSets({ changed: render });
 	bindSelectors();
 	bindExports();
 	weights.initWeights({
 		onLoaded(info) {
 			fillViews(info);
+			design.fill(info);
 			render();
 			texts.tokenizeNow();
-			if (link.takeAutoRun()) runs.run();
+			if (link.takeAutoRun()) $("run").click();
 		},
 		onDropping() {
 			if (runs.running()) runs.cancel(); // its timer and progress go with it
+			sets.cancel();
 		},
 		onDropped() {
 			results.clear(); // results of the previous model are no results of the next
@@ -218,7 +233,7 @@ function init() {
 window.patchlab = {
 	status: () => ({
 		ready: weights.ready(),
-		running: runs.running(),
+		running: runs.running() || sets.running(),
 		workers: weights.pool().status(),
 		info: weights.info(),
 		runStatus: $("run-status").textContent,
@@ -231,7 +246,7 @@ window.patchlab = {
 		return m && { ...m, values: Array.from(m.values, (v) => (Number.isFinite(v) ? v : null)), rowOf: undefined };
 	},
 	sweep: (site) => {
-		const sw = results.sweep(results.key, site);
+		const sw = results.sweep(results.key, site, design.direction());
 		return sw && { site, rows: sw.rows, cols: sw.cols, probs: sw.probs, done: Array.from(sw.done), cells: Array.from(sw.cells, (v) => (Number.isFinite(v) ? v : null)) };
 	},
 	baseline: () => results.baseline,
@@ -239,8 +254,13 @@ window.patchlab = {
 	timings: () => ({ ...weights.timings(), ...runs.timings() }),
 	memory: () => weights.pool().memory(),
 	exportJSON,
+	// The design and the averaged runs (design.js, promptset.js).
+	design: design.snapshot,
+	set: sets.snapshot,
+	setRecord: sets.record,
+	setJSONL: design.setJSONL,
 	setRowDelay: runs.setRowDelay,
-	run: (opts) => runs.run(opts || {}),
+	run: (opts) => (design.isSetRun() ? sets.run() : runs.run(opts || {})),
 	cancel: runs.cancel,
 	// crashWorker(i, kind) makes worker i fail, for the fault tests: "close",
 	// "throw", "panic", "oom" or "start-fatal" (see worker.js).

@@ -46,7 +46,7 @@ export function heatmapData({ info, view, metric, baseline: b, request, sweepOf 
 	return {
 		site: view.name, metric, problem, computed,
 		title: `${view.short} · ${m.label}`,
-		subtitle: `${m.formula(targets)} — corrupted run with one activation patched from the clean run`,
+		subtitle: `${m.formula(targets)} — ${view.direction === "noise" ? "noising: the clean run with one activation patched from the corrupted run" : "corrupted run with one activation patched from the clean run"}`,
 		rows, cols, values, rowLabels, rowOf, breaks,
 		colLabels: sites.colLabels(first, sites.positionLabels(b)),
 		colNames: sites.colLabels(first, b.position_labels),

@@ -10,6 +10,7 @@ const FILES = [
 	"./", "index.html", "style.css", "app.js", "dom.js", "errors.js", "link.js", "urlstate.js", "weights.js", "pool.js",
 	"texts.js", "run.js", "results.js", "sites.js", "metrics.js", "tables.js", "heatmap-view.js", "heatmap-data.js", "heatmap.js", "export.js",
 	"weightstore.js", "worker.js", "memfs.js", "wasm_exec.js", "patchlab.wasm", "presets.json", "icon.svg", "app.webmanifest", "PROTOCOL.md",
+	"design.js", "promptset.js",
 ];
 const MANIFEST = "weights/manifest.json";
 

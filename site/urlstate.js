@@ -1,11 +1,23 @@
 // The analysis in the URL's fragment (#clean=…&corrupted=…&clean_target=…
-// &corrupted_target=…&site=…&metric=…), so that a shared link reproduces
-// it. The query string is read too. Anything unexpected is ignored.
+// &corrupted_target=…&site=…&metric=…, and the design: direction,
+// corruption, noise_scale, noise_seeds, noise_positions, seed, pairs), so
+// that a shared link reproduces it. The query string is read too. Anything unexpected is ignored.
 
 const TEXT_KEYS = ["clean", "corrupted", "clean_target", "corrupted_target"];
 const MAX_TEXT = 4000;
 
 const NAME = /^[a-z][a-z0-9_]{0,39}$/;
+
+// The experiment's design (design.js), each key with the values it may take.
+const DESIGN = {
+	direction: /^(denoise|noise)$/,
+	corruption: /^(text|noise)$/,
+	noise_scale: /^\d{1,6}(\.\d{1,6})?$/,
+	noise_seeds: /^\d{1,4}$/,
+	noise_positions: /^\d{1,4}(,\d{1,4}){0,63}$/,
+	seed: /^\d{1,19}$/,
+	pairs: /^(ioi|factual):\d{1,4}$/,
+};
 
 // readState reads the URL: sites and metrics are the names it may carry
 // (objects keyed by name); sites null: any name of lower-case letters,
@@ -27,6 +39,10 @@ export function readState(loc, sites, metrics) {
 		const site = params.get("site"), metric = params.get("metric");
 		if (site && (sites ? Object.hasOwn(sites, site) : NAME.test(site))) out.site = site;
 		if (metric && Object.hasOwn(metrics, metric)) out.metric = metric;
+		for (const [k, re] of Object.entries(DESIGN)) {
+			const v = params.get(k);
+			if (v && re.test(v)) out[k] = v;
+		}
 	}
 	return out;
 }
@@ -44,6 +60,7 @@ export function writeState(s) {
 	}
 	if (s.site) p.set("site", s.site);
 	p.set("metric", s.metric);
+	for (const k of Object.keys(DESIGN)) if (s[k] !== undefined && s[k] !== "") p.set(k, String(s[k]));
 	const url = new URL(location.href);
 	url.hash = p.toString();
 	if (url.href !== location.href) history.replaceState(null, "", url.href);

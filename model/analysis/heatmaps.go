@@ -55,6 +55,9 @@ type SiteInfo struct {
 	ColTitle    string    `json:"col_title"`
 	ColLabels   []string  `json:"col_labels,omitempty"`
 	RowCost     []float64 `json:"row_cost"`
+	// Field and NoiseField are its JSON record fields (patch_*, noise_*).
+	Field      string `json:"field"`
+	NoiseField string `json:"noise_field"`
 }
 
 // SiteInfos is the site table for a model configuration.
@@ -63,7 +66,8 @@ func SiteInfos(cfg gpt2.Config) []SiteInfo {
 	for i, e := range patch.Table {
 		l := e.Layout(cfg, 0)
 		si := SiteInfo{Name: e.Name, Description: e.Description, Rows: l.Rows, RowTitle: l.RowTitle,
-			RowLabels: l.RowLabels, RowGroup: l.RowGroup, Columns: "positions", ColTitle: l.ColTitle}
+			RowLabels: l.RowLabels, RowGroup: l.RowGroup, Columns: "positions", ColTitle: l.ColTitle,
+			Field: e.Field, NoiseField: e.NoiseField}
 		if e.HeadColumns {
 			si.Columns, si.ColLabels = "heads", l.ColLabels
 		}
