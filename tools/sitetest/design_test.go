@@ -360,7 +360,7 @@ func TestPromptSetOfGoldenCases(t *testing.T) {
 	if !strings.Contains(tip, "±") || !strings.Contains(tip, "std") {
 		t.Errorf("the tooltip %q does not give the spread", tip)
 	}
-	shot, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(90))
+	shot, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100)) // PNG
 	if err != nil {
 		t.Fatal(err)
 	}
