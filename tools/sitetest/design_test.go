@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,9 +16,11 @@ import (
 
 	"github.com/patchlab/patchlab/model/bpe"
 	"github.com/patchlab/patchlab/model/fixture"
+	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/patch"
 	"github.com/patchlab/patchlab/model/promptset"
 	"github.com/patchlab/patchlab/model/webfmt"
+	"github.com/patchlab/patchlab/tools/serve/web"
 )
 
 // The experiment's design on the page (issue #17): noising, Gaussian
@@ -76,11 +79,13 @@ func (tb *tab) radio(name, value string) {
 }
 
 // runSetAndWait clicks Run and waits for the averaged run's end.
-func (tb *tab) runSetAndWait() setSnapshot {
+func (tb *tab) runSetAndWait() setSnapshot { return tb.runSetAndWaitFor(120 * time.Second) }
+
+func (tb *tab) runSetAndWaitFor(limit time.Duration) setSnapshot {
 	tb.t.Helper()
 	tb.do(chromedp.Click(chromedp.ID("run")))
 	tb.wait("the set to start", `patchlab.set() !== null || /Nothing/.test(patchlab.status().runStatus)`, 60*time.Second)
-	tb.wait("the set to end", `patchlab.set() === null || !patchlab.set().running`, 120*time.Second)
+	tb.wait("the set to end", `patchlab.set() === null || !patchlab.set().running`, limit)
 	s := eval[setSnapshot](tb, `patchlab.set()`)
 	if s.Status != "done" {
 		tb.t.Fatalf("the set ended with %q: %s", s.Status, eval[string](tb, `patchlab.status().runStatus`))
@@ -365,4 +370,57 @@ func TestPromptSetOfGoldenCases(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", artifact(t, "patchlab-promptset.png", shot))
+}
+
+// TestIOISetGPT2SmallFigures measures, in Chromium on a random
+// GPT-2-small-shaped model in the web format, the single-pair sweep of an
+// IOI prompt against a 20-pair IOI set, and the workers' peak Go heap and
+// the page's JavaScript heap at 20 and at 100 pairs. It reports figures
+// (no assertion on time) and runs only with PATCHLAB_HEAVY=1 (minutes).
+func TestIOISetGPT2SmallFigures(t *testing.T) {
+	if os.Getenv("PATCHLAB_HEAVY") == "" {
+		t.Skip("set PATCHLAB_HEAVY=1 to measure prompt sets on a GPT-2-small-shaped model in the browser")
+	}
+	e := setup(t)
+	dist := t.TempDir()
+	entries, err := os.ReadDir(e.dist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, en := range entries {
+		if en.Name() != "weights" {
+			if err := os.Symlink(filepath.Join(e.dist, en.Name()), filepath.Join(dist, en.Name())); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := webfmt.ConvertModel(gpt2.Random(gpt2.Small, 1), gpt2.DefaultBits, nil, filepath.Join(dist, "weights"), nil); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(web.Handler(dist))
+	defer srv.Close()
+	tabLimit = 2 * time.Hour
+	defer func() { tabLimit = 4 * time.Minute }()
+	tb := newTab(t, e)
+	tb.origin = srv.URL
+	tb.open("?sw=0&workers=2", 2)
+	pairs, _ := promptset.Generate("ioi:1", 1)
+	for _, f := range []struct{ id, v string }{{"clean", pairs[0].Clean}, {"corrupted", pairs[0].Corrupted}, {"clean_target", pairs[0].CleanTarget}, {"corrupted_target", pairs[0].CorruptedTarget}} {
+		tb.setInput(f.id, f.v)
+	}
+	tb.runAndWait()
+	single := eval[struct{ SweepSeconds, FirstRowSeconds float64 }](tb, `patchlab.timings()`)
+	t.Logf("single IOI pair (14 tokens, resid_post + embed, 2 workers): %.2f s (first row %.2f s)", single.SweepSeconds, single.FirstRowSeconds)
+	tb.radio("design-mode", "set")
+	for _, n := range []int{20, 100} {
+		tb.setInput("design-count", fmt.Sprint(n))
+		got := tb.runSetAndWaitFor(time.Hour)
+		js := eval[float64](tb, `performance.memory ? performance.memory.usedJSHeapSize / 1048576 : -1`)
+		first := 0.0
+		if got.FirstPaint != nil {
+			first = got.FirstPaint.Seconds
+		}
+		t.Logf("ioi:%d: %d pairs in %.1f s (%.1f× the single pair), first averaged heatmap after %.2f s; workers' peak Go heap %.0f MB, wasm memory %.0f MB; page JS heap %.1f MB",
+			n, got.NPairs, got.Seconds, got.Seconds/single.SweepSeconds, first, got.Peak.GoHeap, got.Peak.Wasm, js)
+	}
 }
