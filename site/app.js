@@ -30,6 +30,8 @@ import { attentionView } from "./views/attention.js";
 import { lensView } from "./views/lens.js";
 import { dlaView } from "./views/dla.js";
 import { atpView } from "./views/atp.js";
+import * as design from "./design.js";
+import * as sets from "./promptset.js";
 
 // The view modules, each {name, mount, update, exports, model}. Every view
 // of the engine is shown by the heatmap today; a module for attention
@@ -49,13 +51,13 @@ function viewState() {
 	const info = weights.info();
 	return {
 		info,
-		view: sites.view(info, link.view()),
+		view: design.viewFor(sites.view(info, link.view())),
 		metric: link.metric(),
 		baseline: results.baseline,
 		request: results.request,
 		key: results.key,
-		sweepOf: (site) => results.sweep(results.key, site),
-		running: runs.running(),
+		sweepOf: (site) => results.sweep(results.key, site, design.direction()),
+		running: runs.running() || sets.running(),
 		computing: runs.computing(),
 		queued: runs.queued(),
 		stale: results.key !== texts.keyOf(texts.request()),
@@ -71,6 +73,7 @@ function render() {
 	for (const v of LOOKS) v.show(v === lk);
 	if (lk) lk.update(viewState());
 	else shown().update(viewState());
+	sets.render();
 	updateButtons();
 	texts.showRunWarnings(results.key, results.baseline && results.baseline.warnings);
 	if (reveal && results.baseline && revealResult()) reveal = false;
@@ -91,8 +94,8 @@ function revealResult() {
 }
 
 function updateButtons() {
-	$("run").disabled = !weights.ready() || runs.running() || runs.starting();
-	$("cancel").disabled = !runs.running();
+	$("run").disabled = !weights.ready() || runs.running() || runs.starting() || sets.running();
+	$("cancel").disabled = !runs.running() && !sets.running();
 	const have = !!results.baseline;
 	for (const id of ["export-png", "export-csv", "export-tables", "export-json", "export-kit"]) $(id).disabled = !have;
 }
@@ -135,7 +138,7 @@ function bindSelectors() {
 		render();
 		// Compute the new view right away when the shown texts are the ones typed.
 		const m = shown().model(viewState());
-		if (m && m.computed < m.rows && results.key === texts.keyOf(texts.request()) && !(look() === atpView && atpView.estimateOnly())) runs.runAfter();
+		if (!design.isSetRun() && m && m.computed < m.rows && results.key === texts.keyOf(texts.request()) && !(look() === atpView && atpView.estimateOnly())) runs.runAfter();
 	});
 	$("metric").addEventListener("change", () => {
 		link.setMetric($("metric").value);
@@ -204,12 +207,12 @@ function recordArgs() {
 	if (!key || !info) throw new Error("nothing has run yet");
 	const sweeps = [];
 	for (const s of info.sites) {
-		const sw = results.sweep(key, s.name);
+		const sw = results.sweep(key, s.name, design.direction());
 		if (sw && sw.complete) sweeps.push(sw);
 	}
 	const probsOK = sweeps.every((sw) => sw.probs);
 	const metric = METRICS[link.metric()].needsProbs && !probsOK ? "logit_diff" : link.metric();
-	return { sweeps: sweeps.map((sw) => ({ site: sw.site, cells: sw.cells })), metric };
+	return { sweeps: sweeps.map((sw) => ({ site: sw.site, direction: sw.direction, cells: sw.cells })), metric };
 }
 
 // ---------------------------------------------------------------- start
@@ -242,20 +245,33 @@ function init() {
 	}, Number(option("row_delay_ms")) || 0);
 	$("run").addEventListener("click", () => {
 		reveal = true;
-		runs.run();
+		if (design.isSetRun()) sets.run();
+		else runs.run();
 	});
-	$("cancel").addEventListener("click", runs.cancel);
+	$("cancel").addEventListener("click", () => {
+		runs.cancel();
+		sets.cancel();
+	});
+	design.initDesign({
+		changed() {
+			link.writeLinkSoon(texts.request());
+			render();
+		},
+	});
+	sets.initSets({ changed: render });
 	bindSelectors();
 	bindExports();
 	weights.initWeights({
 		onLoaded(info) {
 			fillViews(info);
+			design.fill(info);
 			render();
 			texts.tokenizeNow();
-			if (link.takeAutoRun()) runs.run();
+			if (link.takeAutoRun()) $("run").click();
 		},
 		onDropping() {
 			if (runs.running()) runs.cancel(); // its timer and progress go with it
+			sets.cancel();
 		},
 		onDropped() {
 			results.clear(); // results of the previous model are no results of the next
@@ -308,7 +324,7 @@ function init() {
 window.patchlab = {
 	status: () => ({
 		ready: weights.ready(),
-		running: runs.running(),
+		running: runs.running() || sets.running(),
 		workers: weights.pool().status(),
 		info: weights.info(),
 		runStatus: $("run-status").textContent,
@@ -321,7 +337,7 @@ window.patchlab = {
 		return m && { ...m, values: Array.from(m.values, (v) => (Number.isFinite(v) ? v : null)), rowOf: undefined, layout: heatmapView.layout() };
 	},
 	sweep: (site) => {
-		const sw = results.sweep(results.key, site);
+		const sw = results.sweep(results.key, site, design.direction());
 		return sw && { site, rows: sw.rows, cols: sw.cols, probs: sw.probs, done: Array.from(sw.done), cells: Array.from(sw.cells, (v) => (Number.isFinite(v) ? v : null)) };
 	},
 	baseline: () => results.baseline,
@@ -350,8 +366,13 @@ window.patchlab = {
 	timings: () => ({ ...weights.timings(), ...runs.timings() }),
 	memory: () => weights.pool().memory(),
 	exportJSON,
+	// The design and the averaged runs (design.js, promptset.js).
+	design: design.snapshot,
+	set: sets.snapshot,
+	setRecord: sets.record,
+	setJSONL: design.setJSONL,
 	setRowDelay: runs.setRowDelay,
-	run: (opts) => runs.run(opts || {}),
+	run: (opts) => (design.isSetRun() ? sets.run() : runs.run(opts || {})),
 	cancel: runs.cancel,
 	// crashWorker(i, kind) makes worker i fail, for the fault tests: "close",
 	// "throw", "panic", "oom" or "start-fatal" (see worker.js).

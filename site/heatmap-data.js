@@ -52,7 +52,7 @@ export function heatmapData({ info, view, metric, baseline: b, request, sweepOf 
 	return {
 		site: view.name, metric, problem, computed,
 		title: `${view.short} · ${m.label}`,
-		subtitle: `${m.formula(targets)} — corrupted run with one activation patched from the clean run`,
+		subtitle: `${m.formula(targets)} — ${view.direction === "noise" ? "noising: the clean run with one activation patched from the corrupted run" : "corrupted run with one activation patched from the clean run"}`,
 		texts: [`clean: ${JSON.stringify(request.clean)}`, `corrupted: ${JSON.stringify(request.corrupted)}`],
 		marks,
 		rows, cols, values, rowLabels, rowOf, breaks,

@@ -1,4 +1,5 @@
-// Link state: what the page's URL carries (texts, targets, view, metric),
+// Link state: what the page's URL carries (texts, targets, view, metric,
+// and the design: design.js),
 // so that a shared link reproduces the analysis. Owns: the view and the
 // metric chosen, and whether the link asked for a run that has not
 // happened yet. The texts live in their fields (texts.js); the link is
@@ -6,6 +7,7 @@
 
 import { readState, writeState } from "./urlstate.js";
 import { METRICS } from "./metrics.js";
+import * as design from "./design.js";
 
 const DEFAULT_METRIC = "logit_diff";
 
@@ -27,7 +29,8 @@ export function readLink() {
 	state.metric = s.metric || DEFAULT_METRIC;
 	state.look = s.view || "heatmap";
 	state.method = s.method || null;
-	state.autoRun = ["clean", "corrupted", "clean_target", "corrupted_target"].some((f) => f in s);
+	state.autoRun = ["clean", "corrupted", "clean_target", "corrupted_target", "pairs"].some((f) => f in s);
+	design.fromLink(s);
 	return s;
 }
 
@@ -77,7 +80,7 @@ export function takeAutoRun() {
 // in typing. Returns whether every text went in (a very long one does not).
 export function writeLink(req) {
 	clearTimeout(state.timer);
-	return writeState({ ...req, site: state.view ?? "", metric: state.metric, view: state.look === "heatmap" ? "" : state.look, method: state.method });
+	return writeState({ ...req, site: state.view ?? "", metric: state.metric, view: state.look === "heatmap" ? "" : state.look, method: state.method, ...design.linkFields() });
 }
 
 export function writeLinkSoon(req) {

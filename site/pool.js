@@ -111,6 +111,10 @@ export class Pool {
 		this.respawns = []; // when workers were replaced
 		this.over = false; // terminated
 		this.storeFault = null; // for tests: Cache Storage fails in the workers, see worker.js
+		// A guest hands out jobs of its own to the workers (promptset.js's
+		// set runs): {onMessage(w, m), onLost(w), onReady(w)}; it gets the
+		// messages the pool does not know, and hears of workers lost and ready.
+		this.guest = null;
 	}
 
 	request(worker, msg, transfer) {
@@ -177,6 +181,7 @@ export class Pool {
 				w.memory = msg.memory;
 				this.events.onWorkers(this.status());
 				this.joinRun(w);
+				if (this.guest) this.guest.onReady(w);
 				resolve(msg);
 			};
 			w.onLoadError = (e) => {
@@ -199,6 +204,7 @@ export class Pool {
 		const i = this.workers.indexOf(w);
 		if (this.over || i < 0) return;
 		const name = `Worker ${w.index + 1}`;
+		if (this.guest) this.guest.onLost(w);
 		for (const [id, p] of this.pending) {
 			if (p.worker !== w) continue;
 			this.pending.delete(id);
@@ -295,6 +301,11 @@ export class Pool {
 		};
 	}
 
+	// pairs reads or generates a prompt set's pairs (PROTOCOL.md: pairs).
+	pairs(source) {
+		return this.request(this.primary(), { type: "pairs", source });
+	}
+
 	record(req, sweeps, metric) {
 		return this.request(this.workers.find((w) => w.ready), { type: "record", req, sweeps, metric });
 	}
@@ -343,7 +354,7 @@ export class Pool {
 	// onDone(status: "done"|"cancelled"|"error", error: EngineError|null)}.
 	start(req, jobs, opts, cb) {
 		if (this.run) this.cancel();
-		const run = { id: ++this.seq, req, queue: jobs.slice(), probs: !!opts.probs, delayMs: opts.delayMs || 0, fresh: !!opts.fresh, cb, active: 0, baseline: null, over: false };
+		const run = { id: ++this.seq, req, queue: jobs.slice(), probs: !!opts.probs, direction: opts.direction || "denoise", delayMs: opts.delayMs || 0, fresh: !!opts.fresh, cb, active: 0, baseline: null, over: false };
 		this.run = run;
 		for (const w of this.workers) this.joinRun(w);
 		return run.id;
@@ -366,7 +377,7 @@ export class Pool {
 		}
 		w.job = { spec: job, run: run.id };
 		run.active++;
-		w.post({ type: "sweep", run: run.id, site: job.site, rows: [job.r], probs: run.probs, delayMs: run.delayMs });
+		w.post({ type: "sweep", run: run.id, site: job.site, rows: [job.r], probs: run.probs, direction: run.direction, delayMs: run.delayMs });
 	}
 
 	maybeDone(run) {
@@ -423,6 +434,7 @@ export class Pool {
 		case "atp":
 		case "atpNeurons":
 		case "atpTop":
+		case "pairs":
 			this.settle(m.id, m.result);
 			return;
 		case "memory":
@@ -469,6 +481,8 @@ export class Pool {
 			}
 			this.events.onNote(`Worker ${w.index + 1}: ${m.error.message}`);
 			return;
+		default:
+			if (this.guest) this.guest.onMessage(w, m);
 		}
 	}
 }

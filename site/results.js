@@ -8,8 +8,9 @@
 
 // Sweep is a site's cells for one request, filled row by row.
 export class Sweep {
-	constructor(site, rows, cols, probs) {
+	constructor(site, rows, cols, probs, direction = "denoise") {
 		this.site = site;
+		this.direction = direction; // denoise or noise: which run is patched
 		this.rows = rows;
 		this.cols = cols;
 		this.probs = probs;
@@ -29,10 +30,10 @@ const state = {
 	baseline: null, // the unpatched runs (the engine's Baseline) of the texts last run
 	request: null, // their request: {clean, corrupted, clean_target, corrupted_target}
 	key: null, // its key (texts.js's keyOf)
-	sweeps: new Map(), // key + "\0" + site → Sweep
+	sweeps: new Map(), // key + "\0" + site + "\0" + direction → Sweep
 };
 
-const sweepKey = (key, site) => `${key}\u0000${site}`;
+const sweepKey = (key, site, direction = "denoise") => `${key}\u0000${site}\u0000${direction}`;
 
 export const results = {
 	get baseline() { return state.baseline; },
@@ -48,11 +49,11 @@ export const results = {
 	forgetBaseline() {
 		state.baseline = null;
 	},
-	sweep(key, site) {
-		return key === null ? undefined : state.sweeps.get(sweepKey(key, site));
+	sweep(key, site, direction) {
+		return key === null ? undefined : state.sweeps.get(sweepKey(key, site, direction));
 	},
 	setSweep(key, sw) {
-		state.sweeps.set(sweepKey(key, sw.site), sw);
+		state.sweeps.set(sweepKey(key, sw.site, sw.direction), sw);
 	},
 	// clear forgets everything: results of one model are no results of the next.
 	clear() {

@@ -10,6 +10,7 @@ import { request, keyOf, tokensOf, tokenize, focusField } from "./texts.js";
 import * as link from "./link.js";
 import * as sites from "./sites.js";
 import * as weights from "./weights.js";
+import * as design from "./design.js";
 
 const state = {
 	run: null, // the sweep in progress: see startRun
@@ -97,14 +98,15 @@ async function startRun(opts) {
 	const info = weights.info(), T = t.clean.length, viewName = link.view();
 	const shown = sites.view(info, viewName);
 	const probs = !!(METRICS[link.metric()].needsProbs || opts.probs);
+	const direction = design.direction();
 	const jobs = [];
 	const swept = new Set();
 	let cells = 0;
 	for (const name of opts.sites || shown.parts) {
 		const s = sites.site(info, name), cols = sites.cols(s, T);
-		let sw = results.sweep(key, name);
+		let sw = results.sweep(key, name, direction);
 		if (!sw || (probs && !sw.probs) || opts.fresh) {
-			sw = new Sweep(name, s.rows, cols, probs);
+			sw = new Sweep(name, s.rows, cols, probs, direction);
 			results.setSweep(key, sw);
 		}
 		for (let i = 0; i < s.rows; i++) {
@@ -128,13 +130,13 @@ async function startRun(opts) {
 	$("run-progress").hidden = false;
 	updateProgress();
 	const timer = setInterval(updateProgress, 250);
-	weights.pool().start(r, jobs, { probs, delayMs: state.rowDelay, fresh: !!opts.fresh }, {
+	weights.pool().start(r, jobs, { probs, direction, delayMs: state.rowDelay, fresh: !!opts.fresh }, {
 		onBaseline(b) {
 			results.setBaseline(key, r, b);
 			hooks.changed();
 		},
 		onRow(site, row, rowCells) {
-			const sw = results.sweep(key, site);
+			const sw = results.sweep(key, site, direction);
 			if (!sw || state.run !== rn) return;
 			sw.setRow(row, rowCells);
 			rn.done += costOf.get(`${site}\u0000${row}`) || 0;

@@ -1,11 +1,24 @@
 // The analysis in the URL's fragment (#clean=…&corrupted=…&clean_target=…
-// &corrupted_target=…&site=…&metric=…&view=…&method=…), so that a shared link reproduces
-// it. The query string is read too. Anything unexpected is ignored.
+// &corrupted_target=…&site=…&metric=…&view=…&method=…, and the design:
+// direction, corruption, noise_scale, noise_seeds, noise_positions, seed,
+// pairs), so that a shared link reproduces it. The query string is read
+// too. Anything unexpected is ignored.
 
 const TEXT_KEYS = ["clean", "corrupted", "clean_target", "corrupted_target"];
 const MAX_TEXT = 4000;
 
 const NAME = /^[a-z][a-z0-9_]{0,39}$/;
+
+// The experiment's design (design.js), each key with the values it may take.
+const DESIGN = {
+	direction: /^(denoise|noise)$/,
+	corruption: /^(text|noise)$/,
+	noise_scale: /^\d{1,6}(\.\d{1,6})?$/,
+	noise_seeds: /^\d{1,4}$/,
+	noise_positions: /^\d{1,4}(,\d{1,4}){0,63}$/,
+	seed: /^\d{1,19}$/,
+	pairs: /^(ioi|factual):\d{1,4}$/,
+};
 
 // readState reads the URL: sites and metrics are the names it may carry
 // (objects keyed by name); sites null: any name of lower-case letters,
@@ -31,6 +44,10 @@ export function readState(loc, sites, metrics) {
 		if (look && NAME.test(look)) out.view = look;
 		const method = params.get("method"); // the attribution-patching view's method
 		if (method && NAME.test(method)) out.method = method;
+		for (const [k, re] of Object.entries(DESIGN)) {
+			const v = params.get(k);
+			if (v && re.test(v)) out[k] = v;
+		}
 	}
 	return out;
 }
@@ -50,6 +67,7 @@ export function writeState(s) {
 	p.set("metric", s.metric);
 	if (s.view) p.set("view", s.view);
 	if (s.method) p.set("method", s.method);
+	for (const k of Object.keys(DESIGN)) if (s[k] !== undefined && s[k] !== "") p.set(k, String(s[k]));
 	const url = new URL(location.href);
 	url.hash = p.toString();
 	if (url.href !== location.href) history.replaceState(null, "", url.href);

@@ -290,7 +290,7 @@ const handlers = {
 			const status = await engine().sweep(msg.site, !!msg.probs, msg.rows, (r, bytes) => {
 				const cells = new Float64Array(bytes.buffer);
 				post({ type: "row", run: msg.run, site: msg.site, r, cells }, [cells.buffer]);
-			}, msg.delayMs || 0);
+			}, msg.delayMs || 0, msg.direction || "denoise");
 			post({ type: "swept", run: msg.run, status });
 		} catch (e) {
 			post({ type: "swept", run: msg.run, status: "error", error: wire(e) });
@@ -301,7 +301,7 @@ const handlers = {
 	},
 	async record(msg) {
 		await engine().start(JSON.stringify(msg.req)); // the analysis the record is of
-		const sweeps = msg.sweeps.map((s) => ({ site: s.site, cells: new Uint8Array(s.cells.buffer, s.cells.byteOffset, s.cells.byteLength) }));
+		const sweeps = msg.sweeps.map((s) => ({ site: s.site, direction: s.direction || "denoise", cells: new Uint8Array(s.cells.buffer, s.cells.byteOffset, s.cells.byteLength) }));
 		post({ type: "record", id: msg.id, json: await engine().record(sweeps, msg.metric) });
 	},
 	// reportKit zips the report kit of the texts req (reportkit.js): the
@@ -340,6 +340,21 @@ const handlers = {
 	async atpTop(msg) {
 		await startedFor(msg.req);
 		post({ type: "atpTop", id: msg.id, result: JSON.parse(await engine().atpTop(JSON.stringify(msg.req), msg.site, msg.k)) });
+	},
+	// A prompt set (promptset.js): its pairs, and one run of it at a time.
+	async pairs(msg) {
+		post({ type: "pairs", id: msg.id, result: JSON.parse(await engine().pairs(JSON.stringify(msg.source))) });
+	},
+	async pair(msg) {
+		const at = { run: msg.run, index: msg.job.index, k: msg.job.k };
+		try {
+			const r = await engine().runPair(JSON.stringify(msg.job), JSON.stringify(msg.opts), (cells) => post({ type: "pair-row", run: msg.run, cells }));
+			if (msg.delayMs) await new Promise((resolve) => setTimeout(resolve, msg.delayMs)); // tests: a slower set
+			if (r === "cancelled") post({ type: "pair-done", ...at, status: "cancelled" });
+			else post({ type: "pair-done", ...at, status: "done", result: JSON.parse(r), memory: memoryMB() });
+		} catch (e) {
+			post({ type: "pair-done", ...at, status: "error", error: wire(e) });
+		}
 	},
 };
 

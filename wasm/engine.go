@@ -32,6 +32,7 @@ type Engine struct {
 	tok   *bpe.Tokenizer
 	model *gpt2.Model
 	an    *analysis.Analysis
+	std   float64 // patch.EmbedStd of model, once computed (design.go)
 }
 
 // NewEngine returns an engine with the tokenizer and no model yet.
@@ -54,12 +55,15 @@ type Info struct {
 	// Sites is the site table for this model; Heatmaps what the page offers.
 	Sites    []analysis.SiteInfo `json:"sites"`
 	Heatmaps []analysis.Heatmap  `json:"views"`
+	// Directions are the directions of patching the page offers, with
+	// how to read a heatmap in each.
+	Directions []analysis.Direction `json:"directions"`
 }
 
 func (e *Engine) setModel(m *gpt2.Model, bits int, cal *webfmt.Calibration, check *webfmt.Check) Info {
-	e.model, e.an = m, nil
+	e.model, e.an, e.std = m, nil, 0
 	return Info{Name: m.Config.Name(), Check: check, Config: m.Config, Bytes: m.Bytes(), Quantized: bits != 0, Bits: bits, Calibration: cal,
-		Sites: analysis.SiteInfos(m.Config), Heatmaps: analysis.Heatmaps}
+		Sites: analysis.SiteInfos(m.Config), Heatmaps: analysis.Heatmaps, Directions: analysis.Directions}
 }
 
 // LoadWeb loads the web format: manifest.json's bytes, and open giving
@@ -170,10 +174,7 @@ func cut(s string, n int) (string, bool) {
 // and a target longer than one token certainly is not one token, so only
 // that much of each is tokenized.
 func (e *Engine) Tokenize(req analysis.Request) Tokens {
-	cfg := gpt2.Small
-	if e.model != nil {
-		cfg = e.model.Config
-	}
+	cfg := e.config()
 	L := maxTokenBytes(e.tok)
 	var short analysis.Request
 	over := map[string]int{} // field → its length in bytes, for the fields cut
@@ -223,6 +224,14 @@ func (e *Engine) Tokenize(req analysis.Request) Tokens {
 	t.Clean, t.Corrupted = t.Clean[:min(n, len(t.Clean))], t.Corrupted[:min(n, len(t.Corrupted))]
 	t.CleanTarget, t.CorruptedTarget = t.CleanTarget[:min(n, len(t.CleanTarget))], t.CorruptedTarget[:min(n, len(t.CorruptedTarget))]
 	return t
+}
+
+// config is the loaded model's configuration, or GPT-2 small's before one loads.
+func (e *Engine) config() gpt2.Config {
+	if e.model != nil {
+		return e.model.Config
+	}
+	return gpt2.Small
 }
 
 // explain rewrites the message of an error about a field that Tokenize
@@ -350,12 +359,17 @@ func cell3(c patch.Cell) [3]float64 { return [3]float64{float64(c.Clean), float6
 func (e *Engine) Forget() { e.an = nil }
 
 // Sweep patches the given rows of a site of the started analysis, in order,
-// calling onRow with each row's cells as it finishes.
-func (e *Engine) Sweep(ctx context.Context, site string, probs bool, rows []int, onRow func(r int, cells []patch.Cell)) error {
+// in direction dir ("denoise" or "noise"), calling onRow with each row's
+// cells as it finishes.
+func (e *Engine) Sweep(ctx context.Context, site string, dir string, probs bool, rows []int, onRow func(r int, cells []patch.Cell)) error {
 	if e.an == nil {
 		return errors.New("no analysis is started")
 	}
 	s, err := patch.ParseSite(site)
+	if err != nil {
+		return err
+	}
+	d, err := patch.ParseDirection(dir)
 	if err != nil {
 		return err
 	}
@@ -365,7 +379,7 @@ func (e *Engine) Sweep(ctx context.Context, site string, probs bool, rows []int,
 	sess := e.an.Session
 	_, cols := sess.Shape(s)
 	row := make([]patch.Cell, cols)
-	_, err = sess.Sweep(ctx, s, patch.Options{Probs: probs, Rows: rows}, func(r, c int, cell patch.Cell) {
+	_, err = sess.Sweep(ctx, s, patch.Options{Probs: probs, Rows: rows, Direction: d}, func(r, c int, cell patch.Cell) {
 		row[c] = cell
 		if c == cols-1 {
 			onRow(r, row)
@@ -376,8 +390,9 @@ func (e *Engine) Sweep(ctx context.Context, site string, probs bool, rows []int,
 
 // SiteCells is a finished sweep as the page keeps it.
 type SiteCells struct {
-	Site  string
-	Cells []patch.Cell // rows × cols, row-major
+	Site      string
+	Direction string       // denoise (or empty) or noise
+	Cells     []patch.Cell // rows × cols, row-major
 }
 
 // Record builds the JSON export (analysis.Record, the CLI's field names)
@@ -396,11 +411,17 @@ func (e *Engine) Record(sweeps []SiteCells, metric string) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		d := patch.Denoise
+		if sc.Direction != "" {
+			if d, err = patch.ParseDirection(sc.Direction); err != nil {
+				return nil, err
+			}
+		}
 		rows, cols := e.an.Session.Shape(s)
 		if len(sc.Cells) != rows*cols {
 			return nil, fmt.Errorf("%s: %d cells, want %d×%d", sc.Site, len(sc.Cells), rows, cols)
 		}
-		mxs = append(mxs, &patch.Matrix{Site: s, Rows: rows, Cols: cols, Cells: sc.Cells})
+		mxs = append(mxs, &patch.Matrix{Site: s, Direction: d, Rows: rows, Cols: cols, Cells: sc.Cells})
 	}
 	slices.SortStableFunc(mxs, func(a, b *patch.Matrix) int { return int(a.Site.Kind) - int(b.Site.Kind) })
 	rec, err := e.an.Record(e.tok, mxs, m)

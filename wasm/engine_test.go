@@ -101,7 +101,7 @@ func TestSweepAndRecord(t *testing.T) {
 			order = append(order, r)
 		}
 		for _, r := range order {
-			err := e.Sweep(context.Background(), site, false, []int{r}, func(row int, got []patch.Cell) {
+			err := e.Sweep(context.Background(), site, "denoise", false, []int{r}, func(row int, got []patch.Cell) {
 				back, err := DecodeCells(EncodeCells(got))
 				if err != nil {
 					t.Fatal(err)
@@ -146,7 +146,7 @@ func TestCancelledSweep(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := e.Sweep(ctx, "resid_post", false, []int{0, 1}, func(int, []patch.Cell) { t.Error("a row of a cancelled sweep") })
+	err := e.Sweep(ctx, "resid_post", "denoise", false, []int{0, 1}, func(int, []patch.Cell) { t.Error("a row of a cancelled sweep") })
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("got %v, want context.Canceled", err)
 	}

@@ -51,11 +51,11 @@ func TestClassify(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err = e.Sweep(ctx, "resid_post", false, []int{0}, func(int, []patch.Cell) {})
+	err = e.Sweep(ctx, "resid_post", "denoise", false, []int{0}, func(int, []patch.Cell) {})
 	if w := Classify(err, KindInternal); w.Kind != KindCancelled {
 		t.Errorf("cancelled sweep: %+v", w)
 	}
-	err = e.Sweep(context.Background(), "nowhere", false, []int{0}, func(int, []patch.Cell) {})
+	err = e.Sweep(context.Background(), "nowhere", "denoise", false, []int{0}, func(int, []patch.Cell) {})
 	if w := Classify(err, KindInternal); w.Kind != KindInternal || w.Message != err.Error() {
 		t.Errorf("unknown site: %+v", w)
 	}

@@ -43,6 +43,8 @@ func main() {
 		"record":   js.FuncOf(record),
 		"inspect":  js.FuncOf(inspectRun),
 		"lensTop1": js.FuncOf(lensTop1),
+		"pairs":    js.FuncOf(pairs),
+		"runPair":  js.FuncOf(runPair),
 		"memory":   js.FuncOf(memory),
 		"crash":    js.FuncOf(crash),
 
@@ -147,11 +149,16 @@ func start(_ js.Value, args []js.Value) any {
 	})
 }
 
-// sweep(site, probs, rows, onRow(r, Uint8Array), delayMs) → Promise<"done"|"cancelled">
-// delayMs (a debugging aid for tests) waits that long after each row. A
-// cancelled sweep resolves ("cancelled"): stopping is no failure.
+// sweep(site, probs, rows, onRow(r, Uint8Array), delayMs, direction) → Promise<"done"|"cancelled">
+// delayMs (a debugging aid for tests) waits that long after each row;
+// direction is "denoise" (undefined: the same) or "noise". A cancelled
+// sweep resolves ("cancelled"): stopping is no failure.
 func sweep(_ js.Value, args []js.Value) any {
 	site, probs, onRow := args[0].String(), args[1].Bool(), args[3]
+	dir := "denoise"
+	if len(args) > 5 && args[5].Type() == js.TypeString {
+		dir = args[5].String()
+	}
 	rows := make([]int, args[2].Length())
 	for i := range rows {
 		rows[i] = args[2].Index(i).Int()
@@ -162,7 +169,7 @@ func sweep(_ js.Value, args []js.Value) any {
 	cancel = stop
 	return promise(KindInternal, func() (any, error) {
 		defer stop()
-		err := engine.Sweep(&yielding{Context: ctx}, site, probs, rows, func(r int, cells []patch.Cell) {
+		err := engine.Sweep(&yielding{Context: ctx}, site, dir, probs, rows, func(r int, cells []patch.Cell) {
 			b := EncodeCells(cells)
 			u := js.Global().Get("Uint8Array").New(len(b))
 			js.CopyBytesToJS(u, b)
@@ -181,17 +188,20 @@ func sweep(_ js.Value, args []js.Value) any {
 	})
 }
 
-// record([{site, cells: Uint8Array}], metric) → Promise<recordJSON>: the
+// record([{site, cells: Uint8Array, direction}], metric) → Promise<recordJSON>: the
 // JSON of analysis.Record of the started analysis.
 func record(_ js.Value, args []js.Value) any {
 	type sweep struct {
-		site  string
-		cells []byte
+		site, dir string
+		cells     []byte
 	}
 	in := make([]sweep, args[0].Length())
 	for i := range in {
 		v := args[0].Index(i)
-		in[i] = sweep{v.Get("site").String(), bytesOf(v.Get("cells"))}
+		in[i] = sweep{site: v.Get("site").String(), cells: bytesOf(v.Get("cells"))}
+		if d := v.Get("direction"); d.Type() == js.TypeString {
+			in[i].dir = d.String()
+		}
 	}
 	metric := args[1].String()
 	return promise(KindInternal, func() (any, error) {
@@ -201,7 +211,7 @@ func record(_ js.Value, args []js.Value) any {
 			if err != nil {
 				return nil, err
 			}
-			sweeps = append(sweeps, SiteCells{Site: s.site, Cells: cells})
+			sweeps = append(sweeps, SiteCells{Site: s.site, Direction: s.dir, Cells: cells})
 		}
 		b, err := engine.Record(sweeps, metric)
 		if err != nil {
@@ -250,6 +260,52 @@ func lensTop1(_ js.Value, args []js.Value) any {
 			return nil, err
 		}
 		return toJSON(r)
+	})
+}
+
+// pairs(sourceJSON) → Promise<[SetPair] JSON>: a set's pairs read from
+// JSONL or generated (design.go's PairsSource), each checked; rejects with
+// kind "input" (field "pairs") when there are none.
+func pairs(_ js.Value, args []js.Value) any {
+	text := args[0].String()
+	return promise(KindInternal, func() (any, error) {
+		var src PairsSource
+		if err := json.Unmarshal([]byte(text), &src); err != nil {
+			return nil, err
+		}
+		ps, err := engine.Pairs(src)
+		if err != nil {
+			return nil, err
+		}
+		return toJSON(ps)
+	})
+}
+
+// runPair(jobJSON, optionsJSON, onRow(cells)) → Promise<RunResult JSON | "cancelled">:
+// one run of a set (design.go). cancel() stops it like a sweep.
+func runPair(_ js.Value, args []js.Value) any {
+	jobText, optText, onRow := args[0].String(), args[1].String(), args[2]
+	cancel()
+	ctx, stop := context.WithCancel(context.Background())
+	cancel = stop
+	return promise(KindInternal, func() (any, error) {
+		defer stop()
+		var job RunJob
+		var opt RunOptions
+		if err := json.Unmarshal([]byte(jobText), &job); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(optText), &opt); err != nil {
+			return nil, err
+		}
+		res, err := engine.RunPair(&yielding{Context: ctx}, job, opt, func(cells int) { onRow.Invoke(cells) })
+		if errors.Is(err, context.Canceled) {
+			return "cancelled", nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return toJSON(res)
 	})
 }
 

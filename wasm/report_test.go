@@ -63,7 +63,7 @@ func pageSweeps(t *testing.T, e *Engine, sites ...string) []SiteCells {
 		rows, cols := e.an.Session.Shape(s)
 		cells := make([]patch.Cell, rows*cols)
 		for r := range rows {
-			err := e.Sweep(context.Background(), name, false, []int{r}, func(row int, got []patch.Cell) {
+			err := e.Sweep(context.Background(), name, "denoise", false, []int{r}, func(row int, got []patch.Cell) {
 				back, err := DecodeCells(EncodeCells(got))
 				if err != nil {
 					t.Fatal(err)

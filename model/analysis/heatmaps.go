@@ -55,6 +55,9 @@ type SiteInfo struct {
 	ColTitle    string    `json:"col_title"`
 	ColLabels   []string  `json:"col_labels,omitempty"`
 	RowCost     []float64 `json:"row_cost"`
+	// Field and NoiseField are its JSON record fields (patch_*, noise_*).
+	Field      string `json:"field"`
+	NoiseField string `json:"noise_field"`
 }
 
 // SiteInfos is the site table for a model configuration.
@@ -63,7 +66,8 @@ func SiteInfos(cfg gpt2.Config) []SiteInfo {
 	for i, e := range patch.Table {
 		l := e.Layout(cfg, 0)
 		si := SiteInfo{Name: e.Name, Description: e.Description, Rows: l.Rows, RowTitle: l.RowTitle,
-			RowLabels: l.RowLabels, RowGroup: l.RowGroup, Columns: "positions", ColTitle: l.ColTitle}
+			RowLabels: l.RowLabels, RowGroup: l.RowGroup, Columns: "positions", ColTitle: l.ColTitle,
+			Field: e.Field, NoiseField: e.NoiseField}
 		if e.HeadColumns {
 			si.Columns, si.ColLabels = "heads", l.ColLabels
 		}
@@ -73,4 +77,27 @@ func SiteInfos(cfg gpt2.Config) []SiteInfo {
 		out[i] = si
 	}
 	return out
+}
+
+// Direction is a direction of patching as the page's selector offers it
+// (patch.Direction by name): a label, the one sentence that says what it
+// asks, and how to read a heatmap in it (with the views' help, written
+// for denoising).
+type Direction struct {
+	Name     string `json:"name"`
+	Label    string `json:"label"`
+	Question string `json:"question"`
+	Help     string `json:"help"`
+}
+
+// Directions are denoising (the default) and noising.
+var Directions = []Direction{
+	{Name: "denoise", Label: "denoise — clean activation into the corrupted run",
+		Question: `"Sufficient": is the clean activation enough to restore the clean answer?`,
+		Help:     `Denoising: each cell runs the corrupted text with one activation taken from the clean run. A cell that moves the metric to the clean run's value marks an activation sufficient to restore the clean answer.`},
+	{Name: "noise", Label: "noise — corrupted activation into the clean run",
+		Question: `"Necessary": does corrupting this activation break the clean answer?`,
+		Help: `Noising: each cell runs the clean text with one activation taken from the corrupted run (read "clean" for "corrupted" and back in the text below). The metrics keep their meaning: normalized is still 0 at the corrupted run and 1 at the clean run, so a cell near 1 (the clean run's value) is an activation that did not matter, and a cell that falls to the corrupted run's value is one the clean answer needs.
+
+Columns before the first token that differs equal the clean run here.`},
 }

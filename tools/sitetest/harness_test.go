@@ -214,10 +214,14 @@ type tab struct {
 	errors  []string
 }
 
+// tabLimit is how long a tab may live: 4 minutes (a hang, not a slow
+// machine), more for the heavy measurements.
+var tabLimit = 4 * time.Minute
+
 func newTab(t *testing.T, e *env) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(e.browser)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute) // a hang, not a slow machine
+	ctx, cancelTimeout := context.WithTimeout(ctx, tabLimit) // a hang, not a slow machine
 	tb := &tab{t: t, ctx: ctx, origin: e.srv.URL}
 	if err := chromedp.Do(ctx); err != nil { // open the tab
 		t.Fatal(err)

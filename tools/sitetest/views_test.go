@@ -31,6 +31,12 @@ type viewsGoldenCase struct {
 	LogitLensTop1Corrupted [][]int         `json:"logit_lens_top1_corrupted"`
 	DLAClean               dla             `json:"dla_clean"`
 	DLACorrupted           dla             `json:"dla_corrupted"`
+	// Noising: the clean run with one corrupted activation (design_test.go).
+	NoiseResidPost         [][]float64 `json:"noise_resid_post"`
+	NoiseEmbed             []float64   `json:"noise_embed"`
+	NoiseAttnOut           [][]float64 `json:"noise_attn_out"`
+	NoiseMLPOut            [][]float64 `json:"noise_mlp_out"`
+	NoiseHeadZAllPositions [][]float64 `json:"noise_head_z_all_positions"`
 }
 
 type dla struct {
