@@ -15,7 +15,8 @@ import (
 )
 
 const checkAbout = `
-Runs the assignment's published example on the model — "Michelle Jones was a
+Runs the published example (the course assignment's, with GPT-2 small's
+numbers) on the model — "Michelle Jones was a
 top-notch student. Michelle" against "Michelle Smith …", targets " Jones" and
 " Smith" — and compares it with the published GPT-2 small numbers: the 20 most
 probable next tokens in the published order, each probability within 5e-4 of

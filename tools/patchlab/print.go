@@ -27,10 +27,10 @@ func printRuns(w io.Writer, tok *bpe.Tokenizer, a *analysis.Analysis) {
 
 func lastText(ts []analysis.Token) string { return ts[len(ts)-1].Text }
 
-// printTop prints a probability table as the assignment does, as an aligned
-// Markdown table.
+// printTop prints a probability table (rank, token index, token,
+// probability) as an aligned Markdown table.
 func printTop(w io.Writer, tok *bpe.Tokenizer, probs []patch.Prob) {
-	rows := [][]string{{"Position", "Token index", "Token", "Probability"}}
+	rows := [][]string{{"Rank", "Token index", "Token", "Probability"}}
 	for i, p := range probs {
 		rows = append(rows, []string{fmt.Sprint(i + 1), fmt.Sprint(p.ID), cellText(tok.DecodeToken(p.ID)), fmt.Sprintf("%.4f", p.P)})
 	}

@@ -92,7 +92,7 @@ func TestSweepPrints(t *testing.T) {
 	for _, want := range []string{
 		"Michelle/ Jones/ was/ a/ top/-/not/ch/ student/./ Michelle",
 		"Michelle/ Smith/ was/ a/ top/-/not/ch/ student/./ Michelle",
-		"| Position | Token index | Token ", "| 1        | 233         |",
+		"| Rank | Token index | Token ", "| 1    | 233         |",
 		"resid_post (logit_diff)", "embed  -8.5353",
 	} {
 		if !strings.Contains(out, want) {

@@ -13,7 +13,7 @@ import (
 
 func runTokenize(ctx context.Context, std *stdio, args []string) error {
 	f := newFlags("tokenize", "[-json] [-file F | TEXT]", `
-Shows how GPT-2's tokenizer splits TEXT, as the assignment prints it:
+Shows how GPT-2's tokenizer splits TEXT: the ids, then the tokens:
 
   Input: Michelle Jones was a top-notch student. Michelle
   Tokenized input: [48736 5437 373 257 1353 12 1662 354 3710 13 16738]

@@ -44,7 +44,7 @@ func TestTop(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	table := lines[len(lines)-5:]
-	if table[0] != "| Position | Token index | Token       | Probability |" || !strings.HasPrefix(table[2], "| 1        | 233         | ") {
+	if table[0] != "| Rank | Token index | Token       | Probability |" || !strings.HasPrefix(table[2], "| 1    | 233         | ") {
 		t.Errorf("table:\n%s", strings.Join(table, "\n"))
 	}
 	for _, l := range table {

@@ -12,8 +12,7 @@ import (
 func runTop(ctx context.Context, std *stdio, args []string) error {
 	f := newFlags("top", "[-model M] [-k 20] TEXT", `
 Runs TEXT through the model and prints the k most probable next tokens after
-its last position, as the assignment's table: position, token index, token
-and probability (a Markdown table, ready to paste into a report).`)
+its last position as a table: rank, token index, token and probability (a Markdown table, ready to paste into a report).`)
 	model := f.String("model", "", modelFlagUsage)
 	k := f.Int("k", analysis.TopK, "the number of tokens to show")
 	pos, err := f.parse(args, std.out)
