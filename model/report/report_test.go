@@ -184,7 +184,7 @@ func TestMarkdownTables(t *testing.T) {
 		r := k.Record
 		for i, want := range [][]analysis.TopEntry{r.CleanTop20, r.CorruptedTop20} {
 			tab := tabs[i]
-			if strings.Join(tab.head, ",") != "Position,Token index,Token,Probability" || len(tab.rows) != len(want) {
+			if strings.Join(tab.head, ",") != "Rank,Token index,Token,Probability" || len(tab.rows) != len(want) {
 				t.Errorf("top table %d: head %q, %d rows", i, tab.head, len(tab.rows))
 				continue
 			}

@@ -31,7 +31,7 @@ func (k Kit) tables(st style) []table {
 			title: st.text(fmt.Sprintf("%s run: the %d most probable next tokens after ", run, len(entries))) + st.quote(text) +
 				st.text(" (after its last token, ") + st.token(last(toks)) + st.text(")"),
 			label: label,
-			head:  []string{"Position", "Token index", "Token", "Probability"},
+			head:  []string{"Rank", "Token index", "Token", "Probability"},
 			align: "rrlr",
 		}
 		for i, e := range entries {
