@@ -16,6 +16,10 @@
 // every worker busy on its own pair, hold one pair's activations per
 // worker whatever the set's size (memory flat in the number of pairs),
 // and the first averaged heatmap comes once the first pair is swept.
+//
+// Why one file of ~560 lines: the scheduler, the running means and the
+// averaged view share the set run's state; split, each would reach into
+// the others'.
 
 import { $, el, seconds, setStatus, visible } from "./dom.js";
 import { METRICS } from "./metrics.js";

@@ -7,6 +7,10 @@
 // top MLP neurons with their estimate and, on request, their exact value.
 // Owns: the estimates of the texts last run, the method chosen, the cells
 // hovered and focused, what is drawn, the panel's elements.
+//
+// Why one file of ~500 lines: its three drawings (two heatmaps and the
+// scatter) share one hover, focus and export state; split, each part would
+// need the others' internals.
 
 import { el } from "../dom.js";
 import { save, slug, csv } from "../export.js";
