@@ -25,7 +25,7 @@ func TestConvertAndLoad(t *testing.T) {
 	for _, m := range []string{dir, filepath.Join(dir, "manifest.json")} {
 		code, out, errs := patchlab(t, "top", "-model", m, "-k", "1", michelle)
 		// int8 weights: the top token is the F32 model's, the probability close.
-		if code != 0 || !strings.Contains(out, "| 1        | 233         |") {
+		if code != 0 || !strings.Contains(out, "| 1    | 233         |") {
 			t.Errorf("top -model %s: status %d, %q, %q", m, code, out, errs)
 		}
 	}
@@ -51,7 +51,7 @@ func TestFetch(t *testing.T) {
 		}
 	}
 	t.Setenv("PATCHLAB_WEIGHTS", dir)
-	if code, out, errs := patchlab(t, "top", "-k", "1", michelle); code != 0 || !strings.Contains(out, "| 1        | 233         |") {
+	if code, out, errs := patchlab(t, "top", "-k", "1", michelle); code != 0 || !strings.Contains(out, "| 1    | 233         |") {
 		t.Errorf("top with the fetched model: status %d, %q, %q", code, out, errs)
 	}
 	// Up to date (default URL): nothing is fetched, so no network is needed.

@@ -116,7 +116,7 @@ func TestDefaultModel(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if code, out, errs := patchlab(t, "top", "-k", "1", michelle); code != 0 || !strings.Contains(out, "| 1        | 233 ") {
+	if code, out, errs := patchlab(t, "top", "-k", "1", michelle); code != 0 || !strings.Contains(out, "| 1    | 233 ") {
 		t.Errorf("status %d, output %q, stderr %q", code, out, errs)
 	}
 }
