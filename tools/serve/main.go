@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/patchlab/patchlab/tools/serve/web"
@@ -54,6 +55,9 @@ func main() {
 		log.Printf("note: %s/weights/manifest.json is missing: the page will offer to open a model.safetensors", *dir)
 	}
 	ln, err := net.Listen("tcp", *addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		log.Fatalf("%s is in use (another server, or patchlab already running?): choose another with ADDR=127.0.0.1:8081 ./build.sh serve (or -addr)", *addr)
+	}
 	if err != nil {
 		log.Fatal(err)
 	}
