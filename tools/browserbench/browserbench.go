@@ -166,6 +166,15 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 			best = tm
 		}
 	}
+	looks, err := eval[struct {
+		SIMD                                 bool
+		ViewsMs, LensTop1Ms, ATPMs, ATPEngMs float64
+	}](bctx, lookScript)
+	if err != nil {
+		return nil, fmt.Errorf("the views: %w", err)
+	}
+	logf("views (attention, DLA, lens metric) drawn %.0f ms after opening; every lens top-1 token after %.1f s; attribution-patching estimates %.0f ms (%.0f ms in the engine)",
+		looks.ViewsMs, looks.LensTop1Ms/1000, looks.ATPMs, looks.ATPEngMs)
 	mem, err := eval[[]struct{ Wasm float64 }](bctx, `patchlab.memory()`)
 	if err != nil {
 		return nil, err
@@ -175,21 +184,50 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 		heap = max(heap, m.Wasm)
 	}
 	return map[string]any{
-		"engine":            "wasm-chromium",
-		"model":             "small-random",
-		"weights":           fmt.Sprintf("q%d", opts.Bits),
-		"tokens":            opts.Tokens,
-		"workers":           status.Workers.Ready,
-		"runs":              opts.Runs,
-		"cells":             best.Cells,
-		"sweep_seconds":     round(best.SweepSeconds),
-		"first_row_seconds": round(best.FirstRowSeconds),
-		"load_seconds":      round(load),
-		"wasm_bytes":        rep.WasmBytes,
-		"wasm_gzip_bytes":   rep.WasmGzipBytes,
-		"wasm_heap_mb":      round(heap),
+		"engine":               "wasm-chromium",
+		"model":                "small-random",
+		"weights":              fmt.Sprintf("q%d", opts.Bits),
+		"tokens":               opts.Tokens,
+		"workers":              status.Workers.Ready,
+		"runs":                 opts.Runs,
+		"cells":                best.Cells,
+		"sweep_seconds":        round(best.SweepSeconds),
+		"first_row_seconds":    round(best.FirstRowSeconds),
+		"load_seconds":         round(load),
+		"wasm_bytes":           rep.WasmBytes,
+		"wasm_gzip_bytes":      rep.WasmGzipBytes,
+		"wasm_heap_mb":         round(heap),
+		"simd":                 looks.SIMD,
+		"simd_wasm_bytes":      rep.SIMDWasmBytes,
+		"simd_wasm_gzip_bytes": rep.SIMDWasmGzipBytes,
+		// The views beside the heatmap, on the clean run of the texts swept.
+		"views_seconds":     round(looks.ViewsMs / 1000),
+		"lens_top1_seconds": round(looks.LensTop1Ms / 1000),
+		"atp_seconds":       round(looks.ATPMs / 1000),
 	}, nil
 }
+
+// lookScript opens the views beside the heatmap on the runs just swept, as
+// a user would, and times them: attention, DLA and the lens metric drawn;
+// every top-1 token of the lens; the attribution-patching estimates. It
+// also says which engine build the page chose.
+const lookScript = `(async () => {
+	const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
+	const until = async (f) => { while (!f()) await new Promise((r) => setTimeout(r, 5)); };
+	const simd = (await import("./wasmbuild.js")).wasmURL() === "patchlab-simd.wasm";
+	const t0 = performance.now();
+	patchlab.look("attention", "clean");
+	await until(() => patchlab.inspected("clean"));
+	for (const v of ["dla", "lens"]) patchlab.look(v, "clean");
+	await frame();
+	const viewsMs = performance.now() - t0;
+	await until(() => { const v = patchlab.inspected("clean"); return v.top1 && v.top1.every((r) => r); });
+	const lensTop1Ms = performance.now() - t0;
+	patchlab.look("atp");
+	await until(() => patchlab.atp());
+	const a = patchlab.atp();
+	return { simd, viewsMs, lensTop1Ms, atpMs: a.estimateMs, atpEngMs: 1000 * a.engineSeconds };
+})()`
 
 func round(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
 
