@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/patchlab/patchlab/model/analysis"
 )
 
 // errHelpShown is returned when -h printed a command's help: exit 0.
@@ -77,4 +79,17 @@ func (f *flags) wantArgs(pos []string, n int, what string) error {
 		return inputf("want %s, got %d argument(s) (see patchlab %s -h)", what, len(pos), f.Name())
 	}
 	return nil
+}
+
+// requestFlags are the texts and targets of an analysis (sweep, inspect).
+func requestFlags(f *flags, req *analysis.Request) {
+	f.StringVar(&req.Clean, "clean", "", "the clean `text`")
+	f.StringVar(&req.Corrupted, "corrupted", "", "the corrupted `text`, with as many tokens as the clean one")
+	f.StringVar(&req.CleanTarget, "clean-target", "", "the clean run's expected next `token`, with its leading space (\" Jones\")")
+	f.StringVar(&req.CorruptedTarget, "corrupted-target", "", "the corrupted run's expected next `token` (\" Smith\")")
+}
+
+// bitsFlag is -bits: quantise a float32 model in memory (withBits).
+func bitsFlag(f *flags, bits *int) {
+	f.IntVar(bits, "bits", 0, "quantise an F32 model in memory first as the web format would with `N`-bit codes (9…16), to compare; a web-format model already is")
 }

@@ -76,16 +76,13 @@ func runInspect(ctx context.Context, std *stdio, args []string) error {
 	f := newFlags("inspect", "[-model M] -clean TEXT -corrupted TEXT -clean-target TOKEN -corrupted-target TOKEN [-json F] [-csv F] [-png F] [-svg F] [-pdf F] [-bits N]", inspectAbout)
 	var o inspectFlags
 	f.StringVar(&o.model, "model", "", modelFlagUsage)
-	f.StringVar(&o.req.Clean, "clean", "", "the clean `text`")
-	f.StringVar(&o.req.Corrupted, "corrupted", "", "the corrupted `text`, with as many tokens as the clean one")
-	f.StringVar(&o.req.CleanTarget, "clean-target", "", "the clean run's expected next `token`, with its leading space (\" Jones\")")
-	f.StringVar(&o.req.CorruptedTarget, "corrupted-target", "", "the corrupted run's expected next `token` (\" Smith\")")
+	requestFlags(f, &o.req)
 	f.StringVar(&o.json, "json", "", "write the views as JSON to `F`")
 	f.StringVar(&o.csv, "csv", "", "write the tables as CSV, one file per table named after `F`")
 	f.StringVar(&o.png, "png", "", "write the figures as PNG, one file per figure named after `F`")
 	f.StringVar(&o.svg, "svg", "", "write the figures as SVG, one file per figure named after `F`")
 	f.StringVar(&o.pdf, "pdf", "", "write the figures as PDF, one file per figure named after `F`")
-	f.IntVar(&o.bits, "bits", 0, "quantise an F32 model in memory first as the web format would with `N`-bit codes (9…16), to compare; a web-format model already is")
+	bitsFlag(f, &o.bits)
 	pos, err := f.parse(args, std.out)
 	if err != nil {
 		return err
