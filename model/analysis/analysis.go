@@ -30,6 +30,27 @@ func Tokenize(tok *bpe.Tokenizer, text string) []Token {
 	return out
 }
 
+// OneLine shows control characters as escapes (\n, \t, \x00…), so that a
+// token or text prints on one line of a table or a terminal.
+func OneLine(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
 // Join shows tokens as the assignment does: Michelle/ Jones/ was/ …
 func Join(ts []Token) string {
 	parts := make([]string, len(ts))

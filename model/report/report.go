@@ -79,19 +79,19 @@ type style struct {
 var (
 	plain = style{
 		text:  func(s string) string { return s },
-		quote: func(s string) string { return "“" + controls(s) + "”" },
+		quote: func(s string) string { return "“" + analysis.OneLine(s) + "”" },
 		token: func(s string) string { return "“" + visible(s) + "”" },
 		bold:  func(s string) string { return s },
 	}
 	markdown = style{
 		text:  escapeMarkdown,
-		quote: func(s string) string { return "“" + escapeMarkdown(controls(s)) + "”" },
+		quote: func(s string) string { return "“" + escapeMarkdown(analysis.OneLine(s)) + "”" },
 		token: func(s string) string { return escapeMarkdown(visible(s)) },
 		bold:  func(s string) string { return "**" + s + "**" },
 	}
 	latex = style{
 		text:  escapeLaTeX,
-		quote: func(s string) string { return "``" + escapeLaTeX(controls(s)) + "''" },
+		quote: func(s string) string { return "``" + escapeLaTeX(analysis.OneLine(s)) + "''" },
 		token: func(s string) string { return `\texttt{` + latexToken(s) + `}` },
 		bold:  func(s string) string { return `\textbf{` + s + `}` },
 	}
@@ -149,24 +149,5 @@ func capitalise(s string) string {
 
 // visible shows a token's spaces as ␣ and its control characters as
 // escapes (\n, \t, \x00).
-func visible(s string) string { return strings.ReplaceAll(controls(s), " ", "␣") }
+func visible(s string) string { return strings.ReplaceAll(analysis.OneLine(s), " ", "␣") }
 
-// controls shows control characters as escapes, so that s prints on one line.
-func controls(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}

@@ -174,7 +174,7 @@ func (r *atpRun) compare(w io.Writer, a *analysis.Analysis, sites []patch.Site, 
 		r.cmp[v.name] = c
 		fmt.Fprintf(w, "  %s: correlation %.4f over %d cells; worst:", v.name, c.Corr, c.N)
 		for _, m := range c.Worst {
-			fmt.Fprintf(w, " [%s, %s] estimate %.3f exact %.3f;", v.rowLabels[m.Row], oneLine(v.colLabels[m.Col]), m.Estimate, m.Exact)
+			fmt.Fprintf(w, " [%s, %s] estimate %.3f exact %.3f;", v.rowLabels[m.Row], analysis.OneLine(v.colLabels[m.Col]), m.Estimate, m.Exact)
 		}
 		fmt.Fprintln(w)
 	}
@@ -306,7 +306,7 @@ func (sc scatter) draw(dc draw.Canvas) {
 		pt := plotter.XY{X: m.Exact, Y: m.Estimate}
 		worst.XYs = append(worst.XYs, pt)
 		wp = append(wp, pt)
-		label := fmt.Sprintf("%s, %s", sc.exact.rowLabels[m.Row], oneLine(sc.exact.colLabels[m.Col]))
+		label := fmt.Sprintf("%s, %s", sc.exact.rowLabels[m.Row], analysis.OneLine(sc.exact.colLabels[m.Col]))
 		if m.Exact > (lo+hi)/2 {
 			label += "    " // right-aligned: clear of the point
 		}

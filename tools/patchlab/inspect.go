@@ -278,7 +278,7 @@ func (in *inspection) print(w io.Writer) {
 		v := in.lensView(r)
 		fmt.Fprintf(w, "Logit lens, %s run: %s read after each layer (rows) at each position (columns):\n", r.name, in.metric())
 		for c, l := range v.colLabels {
-			fmt.Fprintf(w, "  %3d: %s\n", c, oneLine(l))
+			fmt.Fprintf(w, "  %3d: %s\n", c, analysis.OneLine(l))
 		}
 		printMatrix(w, v)
 		fmt.Fprintf(w, "Logit lens, %s run: the top-1 token of each cell:\n", r.name)

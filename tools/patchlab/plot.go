@@ -16,6 +16,8 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgpdf"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/patchlab/patchlab/model/analysis"
 )
 
 // Figure size (report-sized) and PNG resolution.
@@ -310,7 +312,7 @@ func luminance(c color.Color) float64 {
 func drawable(sty text.Style, s string) string {
 	face := font.DefaultCache.Lookup(sty.Font, sty.Font.Size)
 	var b strings.Builder
-	for _, r := range oneLine(s) {
+	for _, r := range analysis.OneLine(s) {
 		if idx, err := face.Face.GlyphIndex(nil, r); err != nil || idx == 0 {
 			r = '?'
 		}

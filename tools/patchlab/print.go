@@ -14,8 +14,8 @@ import (
 // printRuns prints both tokenizations, the targets and both top-20 tables.
 func printRuns(w io.Writer, tok *bpe.Tokenizer, a *analysis.Analysis) {
 	s := a.Session
-	fmt.Fprintf(w, "Clean:     %s\n  %d tokens: %s\n", oneLine(a.Clean), len(a.CleanTokens), oneLine(analysis.Join(a.CleanTokens)))
-	fmt.Fprintf(w, "Corrupted: %s\n  %d tokens: %s\n", oneLine(a.Corrupted), len(a.CorruptedTokens), oneLine(analysis.Join(a.CorruptedTokens)))
+	fmt.Fprintf(w, "Clean:     %s\n  %d tokens: %s\n", analysis.OneLine(a.Clean), len(a.CleanTokens), analysis.OneLine(analysis.Join(a.CleanTokens)))
+	fmt.Fprintf(w, "Corrupted: %s\n  %d tokens: %s\n", analysis.OneLine(a.Corrupted), len(a.CorruptedTokens), analysis.OneLine(analysis.Join(a.CorruptedTokens)))
 	fmt.Fprintf(w, "Targets: clean %q (%d), corrupted %q (%d)\n", a.CleanTarget, a.CleanTargetID, a.CorruptedTarget, a.CorruptedTargetID)
 	diff := fmt.Sprintf("logit(%q) − logit(%q)", a.CorruptedTarget, a.CleanTarget)
 	fmt.Fprintf(w, "\nClean run, next token after %q (%s = %.4f):\n", lastText(a.CleanTokens), diff, s.CleanBase.Diff())
@@ -59,33 +59,13 @@ func printTop(w io.Writer, tok *bpe.Tokenizer, probs []patch.Prob) {
 }
 
 // cellText makes a token printable in one cell of a Markdown table.
-func cellText(s string) string { return strings.ReplaceAll(oneLine(s), "|", `\|`) }
-
-// oneLine escapes control characters (\n, \t, \x00…) so that s prints on one line.
-func oneLine(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
+func cellText(s string) string { return strings.ReplaceAll(analysis.OneLine(s), "|", `\|`) }
 
 // printView prints a view's values as an aligned text table.
 func printView(w io.Writer, v view, met patch.Metric) {
 	fmt.Fprintf(w, "%s (%s), rows: %s, columns: %s\n", v.name, met, v.rowTitle, v.colTitle)
 	for c, l := range v.colLabels {
-		fmt.Fprintf(w, "  %3d: %s\n", c, oneLine(l))
+		fmt.Fprintf(w, "  %3d: %s\n", c, analysis.OneLine(l))
 	}
 	width := 0
 	for _, l := range v.rowLabels {

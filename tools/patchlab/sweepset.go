@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/patchlab/patchlab/model/analysis"
 	"github.com/patchlab/patchlab/model/bpe"
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/patch"
@@ -221,7 +222,7 @@ func (o *sweepFlags) runSet(ctx context.Context, std *stdio, m *gpt2.Model, tok 
 		return inputf("no pair could run (see the reasons above): fix the pairs")
 	}
 	if len(pairs) == 1 {
-		fmt.Fprintf(std.out, "Clean: %s\n", oneLine(pairs[0].Clean))
+		fmt.Fprintf(std.out, "Clean: %s\n", analysis.OneLine(pairs[0].Clean))
 	}
 	clean, cleanSD, corr, corrSD := set.Baselines()
 	fmt.Fprintf(std.out, "%d of %d pairs ran, %d runs (%s, %s corruption); logit difference: clean %.4f ± %.4f, corrupted %.4f ± %.4f (mean ± standard deviation over runs)\n",
