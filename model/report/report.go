@@ -150,4 +150,3 @@ func capitalise(s string) string {
 // visible shows a token's spaces as ␣ and its control characters as
 // escapes (\n, \t, \x00).
 func visible(s string) string { return strings.ReplaceAll(analysis.OneLine(s), " ", "␣") }
-
