@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/patchlab/patchlab/model/analysis"
+	"github.com/patchlab/patchlab/model/webfmt"
 )
 
 // errHelpShown is returned when -h printed a command's help: exit 0.
@@ -92,4 +94,31 @@ func requestFlags(f *flags, req *analysis.Request) {
 // bitsFlag is -bits: quantise a float32 model in memory (withBits).
 func bitsFlag(f *flags, bits *int) {
 	f.IntVar(bits, "bits", 0, "quantise an F32 model in memory first as the web format would with `N`-bit codes (9…16), to compare; a web-format model already is")
+}
+
+// checkRequest checks what requestFlags and bitsFlag read, before anything
+// is loaded: the flags cmd needs (what says why), valid UTF-8, the width.
+func checkRequest(f *flags, req analysis.Request, bits int, needs []string, what, cmd string) error {
+	set := map[string]bool{}
+	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	var missing []string
+	for _, name := range needs {
+		if !set[name] {
+			missing = append(missing, "-"+name)
+		}
+	}
+	if len(missing) > 0 {
+		return inputf("missing %s: %s (see patchlab %s -h)", strings.Join(missing, ", "), what, cmd)
+	}
+	for _, t := range []struct{ name, s string }{{"clean text", req.Clean}, {"corrupted text", req.Corrupted}, {"clean target", req.CleanTarget}, {"corrupted target", req.CorruptedTarget}} {
+		if !utf8.ValidString(t.s) {
+			return inputf("the %s is not valid UTF-8", t.name)
+		}
+	}
+	if bits != 0 {
+		if err := webfmt.CheckBits(bits); err != nil {
+			return inputf("-bits %d: %v, or leave it out to run the model as loaded", bits, err)
+		}
+	}
+	return nil
 }

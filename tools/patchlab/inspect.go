@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/csv"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -15,7 +14,6 @@ import (
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/inspect"
 	"github.com/patchlab/patchlab/model/patch"
-	"github.com/patchlab/patchlab/model/webfmt"
 )
 
 const inspectAbout = `
@@ -117,28 +115,8 @@ func runInspect(ctx context.Context, std *stdio, args []string) error {
 
 // check validates the flags before anything is loaded.
 func (o *inspectFlags) check(f *flags) error {
-	set := map[string]bool{}
-	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
-	var missing []string
-	for _, name := range []string{"clean", "corrupted", "clean-target", "corrupted-target"} {
-		if !set[name] {
-			missing = append(missing, "-"+name)
-		}
-	}
-	if len(missing) > 0 {
-		return inputf("missing %s: inspect needs -clean, -corrupted, -clean-target and -corrupted-target (see patchlab inspect -h)", strings.Join(missing, ", "))
-	}
-	for _, t := range []struct{ name, s string }{{"clean text", o.req.Clean}, {"corrupted text", o.req.Corrupted}, {"clean target", o.req.CleanTarget}, {"corrupted target", o.req.CorruptedTarget}} {
-		if !utf8.ValidString(t.s) {
-			return inputf("the %s is not valid UTF-8", t.name)
-		}
-	}
-	if o.bits != 0 {
-		if err := webfmt.CheckBits(o.bits); err != nil {
-			return inputf("-bits %d: %v, or leave it out to run the model as loaded", o.bits, err)
-		}
-	}
-	return nil
+	return checkRequest(f, o.req, o.bits, []string{"clean", "corrupted", "clean-target", "corrupted-target"},
+		"inspect needs -clean, -corrupted, -clean-target and -corrupted-target", "inspect")
 }
 
 // inspectRuns computes every view of both runs; the lens's top-1 tokens,

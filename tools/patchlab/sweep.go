@@ -2,17 +2,14 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/patchlab/patchlab/model/analysis"
 	"github.com/patchlab/patchlab/model/bpe"
 	"github.com/patchlab/patchlab/model/patch"
-	"github.com/patchlab/patchlab/model/webfmt"
 )
 
 // sweepAbout is sweep's help, with the site table's sites.
@@ -157,27 +154,9 @@ func runSweep(ctx context.Context, std *stdio, args []string) error {
 
 // check validates the flags before anything is loaded.
 func (o *sweepFlags) check(f *flags) error {
-	set := map[string]bool{}
-	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
-	var missing []string
 	needs, what := o.design.needs()
-	for _, name := range needs {
-		if !set[name] {
-			missing = append(missing, "-"+name)
-		}
-	}
-	if len(missing) > 0 {
-		return inputf("missing %s: %s (see patchlab sweep -h)", strings.Join(missing, ", "), what)
-	}
-	for _, t := range []struct{ name, s string }{{"clean text", o.req.Clean}, {"corrupted text", o.req.Corrupted}, {"clean target", o.req.CleanTarget}, {"corrupted target", o.req.CorruptedTarget}} {
-		if !utf8.ValidString(t.s) {
-			return inputf("the %s is not valid UTF-8", t.name)
-		}
-	}
-	if o.bits != 0 {
-		if err := webfmt.CheckBits(o.bits); err != nil {
-			return inputf("-bits %d: %v, or leave it out to run the model as loaded", o.bits, err)
-		}
+	if err := checkRequest(f, o.req, o.bits, needs, what, "sweep"); err != nil {
+		return err
 	}
 	var err error
 	if o.siteList, err = parseSites(o.sites); err != nil {
