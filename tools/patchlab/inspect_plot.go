@@ -123,23 +123,7 @@ func (in *inspection) drawDLA(dc draw.Canvas, r runViews, text string) {
 
 	right := body
 	right.Min.X = split + 0.15*vg.Inch
-	heads := figure{view: in.headsView(r), barLabel: "per head"}
-	hl := 0.0
-	for _, row := range heads.vals {
-		for _, v := range row {
-			hl = max(hl, math.Abs(v))
-		}
-	}
-	if hl == 0 {
-		hl = 1
-	}
-	const barWidth = 0.9 * vg.Inch
-	hp := heatmapPlot(heads)
-	hp.Add(&cells{fig: heads, limit: hl})
-	grid := draw.Crop(right, 0, -barWidth, 0, 0)
-	hp.Draw(grid)
-	da := hp.DataCanvas(grid)
-	drawColorBar(right, vg.Rectangle{Min: vg.Point{X: grid.Max.X + 0.15*vg.Inch, Y: da.Min.Y}, Max: vg.Point{X: grid.Max.X + 0.3*vg.Inch, Y: da.Max.Y}}, hl, "heads' contributions")
+	drawHeatmap(right, figure{view: in.headsView(r), barLabel: "heads' contributions"}, 0.9*vg.Inch, 0.15*vg.Inch)
 }
 
 // hbars draws one horizontal bar per value, row i at y = −i, coloured on the

@@ -104,7 +104,14 @@ func drawFigure(dc draw.Canvas, fig figure) {
 	dc.FillText(ts, vg.Point{X: dc.Center().X, Y: dc.Max.Y - pad}, title)
 	body := draw.Crop(dc, pad, -pad, pad, -(2*pad + ts.Height(title)))
 
-	// Heatmap.
+	drawHeatmap(body, fig, 1.15*vg.Inch, 0.2*vg.Inch)
+}
+
+// drawHeatmap draws fig's cells into c, on a scale centred at 0 reaching
+// the largest |value|, with the colour bar beside the data area and as tall
+// as it: barRoom is the width the bar and its labels take, bar its gap from
+// the grid and its own width.
+func drawHeatmap(c draw.Canvas, fig figure, barRoom, bar vg.Length) {
 	limit := 0.0
 	for _, row := range fig.vals {
 		for _, v := range row {
@@ -116,16 +123,12 @@ func drawFigure(dc draw.Canvas, fig figure) {
 	if limit == 0 {
 		limit = 1
 	}
-	const barWidth = 1.15 * vg.Inch
 	p := heatmapPlot(fig)
 	p.Add(&cells{fig: fig, limit: limit})
-	main := draw.Crop(body, 0, -barWidth, 0, 0)
-	p.Draw(main)
-
-	// Colour bar beside the data area, as tall as it.
-	da := p.DataCanvas(main)
-	bar := vg.Rectangle{Min: vg.Point{X: main.Max.X + 0.2*vg.Inch, Y: da.Min.Y}, Max: vg.Point{X: main.Max.X + 0.4*vg.Inch, Y: da.Max.Y}}
-	drawColorBar(body, bar, limit, fig.barLabel)
+	grid := draw.Crop(c, 0, -barRoom, 0, 0)
+	p.Draw(grid)
+	da := p.DataCanvas(grid)
+	drawColorBar(c, vg.Rectangle{Min: vg.Point{X: grid.Max.X + bar, Y: da.Min.Y}, Max: vg.Point{X: grid.Max.X + 2*bar, Y: da.Max.Y}}, limit, fig.barLabel)
 }
 
 // heatmapPlot sets up the axes: one unit per cell, rows downwards.
