@@ -14,30 +14,12 @@ import (
 // straight into the residual stream; likewise AttnOut[l] is the gradient of
 // the residual after attention.
 type Grad struct {
-	T                         int
-	Embed                     []float32
-	Resid, AttnOut, MLPOut, Z [][]float32
+	T int
+	Sites
 	// Neurons is the gradient with respect to each MLP neuron after GELU,
 	// [L][T][4·Width]; NeuronActs are the run's own neuron values there,
 	// which the Trace does not keep and Backward computes on the way.
 	Neurons, NeuronActs [][]float32
-}
-
-// Act is the gradient at a site, [T][Width].
-func (g *Grad) Act(s Site) []float32 {
-	switch s.Kind {
-	case Embed:
-		return g.Embed
-	case ResidPost:
-		return g.Resid[s.Layer]
-	case AttnOut:
-		return g.AttnOut[s.Layer]
-	case MLPOut:
-		return g.MLPOut[s.Layer]
-	case Z:
-		return g.Z[s.Layer]
-	}
-	panic("gpt2: unknown site kind")
 }
 
 // Bytes is the memory the gradients and neuron values hold.
@@ -96,7 +78,7 @@ func (m *Model) Backward(tr *Trace, targets []int, weights []float32) (*Grad, er
 }
 
 func newGrad(layers, t, c int) *Grad {
-	g := &Grad{T: t, Embed: make([]float32, t*c)}
+	g := &Grad{T: t, Sites: Sites{Embed: make([]float32, t*c)}}
 	for _, p := range []*[][]float32{&g.Resid, &g.AttnOut, &g.Z, &g.Neurons, &g.NeuronActs} {
 		*p = make([][]float32, layers)
 	}

@@ -9,13 +9,20 @@ import (
 // every site and every layer's keys and values. A Trace is a copy: later
 // runs cannot change it.
 type Trace struct {
-	T                               int
-	Embed                           []float32   // (T, C)
-	Resid, AttnOut, MLPOut, Z, K, V [][]float32 // [Layers](T, C)
+	T int
+	Sites
+	K, V [][]float32 // [Layers](T, C)
+}
+
+// Sites holds one [T][Width] vector per position at every site of a run:
+// its activations (Trace) or their gradients (Grad).
+type Sites struct {
+	Embed                     []float32   // (T, C)
+	Resid, AttnOut, MLPOut, Z [][]float32 // [Layers](T, C)
 }
 
 func newTrace(layers, t, c int) *Trace {
-	tr := &Trace{T: t, Embed: make([]float32, t*c)}
+	tr := &Trace{T: t, Sites: Sites{Embed: make([]float32, t*c)}}
 	for _, p := range []*[][]float32{&tr.Resid, &tr.AttnOut, &tr.MLPOut, &tr.Z, &tr.K, &tr.V} {
 		*p = make([][]float32, layers)
 		for l := range *p {
@@ -25,19 +32,19 @@ func newTrace(layers, t, c int) *Trace {
 	return tr
 }
 
-// Act is the recorded activation at a site, (T, C).
-func (tr *Trace) Act(s Site) []float32 {
+// Act is the vector at a site: the activation (Trace) or its gradient (Grad), (T, C).
+func (ss *Sites) Act(s Site) []float32 {
 	switch s.Kind {
 	case Embed:
-		return tr.Embed
+		return ss.Embed
 	case ResidPost:
-		return tr.Resid[s.Layer]
+		return ss.Resid[s.Layer]
 	case AttnOut:
-		return tr.AttnOut[s.Layer]
+		return ss.AttnOut[s.Layer]
 	case MLPOut:
-		return tr.MLPOut[s.Layer]
+		return ss.MLPOut[s.Layer]
 	case Z:
-		return tr.Z[s.Layer]
+		return ss.Z[s.Layer]
 	}
 	panic("gpt2: unknown site kind")
 }
