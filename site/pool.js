@@ -7,9 +7,9 @@
 // Owns: its workers, the requests waiting for an answer, the run in
 // progress (its queue of rows), the model's source (to load it in a
 // replacement worker) and the record of replaced workers.
-// About 500 lines (with the views' and sets' messages): one state machine (workers, requests, the run's queue,
-// replacing the lost) whose parts change together; split, they would share
-// all of it.
+// About 500 lines (with the views' and the sets' messages): one state
+// machine (workers, requests, the run's queue, replacing the lost) whose
+// parts change together; split, they would share all of it.
 
 import { EngineError } from "./errors.js";
 
