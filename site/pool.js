@@ -158,17 +158,24 @@ export class Pool {
 	}
 
 	// load loads the model in worker 0 (which fills the cache), then in the
-	// others, count of them in all. Resolves with worker 0's "loaded" message.
-	async load(source, count) {
+	// others, count of them in all; in all at once when together (nothing
+	// to download: the weights are in this browser's cache, in memory or a
+	// file). Resolves with worker 0's "loaded" message.
+	async load(source, count, together = false) {
 		this.source = source;
 		this.target = count;
-		const first = await this.loadWorker(this.workers[0]);
+		const others = () => {
+			for (let i = 1; i < count; i++) {
+				const w = new PoolWorker(this, i);
+				this.workers.push(w);
+				this.loadWorker(w).catch((e) => this.events.onNote(`Worker ${i + 1} could not load the model (${e.message}); going on with fewer.`));
+			}
+		};
+		const loading = this.loadWorker(this.workers[0]);
+		if (together) others();
+		const first = await loading;
 		this.info = first.info;
-		for (let i = 1; i < count; i++) {
-			const w = new PoolWorker(this, i);
-			this.workers.push(w);
-			this.loadWorker(w).catch((e) => this.events.onNote(`Worker ${i + 1} could not load the model (${e.message}); going on with fewer.`));
-		}
+		if (!together) others();
 		this.events.onWorkers(this.status());
 		return first;
 	}
@@ -179,6 +186,7 @@ export class Pool {
 				w.ready = true;
 				w.onLoadError = null;
 				w.memory = msg.memory;
+				w.phases = msg.phases;
 				this.events.onWorkers(this.status());
 				this.joinRun(w);
 				if (this.guest) this.guest.onReady(w);
@@ -298,6 +306,7 @@ export class Pool {
 			busy: this.workers.filter((w) => w.job).length,
 			total: Math.max(this.target, this.workers.length),
 			memory: this.workers.map((w) => w.memory),
+			phases: this.workers.map((w) => w.phases), // where each one's load went (worker.js)
 		};
 	}
 

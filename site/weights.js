@@ -211,13 +211,26 @@ function modelBytes(source) {
 	}
 }
 
+// downloadFree says whether the workers can load source without a
+// download: then they load it all at once, else the first downloads it
+// into the cache and the others read it there.
+async function downloadFree(source) {
+	if (source.kind !== "web" || source.shards) return true;
+	try {
+		const m = JSON.parse(source.manifest);
+		return m.shards.length > 0 && (await PatchlabStore.cachedShards(m)) === m.shards.length;
+	} catch {
+		return false; // the first worker says what is wrong with the manifest
+	}
+}
+
 async function loadModel(source) {
 	const n = workerCount(modelBytes(source), Number(option("workers")));
 	setStatus("model-status", `Loading the model in ${n} worker${n > 1 ? "s" : ""}…`);
 	const t = performance.now();
 	let first;
 	try {
-		first = await state.pool.load(source, n);
+		first = await state.pool.load(source, n, n > 1 && (await downloadFree(source)));
 	} catch (e) {
 		$("load-progress").hidden = true;
 		showWeights(true);

@@ -44,14 +44,25 @@
 	// getShard returns a shard's verified bytes: from the cache when an
 	// intact copy is there, else from url (null: cache only), then cached.
 	// onBytes(n) reports bytes as they arrive; onNote(text) says what happened.
-	async function getShard(shard, url, onBytes, onNote) {
+	// opts: phases, an object adding up the ms spent reading the cache
+	// ("cacheRead"), downloading ("download"), hashing ("hash") and keeping
+	// ("cachePut"); puts, an array: given, a downloaded shard is kept in the
+	// cache while the caller goes on, and the promise of that is pushed there
+	// (it never rejects), else getShard waits for it.
+	async function getShard(shard, url, onBytes, onNote, { phases = {}, puts = null } = {}) {
+		const add = (name, t) => { phases[name] = (phases[name] || 0) + performance.now() - t; };
+		let t = performance.now();
 		const cache = await open();
 		const key = shardKey(shard.sha256);
 		if (cache) {
 			const hit = await cache.match(key);
 			if (hit) {
 				const bytes = new Uint8Array(await hit.arrayBuffer());
-				if (bytes.length === shard.size && (await sha256(bytes)) === shard.sha256) {
+				add("cacheRead", t);
+				t = performance.now();
+				const sum = bytes.length === shard.size && (await sha256(bytes));
+				add("hash", t);
+				if (sum === shard.sha256) {
 					onBytes(bytes.length, "cache");
 					return bytes;
 				}
@@ -62,6 +73,7 @@
 		// The errors below name no file: the engine says which shard they are of.
 		if (!url) throw new Error(cache ? "it is not in this browser's cache any more: open the model file again" : "it is kept in this browser's Cache Storage, which cannot be opened now (a private window?): open the model file again");
 		// Kept in Cache Storage below: no second copy in the HTTP cache.
+		t = performance.now();
 		const res = await fetch(url, cache ? { cache: "no-store" } : {});
 		if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText} from ${url}`);
 		// A host that answers every path with its home page (status 200).
@@ -91,14 +103,19 @@
 			onBytes(value.length, "network");
 		}
 		if (n !== shard.size) throw new Error(`${n} bytes, the manifest says ${shard.size} (a truncated file or download?)`);
-		if ((await sha256(bytes)) !== shard.sha256) throw new Error("its sha256 does not match the manifest (a corrupt or stale file on the server?)");
+		add("download", t);
+		t = performance.now();
+		const sum = await sha256(bytes);
+		add("hash", t);
+		if (sum !== shard.sha256) throw new Error("its sha256 does not match the manifest (a corrupt or stale file on the server?)");
 		if (cache) {
-			try {
-				await putShard(cache, shard.sha256, bytes);
-			} catch (e) {
+			t = performance.now();
+			const kept = putShard(cache, shard.sha256, bytes).then(() => add("cachePut", t), (e) => {
 				// The bytes are here: the next visit downloads them again.
 				console.warn(`patchlab: ${shard.file} is not kept in this browser:`, e.message);
-			}
+			});
+			if (puts) puts.push(kept);
+			else await kept;
 		}
 		return bytes;
 	}

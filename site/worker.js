@@ -53,23 +53,36 @@ function exitReason() {
 	return line ? `the engine crashed (${line})` : "the engine stopped";
 }
 
+// phases are where a load's time went, in ms (PROTOCOL.md: loaded).
+const phases = { script: performance.now() };
+const timed = async (name, f) => {
+	const t = performance.now();
+	try {
+		return await f();
+	} finally {
+		phases[name] = (phases[name] || 0) + performance.now() - t;
+	}
+};
+
 const booted = (async () => {
 	const go = new Go();
 	const url = await import("./wasmbuild.js").then((m) => m.wasmURL(), () => "patchlab.wasm");
-	let inst;
+	let mod;
 	try {
-		inst = (await WebAssembly.instantiateStreaming(fetch(url), go.importObject)).instance;
+		mod = await timed("compile", () => WebAssembly.compileStreaming(fetch(url)));
 	} catch (e) {
 		// A host that serves .wasm with another Content-Type: compile from bytes.
 		const res = await fetch(url);
 		if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-		inst = (await WebAssembly.instantiate(await res.arrayBuffer(), go.importObject)).instance;
+		mod = await timed("compile", async () => WebAssembly.compile(await res.arrayBuffer()));
 	}
+	const inst = await timed("instantiate", () => WebAssembly.instantiate(mod, go.importObject));
 	// run returns at once (main waits for calls), self.patchlab is set;
 	// its promise settles if the Go program ever exits: a panic, or no
 	// memory left. The worker is of no use after that: the page replaces it.
 	go.run(inst).then(() => post({ type: "exited", message: exitReason() }));
 	self.wasmMemory = inst.exports.mem;
+	phases.booted = performance.now();
 	post({ type: "booted" });
 })().catch((e) => post({ type: "fatal", message: `The engine did not start: ${e.message}` }));
 
@@ -126,25 +139,29 @@ async function loadWeb({ manifest, base, name, shards: inMemory }) {
 		const s = byFile.get(file);
 		const mem = inMemory && s && inMemory.get(s.sha256);
 		if (mem) {
-			if (mem.length !== s.size || (await PatchlabStore.sha256(mem)) !== s.sha256) throw failure("bad_weights", "its bytes in this page's memory do not match the manifest");
+			if (mem.length !== s.size || (await timed("hash", () => PatchlabStore.sha256(mem))) !== s.sha256) throw failure("bad_weights", "its bytes in this page's memory do not match the manifest");
 			onBytes(mem.length);
 			return mem;
 		}
-		return PatchlabStore.getShard(s, base ? new URL(file, base).href : null, (n, where) => {
+		return timed("shards", () => PatchlabStore.getShard(s, base ? new URL(file, base).href : null, (n, where) => {
 			if (where === "network") fromNet += n;
 			onBytes(n);
-		}, (note) => post({ type: "note", message: note }));
+		}, (note) => post({ type: "note", message: note }), { phases, puts }));
 	};
+	// A downloaded shard goes into the cache while the engine reads it and
+	// warms up; the load is over when the cache has it (other workers read
+	// it there): kept.
+	const puts = [];
 	let info;
 	try {
-		info = JSON.parse(await engine().loadWeb(manifest, fetchShard));
+		info = JSON.parse(await timed("engine", () => engine().loadWeb(manifest, fetchShard, phases)));
 	} catch (e) {
 		// Name the file: the manifest's own faults are the manifest's, a
 		// shard's name its shard (webfmt says "shard NAME: …").
 		const msg = wire(e).message;
 		throw renamed(e, /^shard /.test(msg) ? msg : `${where}: ${msg}`);
 	}
-	return { info, fromNetwork: fromNet };
+	return { info, fromNetwork: fromNet, kept: Promise.all(puts) };
 }
 
 async function loadBlob({ blob, config }) {
@@ -245,9 +262,12 @@ const handlers = {
 	},
 	async load(msg) {
 		const t0 = performance.now();
+		phases.loadAsked = t0;
 		const r = msg.source.kind === "web" ? await loadWeb(msg.source) : await loadBlob(msg.source);
-		await warmUp();
-		post({ type: "loaded", info: r.info, fromNetwork: r.fromNetwork, seconds: (performance.now() - t0) / 1000, memory: memoryMB() });
+		await timed("warmUp", warmUp);
+		await timed("cacheWait", () => r.kept);
+		phases.ready = performance.now();
+		post({ type: "loaded", info: r.info, fromNetwork: r.fromNetwork, seconds: (performance.now() - t0) / 1000, memory: memoryMB(), phases });
 	},
 	async convert(msg) {
 		const r = await convert(msg);

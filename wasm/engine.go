@@ -69,11 +69,21 @@ func (e *Engine) setModel(m *gpt2.Model, bits int, cal *webfmt.Calibration, chec
 // LoadWeb loads the web format: manifest.json's bytes, and open giving
 // each shard's bytes (which webfmt checks against the manifest's sha256).
 func (e *Engine) LoadWeb(manifest []byte, open func(file string) ([]byte, error)) (Info, error) {
+	return e.loadWeb(manifest, open, webfmt.LoadFrom)
+}
+
+// LoadWebHashed is LoadWeb for shards whose sha256 open has checked
+// (worker.js does, natively): the engine checks their sizes only.
+func (e *Engine) LoadWebHashed(manifest []byte, open func(file string) ([]byte, error)) (Info, error) {
+	return e.loadWeb(manifest, open, webfmt.LoadHashed)
+}
+
+func (e *Engine) loadWeb(manifest []byte, open func(file string) ([]byte, error), load func(*webfmt.Manifest, func(string) ([]byte, error)) (*gpt2.Model, error)) (Info, error) {
 	m, err := webfmt.ParseManifest(manifest)
 	if err != nil {
 		return Info{}, err
 	}
-	model, err := webfmt.LoadFrom(m, open)
+	model, err := load(m, open)
 	if err != nil {
 		return Info{}, err
 	}

@@ -71,17 +71,35 @@ func tokenize(_ js.Value, args []js.Value) any {
 	})
 }
 
-// loadWeb(manifestJSON, fetchShard(file) → Promise<Uint8Array>) → Promise<infoJSON>
+// loadWeb(manifestJSON, fetchShard(file) → Promise<Uint8Array>, phases) → Promise<infoJSON>.
+// fetchShard resolves with bytes whose sha256 it has checked against the
+// manifest (natively, in seconds less than Go's sha256 in WebAssembly);
+// the engine checks their sizes. phases, if an object, gets the ms spent copying shards into Go ("copy")
+// and building the model from them ("decode").
 func loadWeb(_ js.Value, args []js.Value) any {
 	manifest, fetch := args[0].String(), args[1]
+	phases := js.Undefined()
+	if len(args) > 2 && args[2].Type() == js.TypeObject {
+		phases = args[2]
+	}
 	return promise(KindBadWeights, func() (any, error) {
-		info, err := engine.LoadWeb([]byte(manifest), func(file string) ([]byte, error) {
+		var waited, copied time.Duration
+		t0 := time.Now()
+		info, err := engine.LoadWebHashed([]byte(manifest), func(file string) ([]byte, error) {
+			t := time.Now()
 			v, err := await(fetch.Invoke(file))
+			waited += time.Since(t)
 			if err != nil {
 				return nil, err
 			}
+			t = time.Now()
+			defer func() { copied += time.Since(t) }()
 			return bytesOf(v), nil
 		})
+		if phases.Truthy() {
+			phases.Set("copy", copied.Seconds()*1000)
+			phases.Set("decode", (time.Since(t0)-waited-copied).Seconds()*1000)
+		}
 		if err != nil {
 			return nil, err
 		}

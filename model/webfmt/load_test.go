@@ -143,3 +143,34 @@ func TestLoadFromReportsOpenError(t *testing.T) {
 		t.Errorf("got %v, want an error naming %s", err, man.Shards[0].File)
 	}
 }
+
+// LoadHashed leaves the sha256 to its caller and checks the sizes; LoadFrom
+// checks both. A flipped byte is what tells them apart.
+func TestLoadHashedChecksSizesOnly(t *testing.T) {
+	dir := t.TempDir()
+	convertSmallShards(t, gpt2.Random(tinyConfig, 1), dir)
+	man := readManifest(t, dir)
+	read := func(flip, cut bool) func(string) ([]byte, error) {
+		return func(name string) ([]byte, error) {
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			if err == nil && name == man.Shards[0].File {
+				if flip {
+					b[len(b)-1] ^= 1
+				}
+				if cut {
+					b = b[:len(b)-1]
+				}
+			}
+			return b, err
+		}
+	}
+	if _, err := LoadFrom(man, read(true, false)); err == nil || !strings.Contains(err.Error(), "sha256") {
+		t.Errorf("LoadFrom of a flipped byte: %v, want a sha256 mismatch", err)
+	}
+	if _, err := LoadHashed(man, read(true, false)); err != nil {
+		t.Errorf("LoadHashed hashed the shards: %v", err)
+	}
+	if _, err := LoadHashed(man, read(false, true)); err == nil || !strings.Contains(err.Error(), "the manifest says") {
+		t.Errorf("LoadHashed of a short shard: %v, want its size refused", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -119,13 +120,28 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 		return nil, fmt.Errorf("loading the model: %w", err)
 	}
 	load := time.Since(start).Seconds()
-	status, err := eval[struct {
-		Workers struct{ Ready int }
-	}](bctx, `patchlab.status()`)
+	status, err := eval[pageStatus](bctx, `patchlab.status()`)
 	if err != nil {
 		return nil, err
 	}
 	logf("the page loaded the model in %d workers in %.1fs", status.Workers.Ready, load)
+	logf("where the load went: %s", status.Workers.Phases)
+
+	// The second visit: the same page again, the weights in Cache Storage.
+	start = time.Now()
+	if err := chromedp.Do(bctx, chromedp.Navigate(page)); err != nil {
+		return nil, fmt.Errorf("opening the page again: %w", err)
+	}
+	if err := wait(bctx, `window.patchlab && patchlab.status().ready && patchlab.status().workers.ready === patchlab.status().workers.total`, 10*time.Minute); err != nil {
+		return nil, fmt.Errorf("loading the model again: %w", err)
+	}
+	reload := time.Since(start).Seconds()
+	restatus, err := eval[pageStatus](bctx, `patchlab.status()`)
+	if err != nil {
+		return nil, err
+	}
+	logf("the page loaded the model again, from this browser's cache, in %d workers in %.1fs", restatus.Workers.Ready, reload)
+	logf("where the reload went: %s", restatus.Workers.Phases)
 
 	js, _ := json.Marshal(req)
 	if _, err := eval[chromedp.Void](bctx, fmt.Sprintf(`(() => {
@@ -194,6 +210,9 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 		"sweep_seconds":        round(best.SweepSeconds),
 		"first_row_seconds":    round(best.FirstRowSeconds),
 		"load_seconds":         round(load),
+		"reload_seconds":       round(reload),
+		"load_phases":          status.Workers.Phases.summary(),
+		"reload_phases":        restatus.Workers.Phases.summary(),
 		"wasm_bytes":           rep.WasmBytes,
 		"wasm_gzip_bytes":      rep.WasmGzipBytes,
 		"wasm_heap_mb":         round(heap),
@@ -228,6 +247,47 @@ const lookScript = `(async () => {
 	const a = patchlab.atp();
 	return { simd, viewsMs, lensTop1Ms, atpMs: a.estimateMs, atpEngMs: 1000 * a.engineSeconds };
 })()`
+
+// pageStatus is what the bench reads of patchlab.status().
+type pageStatus struct {
+	Workers struct {
+		Ready  int
+		Phases phaseList
+	}
+}
+
+// phaseList is where each worker's load went, in ms (worker.js's phases):
+// compile and instantiate the engine, read the cache, download, hash,
+// copy into Go, decode, warm up; and when (ms after the worker started)
+// its script ran, the engine was booted, the load was asked for, it was ready.
+type phaseList []map[string]float64
+
+// summary is, per phase, the largest of the workers' figures, in seconds.
+func (p phaseList) summary() map[string]float64 {
+	out := map[string]float64{}
+	for _, w := range p {
+		for k, v := range w {
+			out[k] = max(out[k], round(v/1000))
+		}
+	}
+	return out
+}
+
+func (p phaseList) String() string {
+	var b strings.Builder
+	for i, w := range p {
+		keys := make([]string, 0, len(w))
+		for k := range w {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		fmt.Fprintf(&b, "\n  worker %d:", i+1)
+		for _, k := range keys {
+			fmt.Fprintf(&b, " %s %.0f ms", k, w[k])
+		}
+	}
+	return b.String()
+}
 
 func round(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
 
