@@ -46,11 +46,12 @@
 	// onBytes(n) reports bytes as they arrive; onNote(text) says what happened.
 	// opts: phases, an object adding up the ms spent reading the cache
 	// ("cacheRead"), downloading ("download"), hashing ("hash") and keeping
-	// ("cachePut"); puts, an array: given, a downloaded shard is kept in the
+	// ("cachePut"), and the bytes hashed ("hashedBytes"); puts, an array: given, a downloaded shard is kept in the
 	// cache while the caller goes on, and the promise of that is pushed there
 	// (it never rejects), else getShard waits for it.
 	async function getShard(shard, url, onBytes, onNote, { phases = {}, puts = null } = {}) {
 		const add = (name, t) => { phases[name] = (phases[name] || 0) + performance.now() - t; };
+		const hashed = (bytes) => { phases.hashedBytes = (phases.hashedBytes || 0) + bytes.length; return sha256(bytes); };
 		let t = performance.now();
 		const cache = await open();
 		const key = shardKey(shard.sha256);
@@ -60,7 +61,7 @@
 				const bytes = new Uint8Array(await hit.arrayBuffer());
 				add("cacheRead", t);
 				t = performance.now();
-				const sum = bytes.length === shard.size && (await sha256(bytes));
+				const sum = bytes.length === shard.size && (await hashed(bytes));
 				add("hash", t);
 				if (sum === shard.sha256) {
 					onBytes(bytes.length, "cache");
@@ -105,7 +106,7 @@
 		if (n !== shard.size) throw new Error(`${n} bytes, the manifest says ${shard.size} (a truncated file or download?)`);
 		add("download", t);
 		t = performance.now();
-		const sum = await sha256(bytes);
+		const sum = await hashed(bytes);
 		add("hash", t);
 		if (sum !== shard.sha256) throw new Error("its sha256 does not match the manifest (a corrupt or stale file on the server?)");
 		if (cache) {

@@ -53,7 +53,8 @@ function exitReason() {
 	return line ? `the engine crashed (${line})` : "the engine stopped";
 }
 
-// phases are where a load's time went, in ms (PROTOCOL.md: loaded).
+// phases are where a load's time went, in ms, and how many bytes were
+// hashed (PROTOCOL.md: loaded).
 const phases = { script: performance.now() };
 const timed = async (name, f) => {
 	const t = performance.now();
@@ -139,6 +140,7 @@ async function loadWeb({ manifest, base, name, shards: inMemory }) {
 		const s = byFile.get(file);
 		const mem = inMemory && s && inMemory.get(s.sha256);
 		if (mem) {
+			phases.hashedBytes = (phases.hashedBytes || 0) + mem.length;
 			if (mem.length !== s.size || (await timed("hash", () => PatchlabStore.sha256(mem))) !== s.sha256) throw failure("bad_weights", "its bytes in this page's memory do not match the manifest");
 			onBytes(mem.length);
 			return mem;

@@ -267,7 +267,9 @@ func (p phaseList) summary() map[string]float64 {
 	out := map[string]float64{}
 	for _, w := range p {
 		for k, v := range w {
-			out[k] = max(out[k], round(v/1000))
+			if !strings.HasSuffix(k, "Bytes") {
+				out[k] = max(out[k], round(v/1000))
+			}
 		}
 	}
 	return out
@@ -283,7 +285,11 @@ func (p phaseList) String() string {
 		sort.Strings(keys)
 		fmt.Fprintf(&b, "\n  worker %d:", i+1)
 		for _, k := range keys {
-			fmt.Fprintf(&b, " %s %.0f ms", k, w[k])
+			if strings.HasSuffix(k, "Bytes") {
+				fmt.Fprintf(&b, " %s %.1f MB", k, w[k]/1e6)
+			} else {
+				fmt.Fprintf(&b, " %s %.0f ms", k, w[k])
+			}
 		}
 	}
 	return b.String()
