@@ -158,24 +158,23 @@ export class Pool {
 	}
 
 	// load loads the model in worker 0 (which fills the cache), then in the
-	// others, count of them in all; in all at once when together (nothing
-	// to download: the weights are in this browser's cache, in memory or a
-	// file). Resolves with worker 0's "loaded" message.
+	// others, count of them in all (started meanwhile); in all at once when
+	// together (nothing to download: the weights are in this browser's
+	// cache, in memory or a file). Resolves with worker 0's "loaded" message.
 	async load(source, count, together = false) {
 		this.source = source;
 		this.target = count;
-		const others = () => {
-			for (let i = 1; i < count; i++) {
-				const w = new PoolWorker(this, i);
-				this.workers.push(w);
-				this.loadWorker(w).catch((e) => this.events.onNote(`Worker ${i + 1} could not load the model (${e.message}); going on with fewer.`));
-			}
+		const others = [];
+		for (let i = 1; i < count; i++) others.push(new PoolWorker(this, i));
+		this.workers.push(...others);
+		const loadOthers = () => {
+			for (const w of others.filter((x) => !x.lost)) this.loadWorker(w).catch((e) => this.events.onNote(`Worker ${w.index + 1} could not load the model (${e.message}); going on with fewer.`));
 		};
 		const loading = this.loadWorker(this.workers[0]);
-		if (together) others();
+		if (together) loadOthers();
 		const first = await loading;
 		this.info = first.info;
-		if (!together) others();
+		if (!together) loadOthers();
 		this.events.onWorkers(this.status());
 		return first;
 	}

@@ -18,7 +18,7 @@ const state = {
 	loads: 0, // models loaded
 	busy: false, // a load or conversion is in progress
 	notes: [], // what the pool had to say (a corrupt cache entry, a worker lost)
-	timings: {}, // loadSeconds, pageToReadySeconds, allWorkersReadySeconds
+	timings: {}, // loadSeconds, pageToReadySeconds, allWorkersReadySeconds, marks (ms after the page opened: manifest, loadAsked)
 };
 
 // Set by initWeights: what the rest of the page does when the model changes.
@@ -186,6 +186,7 @@ async function startWeights() {
 		// A host that answers every path with its home page has no weights either.
 		if (res.ok && /^text\/html\b/i.test(res.headers.get("content-type") || "")) why = "weights/manifest.json beside this page is an HTML page, not a manifest: the site has no converted weights. ";
 		else if (res.ok) source = { kind: "web", manifest: await res.text(), base: res.url, name: "weights/manifest.json" };
+		state.timings.marks = { manifest: performance.now() };
 	} catch {
 		// offline without a cached manifest, or no weights beside the page
 	}
@@ -230,7 +231,9 @@ async function loadModel(source) {
 	const t = performance.now();
 	let first;
 	try {
-		first = await state.pool.load(source, n, n > 1 && (await downloadFree(source)));
+		const together = n > 1 && (await downloadFree(source));
+		state.timings.marks = { ...state.timings.marks, loadAsked: performance.now() };
+		first = await state.pool.load(source, n, together);
 	} catch (e) {
 		$("load-progress").hidden = true;
 		showWeights(true);

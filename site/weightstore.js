@@ -168,9 +168,8 @@
 		async cachedShards(manifest) {
 			const cache = await open();
 			if (!cache) return 0;
-			let n = 0;
-			for (const s of manifest.shards) if (await cache.match(shardKey(s.sha256))) n++;
-			return n;
+			const hits = await Promise.all(manifest.shards.map((s) => cache.match(shardKey(s.sha256))));
+			return hits.filter(Boolean).length;
 		},
 	};
 })();

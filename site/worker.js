@@ -119,6 +119,8 @@ function progress(phase, total) {
 	};
 }
 
+const READ_AHEAD = 2;
+
 // loadWeb loads the web format: the manifest's text, the URL it came from
 // (null: the shards are in this browser's cache only, or in shards), what
 // to call it in messages, and shards: null, or a Map sha256 → bytes of
@@ -136,7 +138,7 @@ async function loadWeb({ manifest, base, name, shards: inMemory }) {
 	const byFile = new Map(shards.map((s) => [s.file, s]));
 	let fromNet = 0;
 	const onBytes = progress("weights", total);
-	const fetchShard = async (file) => {
+	const read = async (file) => {
 		const s = byFile.get(file);
 		const mem = inMemory && s && inMemory.get(s.sha256);
 		if (mem) {
@@ -145,10 +147,28 @@ async function loadWeb({ manifest, base, name, shards: inMemory }) {
 			onBytes(mem.length);
 			return mem;
 		}
-		return timed("shards", () => PatchlabStore.getShard(s, base ? new URL(file, base).href : null, (n, where) => {
+		return PatchlabStore.getShard(s, base ? new URL(file, base).href : null, (n, where) => {
 			if (where === "network") fromNet += n;
 			onBytes(n);
-		}, (note) => post({ type: "note", message: note }), { phases, puts }));
+		}, (note) => post({ type: "note", message: note }), { phases, puts });
+	};
+	// The engine asks for the shards in the manifest's order, one at a
+	// time; the next READ_AHEAD are read (and hashed) meanwhile.
+	const order = shards.map((s) => s.file), reading = new Map();
+	const begin = (file) => {
+		if (!reading.has(file)) {
+			const p = read(file);
+			p.catch(() => {}); // its failure is the engine's to report, when it asks for it
+			reading.set(file, p);
+		}
+		return reading.get(file);
+	};
+	const fetchShard = (file) => {
+		const i = order.indexOf(file);
+		for (let j = i + 1; i >= 0 && j <= i + READ_AHEAD && j < order.length; j++) begin(order[j]);
+		const p = begin(file);
+		reading.delete(file); // the engine holds its bytes now
+		return timed("shards", () => p);
 	};
 	// A downloaded shard goes into the cache while the engine reads it and
 	// warms up; the load is over when the cache has it (other workers read
@@ -233,7 +253,9 @@ function storeFault(kind) {
 
 // warmUp runs the model once on a two-token text, a patched row included,
 // so that the first row of the first sweep does not carry the engine's
-// warm-up (WebKit's is seconds). What it computed is forgotten.
+// warm-up (WebKit's is seconds). What it computed is forgotten. It runs
+// after "loaded": the worker is ready, and a request that needs the
+// engine's analysis (any but those of UNGATED) waits until it is over.
 async function warmUp() {
 	try {
 		await engine().start(JSON.stringify({ clean: "The cat", corrupted: "The dog", clean_target: " sat", corrupted_target: " ran" }));
@@ -266,10 +288,10 @@ const handlers = {
 		const t0 = performance.now();
 		phases.loadAsked = t0;
 		const r = msg.source.kind === "web" ? await loadWeb(msg.source) : await loadBlob(msg.source);
-		await timed("warmUp", warmUp);
 		await timed("cacheWait", () => r.kept);
 		phases.ready = performance.now();
 		post({ type: "loaded", info: r.info, fromNetwork: r.fromNetwork, seconds: (performance.now() - t0) / 1000, memory: memoryMB(), phases });
+		warming = warmUp();
 	},
 	async convert(msg) {
 		const r = await convert(msg);
@@ -380,12 +402,18 @@ const handlers = {
 	},
 };
 
+// warming is the warm-up in progress (or over); the messages below do not
+// wait for it: they do not touch the engine's analysis.
+let warming = Promise.resolve();
+const UNGATED = new Set(["tokenize", "cancel", "debug"]);
+
 self.onmessage = async (ev) => {
 	const msg = ev.data;
 	try {
 		await booted;
 		if (!self.patchlab) return;
 		if (msg.storeFault) storeFault(msg.storeFault);
+		if (!UNGATED.has(msg.type)) await warming;
 		await handlers[msg.type](msg);
 	} catch (e) {
 		post({ type: "error", of: msg.type, id: msg.id, error: wire(e) });

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http/httptest"
@@ -12,14 +13,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/patchlab/patchlab/model/analysis"
 	"github.com/patchlab/patchlab/model/bpe"
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/webfmt"
-	"github.com/patchlab/patchlab/tools/browserbench/chromium"
 	"github.com/patchlab/patchlab/tools/serve/web"
+	"github.com/patchlab/patchlab/tools/sitetest/drive"
 )
 
 // Options tune a run. The zero value is the standard benchmark.
@@ -36,8 +35,9 @@ type Options struct {
 	Runs int
 	// Bits is the web format's code width (default webfmt.DefaultBits).
 	Bits int
-	// Chromium is the browser (default: chromium.Find).
-	Chromium string
+	// Browser is the engine: chromium (default), firefox or webkit (see
+	// tools/sitetest/drive; Chromium is $PATCHLAB_CHROMIUM or found on the PATH).
+	Browser string
 	// Root is the patchlab module (default: found from the working directory).
 	Root string
 	// Log, if not nil, receives progress lines.
@@ -45,8 +45,12 @@ type Options struct {
 }
 
 // Run builds, serves and measures; the result is
-// {"engine":"wasm-chromium", "workers", "cells", "sweep_seconds",
-// "first_row_seconds", "load_seconds", "wasm_gzip_bytes", "wasm_heap_mb", …}.
+// {"engine":"wasm-chromium" (or -firefox, -webkit), "workers", "cells", "sweep_seconds",
+// "first_row_seconds", "load_seconds", "reload_seconds" (the page opened
+// again, the weights in the browser's cache: until every worker is ready),
+// "reload_warm_seconds" (until the workers' warm-up after it is over too),
+// "load_phases", "reload_phases" (where the time went, the slowest worker's
+// figure of each phase, PROTOCOL.md: loaded), "wasm_gzip_bytes", "wasm_heap_mb", …}.
 // The weights are in the web format, with opts.Bits-bit codes.
 func Run(ctx context.Context, opts Options) (map[string]any, error) {
 	if opts.Bits == 0 {
@@ -61,16 +65,16 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 	if opts.Runs < 1 {
 		opts.Runs = 1
 	}
-	if opts.Chromium == "" {
-		opts.Chromium = chromium.Find()
+	if opts.Browser == "" {
+		opts.Browser = "chromium"
 	}
 	logf := func(format string, args ...any) {
 		if opts.Log != nil {
 			fmt.Fprintf(opts.Log, "browserbench: "+format+"\n", args...)
 		}
 	}
-	if _, err := os.Stat(opts.Chromium); err != nil {
-		return nil, fmt.Errorf("no Chromium at %s: install it (apt-get install chromium) or set PATCHLAB_CHROMIUM to it", opts.Chromium)
+	if why := drive.Missing(opts.Browser); why != "" {
+		return nil, errors.New(why)
 	}
 	req, err := texts(opts.Tokens)
 	if err != nil {
@@ -103,48 +107,52 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 
 	srv := httptest.NewServer(web.Handler(dist))
 	defer srv.Close()
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, chromium.AllocatorOptions(opts.Chromium, filepath.Join(tmp, "profile"))...)
-	defer cancelAlloc()
-	bctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
+	b, err := drive.Start(ctx, opts.Browser)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	p := &page{ctx: ctx, b: b}
 
-	page := srv.URL + "/?sw=0"
+	url := srv.URL + "/?sw=0"
 	if opts.Workers > 0 {
-		page += fmt.Sprintf("&workers=%d", opts.Workers)
+		url += fmt.Sprintf("&workers=%d", opts.Workers)
 	}
-	start = time.Now()
-	if err := chromedp.Do(bctx, chromedp.Navigate(page)); err != nil {
-		return nil, fmt.Errorf("opening the page: %w", err)
+	// visit opens the page and waits until every worker holds the model.
+	visit := func(what string) (float64, pageStatus, error) {
+		start := time.Now()
+		if err := b.Open(ctx, url); err != nil {
+			return 0, pageStatus{}, fmt.Errorf("opening the page: %w", err)
+		}
+		if err := p.wait(`window.patchlab && patchlab.status().ready && patchlab.status().workers.ready === patchlab.status().workers.total`, 10*time.Minute); err != nil {
+			return 0, pageStatus{}, fmt.Errorf("%s: %w", what, err)
+		}
+		secs := time.Since(start).Seconds()
+		st, err := eval[pageStatus](p, `({...patchlab.status(), marks: patchlab.timings().marks})`)
+		return secs, st, err
 	}
-	if err := wait(bctx, `window.patchlab && patchlab.status().ready && patchlab.status().workers.ready === patchlab.status().workers.total`, 10*time.Minute); err != nil {
-		return nil, fmt.Errorf("loading the model: %w", err)
-	}
-	load := time.Since(start).Seconds()
-	status, err := eval[pageStatus](bctx, `patchlab.status()`)
+	load, status, err := visit("loading the model")
 	if err != nil {
 		return nil, err
 	}
-	logf("the page loaded the model in %d workers in %.1fs", status.Workers.Ready, load)
-	logf("where the load went: %s", status.Workers.Phases)
-
+	logf("%s loaded the model in %d workers in %.1fs", opts.Browser, status.Workers.Ready, load)
+	logf("where the load went: page %v%s", status.Marks, status.Workers.Phases)
 	// The second visit: the same page again, the weights in Cache Storage.
-	start = time.Now()
-	if err := chromedp.Do(bctx, chromedp.Navigate(page)); err != nil {
-		return nil, fmt.Errorf("opening the page again: %w", err)
-	}
-	if err := wait(bctx, `window.patchlab && patchlab.status().ready && patchlab.status().workers.ready === patchlab.status().workers.total`, 10*time.Minute); err != nil {
-		return nil, fmt.Errorf("loading the model again: %w", err)
-	}
-	reload := time.Since(start).Seconds()
-	restatus, err := eval[pageStatus](bctx, `patchlab.status()`)
+	restart := time.Now()
+	reload, restatus, err := visit("loading the model again")
 	if err != nil {
 		return nil, err
 	}
-	logf("the page loaded the model again, from this browser's cache, in %d workers in %.1fs", restatus.Workers.Ready, reload)
-	logf("where the reload went: %s", restatus.Workers.Phases)
+	// The workers warm up once ready; a request for the engine waits for it.
+	if _, err := eval[any](p, `patchlab.memory()`); err != nil {
+		return nil, err
+	}
+	rewarm := time.Since(restart).Seconds()
+	logf("%s loaded the model again, from its cache, in %d workers in %.1fs (warmed up after %.1fs)", opts.Browser, restatus.Workers.Ready, reload, rewarm)
+	logf("where the reload went: page %v%s", restatus.Marks, restatus.Workers.Phases)
 
 	js, _ := json.Marshal(req)
-	if _, err := eval[chromedp.Void](bctx, fmt.Sprintf(`(() => {
+	if _, err := eval[any](p, fmt.Sprintf(`(() => {
 		const r = %s;
 		for (const [id, v] of Object.entries({clean: r.clean, corrupted: r.corrupted, clean_target: r.clean_target, corrupted_target: r.corrupted_target})) {
 			const e = document.getElementById(id); e.value = v; e.dispatchEvent(new Event("input"));
@@ -157,23 +165,23 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 		Cells                         int
 	}
 	for i := range opts.Runs {
-		if _, err := eval[chromedp.Void](bctx, `patchlab.run({sites: ["resid_post"], fresh: true})`); err != nil {
+		if _, err := eval[any](p, `patchlab.run({sites: ["resid_post"], fresh: true})`); err != nil {
 			return nil, err
 		}
-		if err := wait(bctx, `patchlab.status().running`, time.Minute); err != nil {
-			st, _ := eval[string](bctx, `patchlab.status().runStatus`)
+		if err := p.wait(`patchlab.status().running`, time.Minute); err != nil {
+			st, _ := eval[string](p, `patchlab.status().runStatus`)
 			return nil, fmt.Errorf("the sweep did not start: %s", st)
 		}
-		if err := wait(bctx, `!patchlab.status().running`, 30*time.Minute); err != nil {
+		if err := p.wait(`!patchlab.status().running`, 30*time.Minute); err != nil {
 			return nil, fmt.Errorf("the sweep: %w", err)
 		}
-		if st, _ := eval[string](bctx, `patchlab.status().runStatus`); !strings.HasPrefix(st, "Swept") {
+		if st, _ := eval[string](p, `patchlab.status().runStatus`); !strings.HasPrefix(st, "Swept") {
 			return nil, fmt.Errorf("the sweep ended with %q", st)
 		}
 		tm, err := eval[struct {
 			SweepSeconds, FirstRowSeconds float64
 			Cells                         int
-		}](bctx, `patchlab.timings()`)
+		}](p, `patchlab.timings()`)
 		if err != nil {
 			return nil, err
 		}
@@ -185,13 +193,13 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 	looks, err := eval[struct {
 		SIMD                                 bool
 		ViewsMs, LensTop1Ms, ATPMs, ATPEngMs float64
-	}](bctx, lookScript)
+	}](p, lookScript)
 	if err != nil {
 		return nil, fmt.Errorf("the views: %w", err)
 	}
 	logf("views (attention, DLA, lens metric) drawn %.0f ms after opening; every lens top-1 token after %.1f s; attribution-patching estimates %.0f ms (%.0f ms in the engine)",
 		looks.ViewsMs, looks.LensTop1Ms/1000, looks.ATPMs, looks.ATPEngMs)
-	mem, err := eval[[]struct{ Wasm float64 }](bctx, `patchlab.memory()`)
+	mem, err := eval[[]struct{ Wasm float64 }](p, `patchlab.memory()`)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +208,7 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 		heap = max(heap, m.Wasm)
 	}
 	return map[string]any{
-		"engine":               "wasm-chromium",
+		"engine":               "wasm-" + opts.Browser,
 		"model":                "small-random",
 		"weights":              fmt.Sprintf("q%d", opts.Bits),
 		"tokens":               opts.Tokens,
@@ -211,6 +219,7 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 		"first_row_seconds":    round(best.FirstRowSeconds),
 		"load_seconds":         round(load),
 		"reload_seconds":       round(reload),
+		"reload_warm_seconds":  round(rewarm),
 		"load_phases":          status.Workers.Phases.summary(),
 		"reload_phases":        restatus.Workers.Phases.summary(),
 		"wasm_bytes":           rep.WasmBytes,
@@ -233,7 +242,8 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 const lookScript = `(async () => {
 	const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
 	const until = async (f) => { while (!f()) await new Promise((r) => setTimeout(r, 5)); };
-	const simd = (await import("./wasmbuild.js")).wasmURL() === "patchlab-simd.wasm";
+	const build = await import("./wasmbuild.js").catch(() => null);
+	const simd = build ? build.wasmURL() === "patchlab-simd.wasm" : null;
 	const t0 = performance.now();
 	patchlab.look("attention", "clean");
 	await until(() => patchlab.inspected("clean"));
@@ -254,6 +264,7 @@ type pageStatus struct {
 		Ready  int
 		Phases phaseList
 	}
+	Marks map[string]float64 // ms after the page opened: manifest read, load asked
 }
 
 // phaseList is where each worker's load went, in ms (worker.js's phases):
@@ -320,16 +331,38 @@ func texts(n int) (analysis.Request, error) {
 	return req, nil
 }
 
-func eval[T any](ctx context.Context, expr string) (T, error) {
-	return chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+// page is the page in one browser.
+type page struct {
+	ctx context.Context
+	b   drive.Browser
 }
 
-func wait(ctx context.Context, expr string, timeout time.Duration) error {
-	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
-	if err != nil {
-		if st, e2 := eval[json.RawMessage](ctx, `JSON.stringify(patchlab.status())`); e2 == nil {
+func eval[T any](p *page, expr string) (T, error) {
+	var v T
+	err := p.b.Eval(p.ctx, expr, &v)
+	return v, err
+}
+
+// wait polls a JavaScript predicate until it holds, for at most timeout.
+func (p *page) wait(expr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var ok bool
+		err := p.b.Eval(p.ctx, `!!(`+expr+`)`, &ok)
+		if err == nil && ok {
+			return nil
+		}
+		if p.ctx.Err() != nil {
+			return p.ctx.Err()
+		}
+		if time.Now().After(deadline) {
+			var st string
+			p.b.Eval(p.ctx, `JSON.stringify(window.patchlab && patchlab.status())`, &st)
+			if err == nil {
+				err = errors.New("timed out")
+			}
 			return fmt.Errorf("%w (page status %s)", err, st)
 		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return err
 }

@@ -8,8 +8,22 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/patchlab/patchlab/tools/browserbench/chromium"
+	"github.com/patchlab/patchlab/tools/sitetest/drive"
 )
+
+// browserFlag is the engine flags name (-browser X), chromium by default.
+func browserFlag(flags string) string {
+	f := strings.Fields(flags)
+	for i := range f {
+		if f[i] == "-browser" && i+1 < len(f) {
+			return f[i+1]
+		}
+		if v, ok := strings.CutPrefix(f[i], "-browser="); ok {
+			return v
+		}
+	}
+	return "chromium"
+}
 
 func TestTexts(t *testing.T) {
 	for _, n := range []int{3, 11, 32} {
@@ -29,9 +43,8 @@ func TestBadFlags(t *testing.T) {
 		args []string
 		says string
 	}{
-		{[]string{"-browser", "firefox"}, "-browser firefox: not yet: only chromium is implemented"},
-		{[]string{"-browser", "webkit"}, "not yet"},
-		{[]string{"-browser", "lynx"}, `-browser "lynx": want chromium`},
+		{[]string{"-browser", "lynx"}, `-browser "lynx": want chromium, firefox, webkit`},
+		{[]string{"-browser", "Firefox", "-bits", "12"}, `-browser "Firefox": want chromium, firefox, webkit`},
 		{[]string{"-bits", "8"}, "-bits 8: want 9…16"},
 		{[]string{"-bits", "17"}, "-bits 17: want 9…16"},
 		{[]string{"-workers", "-1"}, "-workers -1"},
@@ -69,8 +82,8 @@ func TestRun(t *testing.T) {
 	if os.Getenv("PATCHLAB_BROWSERBENCH") == "" {
 		t.Skip("set PATCHLAB_BROWSERBENCH=1 to run the browser benchmark")
 	}
-	if _, err := os.Stat(chromium.Find()); err != nil {
-		t.Skipf("no Chromium (%s)", chromium.Find())
+	if why := drive.Missing(browserFlag(os.Getenv("PATCHLAB_BROWSERBENCH_FLAGS"))); why != "" {
+		t.Skip(why)
 	}
 	var out bytes.Buffer
 	if code := run(context.Background(), strings.Fields(os.Getenv("PATCHLAB_BROWSERBENCH_FLAGS")), &out, os.Stderr); code != 0 {
@@ -84,7 +97,7 @@ func TestRun(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil || strings.Count(out.String(), "\n") != 1 {
 		t.Fatalf("not one JSON line: %v", err)
 	}
-	if res.Engine != "wasm-chromium" || res.Cells != 12*res.Tokens {
-		t.Errorf("engine %q, %d cells of %d tokens; want wasm-chromium, 12 layers × tokens", res.Engine, res.Cells, res.Tokens)
+	if !strings.HasPrefix(res.Engine, "wasm-") || res.Cells != 12*res.Tokens {
+		t.Errorf("engine %q, %d cells of %d tokens; want wasm-<browser>, 12 layers × tokens", res.Engine, res.Cells, res.Tokens)
 	}
 }

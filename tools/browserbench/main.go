@@ -7,6 +7,7 @@
 //
 //	go run ./tools/browserbench                       # Chromium, the page's workers, 9-bit codes
 //	go run ./tools/browserbench -workers 2 -bits 12
+//	go run ./tools/browserbench -browser firefox      # or webkit (tools/sitetest/drive)
 //
 // Exit status: 0 done, 1 the bench failed, 2 bad flags (one line on stderr
 // says what to change), 130 interrupted.
@@ -21,10 +22,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/patchlab/patchlab/model/gpt2"
 	"github.com/patchlab/patchlab/model/webfmt"
+	"github.com/patchlab/patchlab/tools/sitetest/drive"
 )
 
 func main() {
@@ -33,30 +37,19 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// browsers are the engines -browser accepts, and whether each is implemented.
-var browsers = []struct {
-	name  string
-	ready bool
-}{{"chromium", true}, {"firefox", false}, {"webkit", false}}
-
 // checkBrowser returns an error unless browserbench can drive name.
 func checkBrowser(name string) error {
-	for _, b := range browsers {
-		if b.name == name && b.ready {
-			return nil
-		}
-		if b.name == name {
-			return fmt.Errorf("-browser %s: not yet: only chromium is implemented", name)
-		}
+	if !slices.Contains(drive.Engines, name) {
+		return fmt.Errorf("-browser %q: want %s", name, strings.Join(drive.Engines, ", "))
 	}
-	return fmt.Errorf("-browser %q: want chromium (firefox and webkit: not yet)", name)
+	return nil
 }
 
 // run runs one command line and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f := flag.NewFlagSet("browserbench", flag.ContinueOnError)
 	f.SetOutput(io.Discard)
-	browser := f.String("browser", "chromium", "the browser `engine`: chromium (firefox and webkit: not yet)")
+	browser := f.String("browser", "chromium", "the browser `engine`: "+strings.Join(drive.Engines, ", "))
 	workers := f.Int("workers", 0, "the number of web workers `N` (0: what the page picks for this machine)")
 	bits := f.Int("bits", webfmt.DefaultBits, "the block matrices' code `width` in the web format, 9…16 (wte's is one less)")
 	tokens := f.Int("tokens", 11, "the number of tokens `N` of each text, 3…1024")
@@ -68,8 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if err := f.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stdout, "usage: go run ./tools/browserbench [-browser chromium] [-workers N] [-bits N] [-tokens N] [-runs N] [-seed N]")
-			fmt.Fprintln(stdout, "Times the 12 × N resid_post sweep of a random GPT-2-small-shaped model in the page, in a headless browser; prints one JSON line.")
+			fmt.Fprintln(stdout, "usage: go run ./tools/browserbench [-browser chromium|firefox|webkit] [-workers N] [-bits N] [-tokens N] [-runs N] [-seed N]")
+			fmt.Fprintln(stdout, "Times loading the page (cold, then again from the browser's cache) and the 12 × N resid_post sweep of a random GPT-2-small-shaped model, in a headless browser; prints one JSON line.")
 			f.SetOutput(stdout)
 			f.PrintDefaults()
 			return 0
@@ -92,7 +85,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case *seed == 0:
 		return bad("-seed 0: want 1 or more")
 	}
-	res, err := Run(ctx, Options{Tokens: *tokens, Seed: *seed, Workers: *workers, Runs: *runs, Bits: *bits, Log: stderr})
+	res, err := Run(ctx, Options{Browser: *browser, Tokens: *tokens, Seed: *seed, Workers: *workers, Runs: *runs, Bits: *bits, Log: stderr})
 	if err != nil {
 		fmt.Fprintf(stderr, "browserbench: %v\n", err)
 		if ctx.Err() != nil {
