@@ -72,7 +72,7 @@ export function decideWorkers({ current, cores, byMemory, perMB, t1, together })
 		const why = byMemory <= current ? memory : cores && cores <= current ? `this device has ${plural(cores, "core")}` : `the page runs at most ${MAX_WORKERS}`;
 		return { count: current, free: null, why: `${n(current)}: ${why}.` };
 	}
-	if (!together || !together.length || !(t1 > 0)) return { count: current, free: null, why: `${n(current)}: more were not measured yet.` };
+	if (!together || !together.length || !(t1 > 0)) return { count: current, free: null, why: `${n(current)}: whether more would be faster could not be measured.` };
 	const k = together.length;
 	const free = Math.min(k, (k * t1) / Math.max(...together));
 	const pays = Math.floor(free + 1 / 3);
@@ -259,13 +259,13 @@ export class Pool {
 		g.probe = new AbortController();
 		probeCores(k, g.probe.signal).then((m) => {
 			if (this.growth !== g || g.state !== "probing") return;
-			g.probe = null;
-			if (!m || !this.idle()) {
-				g.state = "waiting"; // stopped by a run, or it failed: again when idle
+			g.probe = null; // (one stopped by a run is "waiting" again: see stopProbe)
+			if (m && !this.idle()) {
+				g.state = "waiting"; // something else ran meanwhile: measure again when idle
 				g.timer = setTimeout(() => this.maybeGrow(), 2000);
 				return;
 			}
-			this.decideGrowth(g, m);
+			this.decideGrowth(g, m || {}); // failed: no more workers
 		});
 	}
 
@@ -482,12 +482,12 @@ export class Pool {
 
 	status() {
 		return {
+			// Why this many (decideWorkers): a sentence once the pool decided, null before.
+			why: this.growth && this.growth.why,
 			ready: this.workers.filter((w) => w.ready).length,
 			busy: this.workers.filter((w) => w.job).length,
 			total: Math.max(this.target, this.workers.length),
 			memory: this.workers.map((w) => w.memory),
-			// Why this many (decideWorkers), once the pool decided; null before, or when the count was asked for.
-			why: this.growth && this.growth.why,
 		};
 	}
 

@@ -96,7 +96,7 @@ func TestWorkerDecision(t *testing.T) {
 	}{
 		{"2 cores said, 2 running: nothing to measure", map[string]any{"current": 2, "cores": 2, "byMemory": 14, "perMB": 284}, 2, 0, "2 workers: this device has 2 cores."},
 		{"memory for 2 only", map[string]any{"current": 2, "cores": nil, "byMemory": 2, "perMB": 300}, 2, 0, "2 workers: more would need more memory than this device can spare (about 300 MB each)."},
-		{"not measured yet", map[string]any{"current": 2, "cores": nil, "byMemory": 3, "perMB": 284}, 2, 0, "more were not measured yet"},
+		{"no measurement (the probe failed)", map[string]any{"current": 2, "cores": nil, "byMemory": 3, "perMB": 284}, 2, 0, "2 workers: whether more would be faster could not be measured."},
 		{"3 loops as fast as one: 3 cores free", map[string]any{"current": 2, "cores": nil, "byMemory": 3, "perMB": 284, "t1": 40, "together": []float64{40, 41, 40}}, 3, 2.93, "3 workers: a quick measurement found about 2.9 cores free (the browser does not say how many this device has)."},
 		{"4 loops twice as slow: 2 cores free", map[string]any{"current": 2, "cores": nil, "byMemory": 4, "perMB": 284, "t1": 40, "together": []float64{62, 80, 70, 79}}, 2, 2, "so more would not be faster"},
 		{"the slowest loop counts, not the mean", map[string]any{"current": 2, "cores": nil, "byMemory": 4, "perMB": 284, "t1": 40, "together": []float64{40, 41, 80, 81}}, 2, 1.98, "about 2.0 cores free"},
