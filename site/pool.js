@@ -41,13 +41,15 @@ export function workerCount(modelBytes, override) {
 // a guess); byMemory, how many workers its memory holds; perMB, a worker's
 // memory with room for a sweep's activations; budgetMB, what the workers
 // may take in all: half the memory the device says it has (only Chromium
-// says, at most 8 GB), else 1 GB, 640 MB on a phone or tablet.
+// says, at most 8 GB), a quarter on a phone or tablet; where it does not
+// say, 1 GB, 640 MB on a phone or tablet.
 export function workerBudget(modelBytes, perWorkerMB, nav = navigator) {
 	const ua = nav.userAgent || "";
 	const webkit = /AppleWebKit\//.test(ua) && !/Chrom(e|ium)\/|Edg\//.test(ua);
 	const hc = nav.hardwareConcurrency || 0;
 	const cores = hc >= 1 && !(webkit && hc < 8) ? hc : null;
-	const budgetMB = nav.deviceMemory ? nav.deviceMemory * 512 : /Mobi|Android|iPhone|iPad/.test(ua) ? 640 : 1024;
+	const mobile = /Mobi|Android|iPhone|iPad/.test(ua);
+	const budgetMB = nav.deviceMemory ? nav.deviceMemory * (mobile ? 256 : 512) : mobile ? 640 : 1024;
 	// Measured on GPT-2 small after a sweep (weights, activations, the Go
 	// heap's slack): 263 MB of wasm memory per worker for 140 MB of 9-bit
 	// weights, 377 MB for 233 MB of 15-bit ones.

@@ -52,6 +52,7 @@ func TestWorkerDecision(t *testing.T) {
 	const webkit = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15"
 	const iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
 	const chromium = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36"
+	const android = "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Mobile Safari/537.36"
 	const firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 	const gpt2 = 140 << 20 // 9-bit GPT-2 small: a worker about 284 MB (1.6 × 140 + 60)
 	type budget struct {
@@ -80,6 +81,7 @@ func TestWorkerDecision(t *testing.T) {
 		{"Chromium: 8 cores, 2 GB", nav{chromium, 8, 2}, 0, 2, budget{n(8), 3, 284, 1024}},
 		{"Chromium: 1 core", nav{chromium, 1, 8}, 0, 1, budget{n(1), 14, 284, 4096}},
 		{"Chromium: 0.5 GB", nav{chromium, 8, 0.5}, 0, 1, budget{n(8), 1, 284, 256}},
+		{"an Android phone of 4 GB: a quarter", nav{android, 8, 4}, 0, 2, budget{n(8), 3, 284, 1024}},
 		{"Firefox: memory measured after the load", nav{firefox, 16, 0}, 300, 2, budget{n(16), 2, 375, 1024}},
 	}
 	type decision struct {
