@@ -280,7 +280,6 @@ export class Pool {
 		const d = decideWorkers({ current: this.workers.length, ...this.budget(g), ...m });
 		g.state = "done";
 		g.why = d.why;
-		g.free = d.free;
 		for (let i = this.workers.length; i < d.count; i++) {
 			const w = new PoolWorker(this, i);
 			this.workers.push(w);
