@@ -263,6 +263,8 @@ function init() {
 	bindExports();
 	weights.initWeights({
 		onLoaded(info) {
+			// More workers, if they pay on this device (pool.js), unless the address asks for a count.
+			weights.pool().grow(info.bytes, Number(option("workers")) >= 1);
 			fillViews(info);
 			design.fill(info);
 			render();
@@ -365,6 +367,9 @@ window.patchlab = {
 	atp: () => atpView.model(viewState()),
 	timings: () => ({ ...weights.timings(), ...runs.timings() }),
 	memory: () => weights.pool().memory(),
+	// growWith({t1, together}) sizes the pool from these probe measurements
+	// instead of its own (pool.js's decideWorkers; tests).
+	growWith: (m) => weights.pool().growWith(m),
 	exportJSON,
 	// The design and the averaged runs (design.js, promptset.js).
 	design: design.snapshot,

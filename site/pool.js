@@ -1,36 +1,134 @@
 // The worker pool: N workers each holding the model, rows of a sweep handed
-// to whichever worker is free (so row 0, the most expensive, starts first
-// and the rows interleave across workers), tokenization and exports on
-// worker 0. Every call returns at once; results come back as callbacks or
-// promises, and every failure as an EngineError (errors.js). The messages
-// it exchanges with the workers are listed in PROTOCOL.md.
+// to whichever worker is free in the order run.js gives (the rows
+// interleave across workers), tokenization and exports on worker 0; how
+// many workers, and growing the pool when more pay (workerCount,
+// decideWorkers). Every call returns at once; results come back as
+// callbacks or promises, and every failure as an EngineError (errors.js).
+// The messages it exchanges with the workers are listed in PROTOCOL.md.
 // Owns: its workers, the requests waiting for an answer, the run in
-// progress (its queue of rows), the model's source (to load it in a
-// replacement worker) and the record of replaced workers.
-// About 500 lines (with the views' and the sets' messages): one state
-// machine (workers, requests, the run's queue, replacing the lost) whose
-// parts change together; split, they would share all of it.
+// progress (its queue of rows, its trace), the model's source (to load it
+// in a replacement worker), the record of replaced workers and the growth.
+// About 700 lines (with the views' and the sets' messages and the growth):
+// one state machine (workers, requests, the run's queue, replacing the
+// lost, adding workers when idle) whose parts change together; split, they
+// would share all of it.
 
 import { EngineError } from "./errors.js";
 
 const MB = 1048576;
 
-// workerCount picks how many workers to run for a model of modelBytes:
-// the cores, at most 4, and as many as half the device's memory holds.
-// WebKit says 4 cores on any machine with fewer than 8, so there the count
-// is unknown: 2, as where the browser does not say. Only Chromium tells
-// the memory (navigator.deviceMemory); elsewhere 4 GB is assumed.
+// How many workers: each holds the model (about 250 MB for GPT-2 small),
+// so a worker that a free core does not run is memory spent for nothing.
+// The pool starts with at most 2 and grows only when it pays: once the
+// model is loaded and nothing runs, a probe measures how many cores are
+// really free (the browser's count may be a guess: WebKit says 4 on any
+// machine with fewer than 8 cores, and Chromium and Firefox count cores
+// that other programs keep busy), and workers are added up to that, within
+// the device's memory and at most MAX_WORKERS.
+const MAX_WORKERS = 4;
+
+// workerCount is how many workers to start with for a model of modelBytes
+// (override: the address's workers=N, taken as it is).
 export function workerCount(modelBytes, override) {
 	if (override >= 1) return Math.min(Math.floor(override), 16);
-	const webkit = /AppleWebKit\//.test(navigator.userAgent) && !/Chrom(e|ium)\/|Edg\//.test(navigator.userAgent);
-	const cores = (!webkit || navigator.hardwareConcurrency >= 8) && navigator.hardwareConcurrency || 2;
-	const memMB = (navigator.deviceMemory || 4) * 1024; // Chromium reports at most 8 GB
+	const b = workerBudget(modelBytes, 0);
+	return Math.max(1, Math.min(2, b.cores || 2, b.byMemory));
+}
+
+// workerBudget is what bounds the pool on this device for a model of
+// modelBytes whose workers were measured at perWorkerMB of memory each (0:
+// not yet): cores, the cores the browser reports (null where its count is
+// a guess); byMemory, how many workers its memory holds; perMB, a worker's
+// memory with room for a sweep's activations; budgetMB, what the workers
+// may take in all: half the memory the device says it has (only Chromium
+// says, at most 8 GB), a quarter on a phone or tablet; where it does not
+// say, 1 GB, 640 MB on a phone or tablet.
+export function workerBudget(modelBytes, perWorkerMB, nav = navigator) {
+	const ua = nav.userAgent || "";
+	const webkit = /AppleWebKit\//.test(ua) && !/Chrom(e|ium)\/|Edg\//.test(ua);
+	const hc = nav.hardwareConcurrency || 0;
+	const cores = hc >= 1 && !(webkit && hc < 8) ? hc : null;
+	const mobile = /Mobi|Android|iPhone|iPad/.test(ua);
+	const budgetMB = nav.deviceMemory ? nav.deviceMemory * (mobile ? 256 : 512) : mobile ? 640 : 1024;
 	// Measured on GPT-2 small after a sweep (weights, activations, the Go
 	// heap's slack): 263 MB of wasm memory per worker for 140 MB of 9-bit
 	// weights, 377 MB for 233 MB of 15-bit ones.
-	const perWorker = modelBytes * 1.6 + 60 * MB;
-	const byMemory = Math.max(1, Math.floor((memMB * MB * 0.5) / perWorker));
-	return Math.max(1, Math.min(cores, 4, byMemory));
+	const perMB = Math.round(Math.max(1.25 * perWorkerMB, (1.6 * modelBytes) / MB + 60));
+	return { cores, byMemory: Math.max(1, Math.floor(budgetMB / perMB)), perMB, budgetMB };
+}
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+// decideWorkers is how many workers pay, and why in a sentence, for a pool
+// of current workers under budget (workerBudget's), from a probe: t1, the
+// probe loop's time in one worker alone, and together, its times in k
+// workers started at once (absent: no probe ran). k loops on f < k free
+// cores all end after about k/f times one alone, so f ≈ k·t1/max(together);
+// a worker pays when it gets at least two thirds of a core. The pool never
+// shrinks here: the workers it has are loaded already.
+export function decideWorkers({ current, cores, byMemory, perMB, t1, together }) {
+	const limit = Math.min(MAX_WORKERS, cores || MAX_WORKERS, byMemory);
+	const n = (k) => plural(k, "worker");
+	const memory = `more would need more memory than this device can spare (about ${perMB} MB each)`;
+	if (limit <= current) {
+		const why = byMemory <= current ? memory : cores && cores <= current ? `this device has ${plural(cores, "core")}` : `the page runs at most ${MAX_WORKERS}`;
+		return { count: current, free: null, why: `${n(current)}: ${why}.` };
+	}
+	if (!together || !together.length || !(t1 > 0)) return { count: current, free: null, why: `${n(current)}: whether more would be faster could not be measured.` };
+	const k = together.length;
+	const free = Math.min(k, (k * t1) / Math.max(...together));
+	const pays = Math.floor(free + 1 / 3);
+	const count = Math.max(current, Math.min(limit, pays));
+	const found = `a quick measurement found about ${free.toFixed(1)} cores free${cores ? "" : " (the browser does not say how many this device has)"}`;
+	if (count > current) return { count, free, why: `${n(count)}: ${found}${count < pays ? `; ${memory}` : ""}.` };
+	if (pays > current) return { count, free, why: `${n(count)}: ${found}, but ${memory}.` };
+	return { count, free, why: `${n(count)}: ${found}, so more would not be faster.` };
+}
+
+// probeCores measures how many of k cores are free: k throw-away workers
+// (probe.js) spin a fixed loop, one alone, then all at once, twice over.
+// Each time runs from the message that starts a loop to its answer, here
+// (a loop measured inside its worker would not count the time it waited for
+// a core). Resolves with {t1, together} (ms: the faster alone, the round
+// that ended sooner together), or null when signal (an AbortSignal)
+// aborts, which ends the workers at once, or when they fail. A few tenths
+// of a second.
+export async function probeCores(k, signal) {
+	const workers = [];
+	const aborted = new Promise((_, reject) => signal.addEventListener("abort", () => reject(new Error("stopped")), { once: true }));
+	aborted.catch(() => {});
+	const spin = (ws, n) => Promise.race([
+		aborted,
+		new Promise((_, reject) => setTimeout(() => reject(new Error("the probe took too long")), 10000)),
+		Promise.all(ws.map((w, i) => new Promise((resolve, reject) => {
+			const t0 = performance.now();
+			w.onmessage = () => resolve(performance.now() - t0);
+			w.onerror = (ev) => {
+				ev.preventDefault();
+				reject(new Error("the probe failed"));
+			};
+			w.postMessage({ n, seed: i });
+		}))),
+	]);
+	try {
+		if (signal.aborted) return null;
+		for (let i = 0; i < k; i++) workers.push(new Worker("probe.js"));
+		// Warm up (every worker started, its loop compiled) and size the loop to about 40 ms.
+		const n0 = 1 << 22;
+		const warm = await spin(workers, n0);
+		const n = Math.round(Math.min(1 << 28, Math.max(n0, (n0 * 40) / Math.max(1, Math.min(...warm)))));
+		let t1 = Infinity, together = null;
+		for (let round = 0; round < 2; round++) {
+			t1 = Math.min(t1, (await spin(workers.slice(0, 1), n))[0]);
+			const all = await spin(workers, n);
+			if (!together || Math.max(...all) < Math.max(...together)) together = all;
+		}
+		return { t1, together };
+	} catch {
+		return null;
+	} finally {
+		for (const w of workers) w.terminate();
+	}
 }
 
 let spawned = 0;
@@ -115,10 +213,98 @@ export class Pool {
 		// set runs): {onMessage(w, m), onLost(w), onReady(w)}; it gets the
 		// messages the pool does not know, and hears of workers lost and ready.
 		this.guest = null;
+		// Growing (see MAX_WORKERS): null, or {modelBytes, state: "waiting" |
+		// "probing" | "done", why (the sentence status() gives), probe (the
+		// AbortController of the probe running), timer}.
+		this.growth = null;
+	}
+
+	// grow measures, once every worker has the model and nothing runs,
+	// whether more workers would be faster on this device, and adds them if
+	// so (workerBudget, probeCores, decideWorkers). Call it once a model of
+	// modelBytes is loaded; asked: the count was asked for (workers=N in the
+	// address), then it stays.
+	grow(modelBytes, asked) {
+		const n = this.target;
+		this.growth = { modelBytes, state: asked ? "done" : "waiting", why: asked ? `${plural(n, "worker")}, as the address asks (workers=${n}).` : null, probe: null, timer: 0 };
+		this.maybeGrow();
+	}
+
+	// growWith decides and grows from the measurements given instead of a
+	// probe's (tests: a fixed measurement; see decideWorkers).
+	growWith(measured) {
+		const g = this.growth || (this.growth = { modelBytes: this.info ? this.info.bytes : 0, state: "waiting", why: null, probe: null, timer: 0 });
+		this.stopProbe();
+		this.decideGrowth(g, measured);
+	}
+
+	// idle: every worker has the model and none computes or is asked anything.
+	idle() {
+		return !this.run && this.pending.size === 0 && this.workers.length > 0 && this.workers.every((w) => w.ready && !w.job && !w.setJob);
+	}
+
+	maybeGrow() {
+		const g = this.growth;
+		if (!g || g.state !== "waiting" || this.over) return;
+		clearTimeout(g.timer);
+		if (!this.idle()) {
+			g.timer = setTimeout(() => this.maybeGrow(), 2000); // look again later
+			return;
+		}
+		const budget = this.budget(g);
+		const k = Math.min(MAX_WORKERS, budget.cores || MAX_WORKERS, budget.byMemory);
+		if (k <= this.workers.length) {
+			this.decideGrowth(g, {}); // nothing to measure: the cores or the memory say no
+			return;
+		}
+		g.state = "probing";
+		g.probe = new AbortController();
+		probeCores(k, g.probe.signal).then((m) => {
+			if (this.growth !== g || g.state !== "probing") return;
+			g.probe = null; // (one stopped by a run is "waiting" again: see stopProbe)
+			if (m && !this.idle()) {
+				g.state = "waiting"; // something else ran meanwhile: measure again when idle
+				g.timer = setTimeout(() => this.maybeGrow(), 2000);
+				return;
+			}
+			this.decideGrowth(g, m || {}); // failed: no more workers
+		});
+	}
+
+	budget(g) {
+		const mem = Math.max(0, ...this.workers.map((w) => (w.memory && w.memory.wasm) || 0));
+		return workerBudget(g.modelBytes, mem);
+	}
+
+	decideGrowth(g, m) {
+		const d = decideWorkers({ current: this.workers.length, ...this.budget(g), ...m });
+		g.state = "done";
+		g.why = d.why;
+		for (let i = this.workers.length; i < d.count; i++) {
+			const w = new PoolWorker(this, i);
+			this.workers.push(w);
+			this.target = Math.max(this.target, this.workers.length);
+			this.loadWorker(w).catch((e) => this.events.onNote(`Worker ${i + 1} could not load the model (${e.message}); going on with fewer.`));
+		}
+		this.events.onWorkers(this.status());
+	}
+
+	// stopProbe ends a probe in progress (a run starts): it is done again
+	// once the pool is idle.
+	stopProbe() {
+		const g = this.growth;
+		if (g && g.probe) {
+			g.probe.abort();
+			g.probe = null;
+			g.state = "waiting";
+			clearTimeout(g.timer);
+			g.timer = setTimeout(() => this.maybeGrow(), 2000);
+		}
 	}
 
 	request(worker, msg, transfer) {
 		const id = ++this.seq;
+		this.stopProbe();
 		return new Promise((resolve, reject) => {
 			if (!worker) {
 				reject(new EngineError("worker_lost", "no worker is running: reload the page"));
@@ -141,6 +327,8 @@ export class Pool {
 	terminate() {
 		this.over = true;
 		this.run = null;
+		this.stopProbe();
+		if (this.growth) clearTimeout(this.growth.timer);
 		for (const w of this.workers) w.stop();
 		this.workers = [];
 		for (const p of this.pending.values()) p.reject(new EngineError("cancelled", "the workers were replaced"));
@@ -189,6 +377,7 @@ export class Pool {
 				this.events.onWorkers(this.status());
 				this.joinRun(w);
 				if (this.guest) this.guest.onReady(w);
+				this.maybeGrow();
 				resolve(msg);
 			};
 			w.onLoadError = (e) => {
@@ -301,6 +490,8 @@ export class Pool {
 
 	status() {
 		return {
+			// Why this many (decideWorkers): a sentence once the pool decided, null before.
+			why: this.growth && this.growth.why,
 			ready: this.workers.filter((w) => w.ready).length,
 			busy: this.workers.filter((w) => w.job).length,
 			total: Math.max(this.target, this.workers.length),
@@ -362,16 +553,24 @@ export class Pool {
 	// onDone(status: "done"|"cancelled"|"error", error: EngineError|null)}.
 	start(req, jobs, opts, cb) {
 		if (this.run) this.cancel();
-		const run = { id: ++this.seq, req, queue: jobs.slice(), probs: !!opts.probs, direction: opts.direction || "denoise", delayMs: opts.delayMs || 0, fresh: !!opts.fresh, cb, active: 0, baseline: null, over: false };
+		this.stopProbe();
+		const run = { id: ++this.seq, req, queue: jobs.slice(), probs: !!opts.probs, direction: opts.direction || "denoise", delayMs: opts.delayMs || 0, fresh: !!opts.fresh, cb, active: 0, baseline: null, over: false, t0: opts.t0 || performance.now(), trace: [] };
+		this.lastTrace = run.trace;
 		this.run = run;
 		for (const w of this.workers) this.joinRun(w);
 		return run.id;
+	}
+
+	// mark notes when something happened to a run, for timings().trace.
+	mark(run, w, what) {
+		run.trace.push([Math.round(performance.now() - run.t0), w.index, what]);
 	}
 
 	joinRun(w) {
 		const run = this.run;
 		if (!run || run.over || !w.ready || w.started === run.id) return;
 		w.started = -run.id; // starting
+		this.mark(run, w, "start");
 		w.post({ type: "start", run: run.id, req: run.req, fresh: run.fresh });
 	}
 
@@ -385,6 +584,7 @@ export class Pool {
 		}
 		w.job = { spec: job, run: run.id };
 		run.active++;
+		this.mark(run, w, `sweep ${job.site} ${job.r}`);
 		w.post({ type: "sweep", run: run.id, site: job.site, rows: [job.r], probs: run.probs, direction: run.direction, delayMs: run.delayMs });
 	}
 
@@ -393,6 +593,7 @@ export class Pool {
 			run.over = true;
 			this.run = null;
 			run.cb.onDone("done");
+			this.maybeGrow();
 		}
 	}
 
@@ -456,14 +657,19 @@ export class Pool {
 				return;
 			}
 			w.started = run.id;
+			this.mark(run, w, "started");
+			this.dispatch(w); // before the page draws the tables: the worker goes on meanwhile
 			if (!run.baseline) {
 				run.baseline = m.baseline;
 				run.cb.onBaseline(m.baseline);
+				this.maybeDone(run); // a run of the texts only
 			}
-			this.dispatch(w);
 			return;
 		case "row":
-			if (run && m.run === run.id) run.cb.onRow(m.site, m.r, m.cells);
+			if (run && m.run === run.id) {
+				this.mark(run, w, `row ${m.site} ${m.r}`);
+				run.cb.onRow(m.site, m.r, m.cells);
+			}
 			return;
 		case "swept": {
 			const job = w.job;

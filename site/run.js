@@ -116,7 +116,11 @@ async function startRun(opts) {
 			cells += cols;
 		}
 	}
-	jobs.sort((a, b) => b.cost - a.cost); // the most expensive rows first
+	// The most expensive rows first, so that the workers end together;
+	// but each worker's first row is one of the cheapest, so that rows show
+	// as soon as the texts are run (the last layer's rows cost little).
+	jobs.sort((a, b) => b.cost - a.cost);
+	jobs.unshift(...jobs.splice(Math.max(0, jobs.length - weights.pool().status().ready)).reverse());
 	if (results.key !== key) results.forgetBaseline();
 	const total = jobs.reduce((a, j) => a + j.cost, 0);
 	const costOf = new Map(jobs.map((j) => [`${j.site}\u0000${j.r}`, j.cost]));
@@ -130,7 +134,7 @@ async function startRun(opts) {
 	$("run-progress").hidden = false;
 	updateProgress();
 	const timer = setInterval(updateProgress, 250);
-	weights.pool().start(r, jobs, { probs, direction, delayMs: state.rowDelay, fresh: !!opts.fresh }, {
+	weights.pool().start(r, jobs, { probs, direction, delayMs: state.rowDelay, fresh: !!opts.fresh, t0: rn.t0 }, {
 		onBaseline(b) {
 			results.setBaseline(key, r, b);
 			hooks.changed();
@@ -153,6 +157,7 @@ async function startRun(opts) {
 				state.timings.firstRowSeconds = rn.firstRow ? (rn.firstRow - rn.t0) / 1000 : 0;
 				state.timings.cells = rn.cells;
 				state.timings.rows = rn.rows;
+				state.timings.trace = weights.pool().lastTrace;
 				const n = weights.pool().status().ready;
 				setStatus("run-status", (rn.rows ? `Swept ${rn.short} in ${seconds(ms)} with ${n} worker${n > 1 ? "s" : ""}.` : "Done: the tables are for these texts; the heatmap was computed before.") + (rn.notes.length ? ` Meanwhile: ${rn.notes.join(" ")}` : ""));
 			} else if (status === "cancelled") {

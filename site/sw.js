@@ -12,7 +12,7 @@ const FILES = [
 	"inspect-data.js", "views/common.js", "views/attention.js", "views/lens.js", "views/dla.js", "views/atp.js", "views/views.css",
 	"weightstore.js", "worker.js", "memfs.js", "wasm_exec.js", "patchlab.wasm", "patchlab-simd.wasm", "wasmbuild.js",
 	"presets.json", "icon.svg", "app.webmanifest", "PROTOCOL.md", "reportkit.js", "modelcheck.js",
-	"design.js", "promptset.js",
+	"design.js", "promptset.js", "probe.js",
 ];
 const MANIFEST = "weights/manifest.json";
 

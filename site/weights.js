@@ -150,7 +150,7 @@ function modelStatus() {
 	const name = modelName(state.info);
 	const workers = st.ready === st.total ? `${st.total} worker${st.total > 1 ? "s" : ""}` : `${st.ready} of ${st.total} workers`;
 	setStatus("model-status", `${capital(name)} · ready · ${workers}`);
-	$("model-detail").textContent = `${c.n_layer} layers × ${c.n_head} heads, width ${c.n_embd} · ${state.info.quantized ? `web format, ${state.info.bits}-bit codes${calibrated(state.info.calibration)}` : "float32, as in the file"}${per} · ${checkText(state.info)}`;
+	$("model-detail").textContent = `${c.n_layer} layers × ${c.n_head} heads, width ${c.n_embd} · ${state.info.quantized ? `web format, ${state.info.bits}-bit codes${calibrated(state.info.calibration)}` : "float32, as in the file"}${per} · ${checkText(state.info)}${st.why ? ` · ${st.why}` : ""}`;
 	$("model-more").hidden = false;
 	for (const e of document.querySelectorAll(".model-name")) e.textContent = name;
 }

@@ -1,9 +1,6 @@
 package patch
 
-import (
-	"math"
-	"sort"
-)
+import "math"
 
 // Prob is one token's probability.
 type Prob struct {
@@ -25,18 +22,34 @@ func LogSumExp(logits []float32) float64 {
 }
 
 // Top returns the k most probable tokens under softmax(logits), most
-// probable first (ties by lower id).
+// probable first (ties by lower id). It keeps the k best seen so far in
+// order rather than sorting the whole vocabulary (50,257 logits for GPT-2,
+// a tenth of a second in the browser, twice per run of the texts).
 func Top(logits []float32, k int) []Prob {
 	lse := LogSumExp(logits)
-	idx := make([]int, len(logits))
-	for i := range idx {
-		idx[i] = i
+	k = max(0, min(k, len(logits)))
+	best := make([]int, 0, k) // ids, most probable first
+	for i, v := range logits {
+		if k == 0 {
+			break
+		}
+		if len(best) == k && !(v > logits[best[k-1]]) {
+			continue
+		}
+		// After every id of a logit ≥ v: an earlier id wins a tie.
+		at := len(best)
+		for at > 0 && !(logits[best[at-1]] >= v) {
+			at--
+		}
+		if len(best) < k {
+			best = append(best, 0)
+		}
+		copy(best[at+1:], best[at:len(best)-1])
+		best[at] = i
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return logits[idx[a]] > logits[idx[b]] })
-	k = min(k, len(idx))
 	out := make([]Prob, k)
-	for i := range out {
-		out[i] = Prob{ID: idx[i], P: math.Exp(float64(logits[idx[i]]) - lse)}
+	for i, id := range best {
+		out[i] = Prob{ID: id, P: math.Exp(float64(logits[id]) - lse)}
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,20 @@ func TestEveryBrowser(t *testing.T) {
 			srv := serve(e.dist) // its own server, stopped for the offline reload
 			defer srv.Close()
 			p := &driven{t: t, ctx: ctx, b: b}
+
+			// With no count asked for, the pool settles on one it can say why of
+			// (WebKit's 4 cores are a guess: there it measures).
+			p.open(srv.URL + "/?sw=0")
+			p.waitFor("the pool's size", `patchlab.status().workers.why && patchlab.status().workers.ready === patchlab.status().workers.total`)
+			var pool struct {
+				Total int
+				Why   string
+			}
+			p.eval(`patchlab.status().workers`, &pool)
+			t.Logf("%s on %d cores: %s", engine, runtime.NumCPU(), pool.Why)
+			if pool.Total < 1 || pool.Total > min(4, runtime.NumCPU()+1) || !strings.HasPrefix(pool.Why, fmt.Sprintf("%d worker", pool.Total)) {
+				t.Errorf("%d workers on %d cores: %q", pool.Total, runtime.NumCPU(), pool.Why)
+			}
 
 			p.open(srv.URL + "/?workers=2")
 			p.run()
