@@ -4,8 +4,8 @@ package tensor
 
 // Without WebAssembly SIMD the vector operations are the portable ones.
 
-func dequant(dst []float32, hi []int8, lo []uint8, steps []float32, k int) {
-	dequantGo(dst, hi, lo, steps, k)
+func dequant(dst []float32, hi []int8, lo []uint8, stride int, steps []float32, k int) {
+	dequantGo(dst, hi, lo, stride, steps, k)
 }
 
 func gelu(x []float32)                     { geluGo(x) }
