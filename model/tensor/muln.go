@@ -48,8 +48,9 @@ func MulN(y, x []float32, n int, m Matrix) {
 }
 
 // mulNCols is the width of one column slice of MulN: a multiple of QNBlock
-// (whole blocks of a QN row) such that the n rows of outputs, 16K floats,
-// stay in L1, and no wider than needed to give every thread two slices.
+// (whole blocks of a QN row) such that the slice's n rows of outputs stay
+// within 64 KB (L1 or near), and narrow enough to give every thread two
+// slices.
 func mulNCols(C, n int) int {
 	w := max(QNBlock, (1<<14/n)&^(QNBlock-1))
 	if p := threads(); p > 1 {
