@@ -235,51 +235,10 @@ func geluSlope(u32 float32) float32 {
 }
 
 // mulBack computes dx = dy·W for n rows ([n][Rows] in, [n][Cols] out): the
-// gradient through y = x·Wᵀ. Matrix only multiplies by Wᵀ, so this walks
-// W's rows, adding dy[i][o]·W[o] to dx[i]. The rows are split into a fixed
-// number of parts that threads take, each summing into its own buffer (and
-// dequantising its own rows), the parts then added in order, so the result
-// does not depend on the number of threads.
-func mulBack(dx, dy []float32, w tensor.Matrix, n int, sc *backScratch) {
-	R, K := w.Rows(), w.Cols()
-	dx = dx[:n*K]
-	clear(dx)
-	if n == 0 {
-		return
-	}
-	axpyRows := func(o int, wo []float32, out []float32) {
-		for i := 0; i < n; i++ {
-			if a := dy[i*R+o]; a != 0 {
-				tensor.Axpy(a, wo, out[i*K:(i+1)*K])
-			}
-		}
-	}
-	const parts = 4
-	sc.sums = grow(sc.sums, (parts-1)*n*K)
-	sums := sc.sums
-	clear(sums)
-	tensor.Parallel(parts, 1, n*R*K, func(p0, p1 int) {
-		f, isF32 := w.(*tensor.F32)
-		row := make([]float32, K)
-		for p := p0; p < p1; p++ {
-			out := dx
-			if p > 0 {
-				out = sums[(p-1)*n*K : p*n*K]
-			}
-			for o := p * R / parts; o < (p+1)*R/parts; o++ {
-				wo := row
-				if isF32 {
-					wo = f.Data[o*K : (o+1)*K]
-				} else {
-					w.Row(row, o)
-				}
-				axpyRows(o, wo, out)
-			}
-		}
-	})
-	for p := 1; p < parts; p++ {
-		add(dx, dx, sums[(p-1)*n*K:p*n*K])
-	}
+// gradient through y = x·Wᵀ, with tensor.MulN (each output summed over W's
+// rows in order, whatever the number of threads).
+func mulBack(dx, dy []float32, w tensor.Matrix, n int, _ *backScratch) {
+	tensor.MulN(dx, dy, n, w)
 }
 
 // NeuronActs recomputes block l's MLP neurons (after GELU) from a trace for

@@ -5,6 +5,7 @@ package tensor
 import (
 	"math"
 	"simd/archsimd"
+	"unsafe"
 )
 
 // The WebAssembly SIMD kernels (GOEXPERIMENT=simd, Go ≥ 1.27): 128-bit
@@ -35,9 +36,8 @@ func dot(a, b []float32) float32 {
 
 // simdBlockRows is the number of input rows the SIMD kernels take at once
 // (2 or 1): 2 input rows × 4 weight rows keep 8 accumulators, 4 weight
-// vectors and one input vector in Go's 16 wasm vector locals. Measured under
-// Node 20: 2×4 about 2× the portable kernels' GFLOP/s, 1×4 1.4×, 3×4 no
-// better than 2×4 (it spills).
+// vectors and one input vector in Go's 16 wasm vector locals. 3×4 spills;
+// 3×3 measured no faster than 2×4.
 var simdBlockRows = 2
 
 // mulF32SIMD computes the outputs j ∈ [lo, hi) of every input row for weight
@@ -78,6 +78,21 @@ func mulF32SIMD(m *F32, y, x []float32, n int, rows []int, lo, hi, ys int) {
 	}
 }
 
+// The kernels' main loops read through unsafe pointers: bounds checks in
+// the loop cost more than the arithmetic in wasm (measured 2.5× slower).
+// Every slice is checked to hold n values before the loop.
+
+// ld is the 4 float32 values at p + 4k bytes.
+func ld(p unsafe.Pointer, k int) archsimd.Float32x4 {
+	return archsimd.LoadFloat32x4Array((*[4]float32)(unsafe.Add(p, 4*k)))
+}
+
+// ptr is the address of s[0] after checking that s holds n values.
+func ptr(s []float32, n int) unsafe.Pointer {
+	_ = s[n-1]
+	return unsafe.Pointer(unsafe.SliceData(s))
+}
+
 // load4 is the 4 values from s[k], zero-padded past the end of s.
 func load4(s []float32, k int) archsimd.Float32x4 {
 	if k+4 <= len(s) {
@@ -95,16 +110,16 @@ func hsum(a archsimd.Float32x4) float32 {
 
 func dotSIMD(x, w []float32) float32 {
 	n := len(x)
-	w = w[:n]
 	var a archsimd.Float32x4
 	k := 0
-	for ; k+4 <= n; k += 4 {
-		p := archsimd.LoadFloat32x4Array((*[4]float32)(x[k : k+4]))
-		u := archsimd.LoadFloat32x4Array((*[4]float32)(w[k : k+4]))
-		a = a.Add(p.Mul(u))
+	if n >= 4 {
+		px, pw := ptr(x, n), ptr(w, n)
+		for ; k+4 <= n; k += 4 {
+			a = a.Add(ld(px, k).Mul(ld(pw, k)))
+		}
 	}
 	if k < n {
-		a = a.Add(load4(x, k).Mul(load4(w, k)))
+		a = a.Add(load4(x, k).Mul(load4(w[:n], k)))
 	}
 	return hsum(a)
 }
@@ -112,22 +127,24 @@ func dotSIMD(x, w []float32) float32 {
 // dot1x4SIMD writes the outputs of input row x0 by weight rows w0..w3 to y[j].
 func dot1x4SIMD(y *[8]float32, x0, w0, w1, w2, w3 []float32) {
 	n := len(x0)
-	w0, w1, w2, w3 = w0[:n], w1[:n], w2[:n], w3[:n]
 	var a0, a1, a2, a3 archsimd.Float32x4
 	k := 0
-	for ; k+4 <= n; k += 4 {
-		p := archsimd.LoadFloat32x4Array((*[4]float32)(x0[k : k+4]))
-		a0 = a0.Add(p.Mul(archsimd.LoadFloat32x4Array((*[4]float32)(w0[k : k+4]))))
-		a1 = a1.Add(p.Mul(archsimd.LoadFloat32x4Array((*[4]float32)(w1[k : k+4]))))
-		a2 = a2.Add(p.Mul(archsimd.LoadFloat32x4Array((*[4]float32)(w2[k : k+4]))))
-		a3 = a3.Add(p.Mul(archsimd.LoadFloat32x4Array((*[4]float32)(w3[k : k+4]))))
+	if n >= 4 {
+		px, p0, p1, p2, p3 := ptr(x0, n), ptr(w0, n), ptr(w1, n), ptr(w2, n), ptr(w3, n)
+		for ; k+4 <= n; k += 4 {
+			p := ld(px, k)
+			a0 = a0.Add(p.Mul(ld(p0, k)))
+			a1 = a1.Add(p.Mul(ld(p1, k)))
+			a2 = a2.Add(p.Mul(ld(p2, k)))
+			a3 = a3.Add(p.Mul(ld(p3, k)))
+		}
 	}
 	if k < n {
 		p := load4(x0, k)
-		a0 = a0.Add(p.Mul(load4(w0, k)))
-		a1 = a1.Add(p.Mul(load4(w1, k)))
-		a2 = a2.Add(p.Mul(load4(w2, k)))
-		a3 = a3.Add(p.Mul(load4(w3, k)))
+		a0 = a0.Add(p.Mul(load4(w0[:n], k)))
+		a1 = a1.Add(p.Mul(load4(w1[:n], k)))
+		a2 = a2.Add(p.Mul(load4(w2[:n], k)))
+		a3 = a3.Add(p.Mul(load4(w3[:n], k)))
 	}
 	y[0], y[1], y[2], y[3] = hsum(a0), hsum(a1), hsum(a2), hsum(a3)
 }
@@ -137,39 +154,37 @@ func dot1x4SIMD(y *[8]float32, x0, w0, w1, w2, w3 []float32) {
 // each lane's order unchanged: loop iterations cost dispatch in wasm.
 func dot2x4SIMD(y *[8]float32, x0, x1, w0, w1, w2, w3 []float32) {
 	n := len(x0)
-	x1, w0, w1, w2, w3 = x1[:n], w0[:n], w1[:n], w2[:n], w3[:n]
 	var a00, a01, a02, a03, a10, a11, a12, a13 archsimd.Float32x4
 	k := 0
-	for ; k+8 <= n; k += 8 {
-		u0 := archsimd.LoadFloat32x4Array((*[4]float32)(w0[k : k+4]))
-		u1 := archsimd.LoadFloat32x4Array((*[4]float32)(w1[k : k+4]))
-		u2 := archsimd.LoadFloat32x4Array((*[4]float32)(w2[k : k+4]))
-		u3 := archsimd.LoadFloat32x4Array((*[4]float32)(w3[k : k+4]))
-		p := archsimd.LoadFloat32x4Array((*[4]float32)(x0[k : k+4]))
-		a00 = a00.Add(p.Mul(u0))
-		a01 = a01.Add(p.Mul(u1))
-		a02 = a02.Add(p.Mul(u2))
-		a03 = a03.Add(p.Mul(u3))
-		p = archsimd.LoadFloat32x4Array((*[4]float32)(x1[k : k+4]))
-		a10 = a10.Add(p.Mul(u0))
-		a11 = a11.Add(p.Mul(u1))
-		a12 = a12.Add(p.Mul(u2))
-		a13 = a13.Add(p.Mul(u3))
-		u0 = archsimd.LoadFloat32x4Array((*[4]float32)(w0[k+4 : k+8]))
-		u1 = archsimd.LoadFloat32x4Array((*[4]float32)(w1[k+4 : k+8]))
-		u2 = archsimd.LoadFloat32x4Array((*[4]float32)(w2[k+4 : k+8]))
-		u3 = archsimd.LoadFloat32x4Array((*[4]float32)(w3[k+4 : k+8]))
-		p = archsimd.LoadFloat32x4Array((*[4]float32)(x0[k+4 : k+8]))
-		a00 = a00.Add(p.Mul(u0))
-		a01 = a01.Add(p.Mul(u1))
-		a02 = a02.Add(p.Mul(u2))
-		a03 = a03.Add(p.Mul(u3))
-		p = archsimd.LoadFloat32x4Array((*[4]float32)(x1[k+4 : k+8]))
-		a10 = a10.Add(p.Mul(u0))
-		a11 = a11.Add(p.Mul(u1))
-		a12 = a12.Add(p.Mul(u2))
-		a13 = a13.Add(p.Mul(u3))
+	if n >= 8 {
+		q0, q1 := ptr(x0, n), ptr(x1, n)
+		p0, p1, p2, p3 := ptr(w0, n), ptr(w1, n), ptr(w2, n), ptr(w3, n)
+		for ; k+8 <= n; k += 8 {
+			u0, u1, u2, u3 := ld(p0, k), ld(p1, k), ld(p2, k), ld(p3, k)
+			p := ld(q0, k)
+			a00 = a00.Add(p.Mul(u0))
+			a01 = a01.Add(p.Mul(u1))
+			a02 = a02.Add(p.Mul(u2))
+			a03 = a03.Add(p.Mul(u3))
+			p = ld(q1, k)
+			a10 = a10.Add(p.Mul(u0))
+			a11 = a11.Add(p.Mul(u1))
+			a12 = a12.Add(p.Mul(u2))
+			a13 = a13.Add(p.Mul(u3))
+			u0, u1, u2, u3 = ld(p0, k+4), ld(p1, k+4), ld(p2, k+4), ld(p3, k+4)
+			p = ld(q0, k+4)
+			a00 = a00.Add(p.Mul(u0))
+			a01 = a01.Add(p.Mul(u1))
+			a02 = a02.Add(p.Mul(u2))
+			a03 = a03.Add(p.Mul(u3))
+			p = ld(q1, k+4)
+			a10 = a10.Add(p.Mul(u0))
+			a11 = a11.Add(p.Mul(u1))
+			a12 = a12.Add(p.Mul(u2))
+			a13 = a13.Add(p.Mul(u3))
+		}
 	}
+	x1, w0, w1, w2, w3 = x1[:n], w0[:n], w1[:n], w2[:n], w3[:n]
 	for ; k < n; k += 4 {
 		u0, u1, u2, u3 := load4(w0, k), load4(w1, k), load4(w2, k), load4(w3, k)
 		p := load4(x0, k)
@@ -203,41 +218,141 @@ func axpy(alpha float32, x, y []float32) {
 	}
 }
 
-func dequant(dst []float32, hi []int8, lo []uint8, steps []float32, k int) {
+// axpy4 is axpy4Go 8 outputs a step, each loaded and stored once for the
+// 4 weight rows: the same operations in the same order, so the same bits.
+func axpy4(y []float32, w *[4][]float32, a0, a1, a2, a3 float32) {
 	if !useSIMD {
-		dequantGo(dst, hi, lo, steps, k)
+		axpy4Go(y, w, a0, a1, a2, a3)
 		return
 	}
-	dequantSIMD(dst, hi, lo, steps, k)
+	n := len(y)
+	k := 0
+	if n >= 4 {
+		py, p0, p1, p2, p3 := ptr(y, n), ptr(w[0], n), ptr(w[1], n), ptr(w[2], n), ptr(w[3], n)
+		b0, b1, b2, b3 := splat(a0), splat(a1), splat(a2), splat(a3)
+		for ; k+8 <= n; k += 8 {
+			u := ld(py, k).Add(b0.Mul(ld(p0, k))).Add(b1.Mul(ld(p1, k))).Add(b2.Mul(ld(p2, k))).Add(b3.Mul(ld(p3, k)))
+			v := ld(py, k+4).Add(b0.Mul(ld(p0, k+4))).Add(b1.Mul(ld(p1, k+4))).Add(b2.Mul(ld(p2, k+4))).Add(b3.Mul(ld(p3, k+4)))
+			u.StoreArray((*[4]float32)(unsafe.Add(py, 4*k)))
+			v.StoreArray((*[4]float32)(unsafe.Add(py, 4*k+16)))
+		}
+		for ; k+4 <= n; k += 4 {
+			u := ld(py, k).Add(b0.Mul(ld(p0, k))).Add(b1.Mul(ld(p1, k))).Add(b2.Mul(ld(p2, k))).Add(b3.Mul(ld(p3, k)))
+			u.StoreArray((*[4]float32)(unsafe.Add(py, 4*k)))
+		}
+	}
+	if k < n {
+		axpy4Go(y[k:], &[4][]float32{w[0][k:n], w[1][k:n], w[2][k:n], w[3][k:n]}, a0, a1, a2, a3)
+	}
 }
 
-// dequantSIMD is dequantN (any k ≥ 0) 16 codes at a time, with the same
-// arithmetic, so the same bits: the code hi<<k | low as int16 lanes
-// (|code| < 2^15), widened to int32, converted exactly to float32, times
-// the block's step / 2^k.
-func dequantSIMD(dst []float32, hi []int8, lo []uint8, steps []float32, k int) {
-	n8 := len(dst) / 8
-	inv := 1 / float32(int32(1)<<k)
-	for g := 0; g+16 <= len(dst); g += 16 {
-		s := archsimd.BroadcastFloat32x4(steps[g/QNBlock] * inv)
-		h := archsimd.LoadInt8x16Array((*[16]int8)(hi[g : g+16]))
-		c0, c1 := h.ExtendLo8ToInt16(), h.ExtendHi8ToInt16()
-		if k > 0 {
-			var l0, l1 uint64
-			for j := 0; j < k; j++ {
-				l0 |= spread[lo[j*n8+g/8]] << j
-				l1 |= spread[lo[j*n8+g/8+1]] << j
-			}
-			low := archsimd.BroadcastUint64x2(l0).SetElem(1, l1).ReshapeToUint8s()
-			c0 = c0.ShiftAllLeft(uint64(k)).Or(low.ExtendLo8ToUint16().BitsToInt16())
-			c1 = c1.ShiftAllLeft(uint64(k)).Or(low.ExtendHi8ToUint16().BitsToInt16())
-		}
-		d := dst[g : g+16 : g+16]
-		c0.ExtendLo4ToInt32().ConvertToFloat32().Mul(s).StoreArray((*[4]float32)(d[0:4]))
-		c0.ExtendHi4ToInt32().ConvertToFloat32().Mul(s).StoreArray((*[4]float32)(d[4:8]))
-		c1.ExtendLo4ToInt32().ConvertToFloat32().Mul(s).StoreArray((*[4]float32)(d[8:12]))
-		c1.ExtendHi4ToInt32().ConvertToFloat32().Mul(s).StoreArray((*[4]float32)(d[12:16]))
+func dequant(dst []float32, hi []int8, lo []uint8, stride int, steps []float32, k int) {
+	if !useSIMD {
+		dequantGo(dst, hi, lo, stride, steps, k)
+		return
 	}
+	dequantSIMD(dst, hi, lo, stride, steps, k)
+}
+
+// bitOf has bit i%8 in byte i; pick[g] picks byte 2g for lanes 0…7 and byte
+// 2g+1 for lanes 8…15.
+var (
+	bitOf = [16]int8{1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128}
+	pick  = [4][16]int8{
+		{0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},
+		{2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
+		{4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5},
+		{6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
+	}
+)
+
+// dequantSIMD is dequantN (any k ≥ 0) one block of 64 codes at a time, 16
+// per step, with the same arithmetic, so the same bits: the code
+// hi<<k | low as int16 lanes (|code| < 2^15), widened to int32, converted
+// exactly to float32, times the block's step / 2^k. A plane's 8 bytes of
+// the block are broadcast and each lane picks its byte and tests its bit.
+// len(dst) must be a multiple of QNBlock. The steps are written out (no
+// loop over the 4 groups of a block, k = 1 on its own): loop iterations
+// and bounds checks cost as much as the arithmetic in wasm.
+func dequantSIMD(dst []float32, hi []int8, lo []uint8, stride int, steps []float32, k int) {
+	nb := len(dst) / QNBlock
+	if nb == 0 {
+		return
+	}
+	_, _ = hi[nb*QNBlock-1], steps[nb-1]
+	var lp unsafe.Pointer
+	if k > 0 {
+		_ = lo[(k-1)*stride+nb*QNBlock/8-1]
+		lp = unsafe.Pointer(&lo[0])
+	}
+	dp, hp, sp := unsafe.Pointer(&dst[0]), unsafe.Pointer(&hi[0]), unsafe.Pointer(&steps[0])
+	inv := 1 / float32(int32(1)<<k)
+	bit := archsimd.LoadInt8x16Array(&bitOf)
+	p0, p1 := archsimd.LoadInt8x16Array(&pick[0]), archsimd.LoadInt8x16Array(&pick[1])
+	p2, p3 := archsimd.LoadInt8x16Array(&pick[2]), archsimd.LoadInt8x16Array(&pick[3])
+	for b := 0; b < nb; b++ {
+		s := archsimd.BroadcastFloat32x4(*(*float32)(unsafe.Add(sp, 4*b)) * inv)
+		h := unsafe.Add(hp, QNBlock*b)
+		d := unsafe.Add(dp, 4*QNBlock*b)
+		h0 := archsimd.LoadInt8x16Array((*[16]int8)(h))
+		h1 := archsimd.LoadInt8x16Array((*[16]int8)(unsafe.Add(h, 16)))
+		h2 := archsimd.LoadInt8x16Array((*[16]int8)(unsafe.Add(h, 32)))
+		h3 := archsimd.LoadInt8x16Array((*[16]int8)(unsafe.Add(h, 48)))
+		switch k {
+		case 0:
+			put16(d, h0.ExtendLo8ToInt16(), h0.ExtendHi8ToInt16(), s)
+			put16(unsafe.Add(d, 64), h1.ExtendLo8ToInt16(), h1.ExtendHi8ToInt16(), s)
+			put16(unsafe.Add(d, 128), h2.ExtendLo8ToInt16(), h2.ExtendHi8ToInt16(), s)
+			put16(unsafe.Add(d, 192), h3.ExtendLo8ToInt16(), h3.ExtendHi8ToInt16(), s)
+		case 1:
+			// One plane: the code is 2·hi + bit = 2·hi − (bit set ? −1 : 0).
+			v := plane(lp, 8*b)
+			put9(d, h0, v.LookupOrZero(p0).And(bit).Equal(bit).ToInt8x16(), s)
+			put9(unsafe.Add(d, 64), h1, v.LookupOrZero(p1).And(bit).Equal(bit).ToInt8x16(), s)
+			put9(unsafe.Add(d, 128), h2, v.LookupOrZero(p2).And(bit).Equal(bit).ToInt8x16(), s)
+			put9(unsafe.Add(d, 192), h3, v.LookupOrZero(p3).And(bit).Equal(bit).ToInt8x16(), s)
+		default:
+			var l0, l1, l2, l3 archsimd.Int8x16
+			for j := 0; j < k; j++ {
+				v := plane(lp, j*stride+8*b)
+				m := archsimd.BroadcastInt8x16(int8(1 << j))
+				l0 = l0.Or(v.LookupOrZero(p0).And(bit).Equal(bit).ToInt8x16().And(m))
+				l1 = l1.Or(v.LookupOrZero(p1).And(bit).Equal(bit).ToInt8x16().And(m))
+				l2 = l2.Or(v.LookupOrZero(p2).And(bit).Equal(bit).ToInt8x16().And(m))
+				l3 = l3.Or(v.LookupOrZero(p3).And(bit).Equal(bit).ToInt8x16().And(m))
+			}
+			putN(d, h0, l0, k, s)
+			putN(unsafe.Add(d, 64), h1, l1, k, s)
+			putN(unsafe.Add(d, 128), h2, l2, k, s)
+			putN(unsafe.Add(d, 192), h3, l3, k, s)
+		}
+	}
+}
+
+// plane is the 8 bytes at lp + o, in both halves of a vector.
+func plane(lp unsafe.Pointer, o int) archsimd.Int8x16 {
+	return archsimd.BroadcastUint64x2(*(*uint64)(unsafe.Add(lp, o))).ReshapeToUint8s().BitsToInt8()
+}
+
+// put9 writes the 16 weights with high bytes h and low bits −set.
+func put9(d unsafe.Pointer, h, set archsimd.Int8x16, s archsimd.Float32x4) {
+	put16(d, h.ExtendLo8ToInt16().ShiftAllLeft(1).Sub(set.ExtendLo8ToInt16()),
+		h.ExtendHi8ToInt16().ShiftAllLeft(1).Sub(set.ExtendHi8ToInt16()), s)
+}
+
+// putN writes the 16 weights with high bytes h and k low bits low.
+func putN(d unsafe.Pointer, h, low archsimd.Int8x16, k int, s archsimd.Float32x4) {
+	u := low.ToBits()
+	put16(d, h.ExtendLo8ToInt16().ShiftAllLeft(uint64(k)).Or(u.ExtendLo8ToUint16().BitsToInt16()),
+		h.ExtendHi8ToInt16().ShiftAllLeft(uint64(k)).Or(u.ExtendHi8ToUint16().BitsToInt16()), s)
+}
+
+// put16 writes the codes c0 (8 of them) then c1 times s to d.
+func put16(d unsafe.Pointer, c0, c1 archsimd.Int16x8, s archsimd.Float32x4) {
+	c0.ExtendLo4ToInt32().ConvertToFloat32().Mul(s).StoreArray((*[4]float32)(d))
+	c0.ExtendHi4ToInt32().ConvertToFloat32().Mul(s).StoreArray((*[4]float32)(unsafe.Add(d, 16)))
+	c1.ExtendLo4ToInt32().ConvertToFloat32().Mul(s).StoreArray((*[4]float32)(unsafe.Add(d, 32)))
+	c1.ExtendHi4ToInt32().ConvertToFloat32().Mul(s).StoreArray((*[4]float32)(unsafe.Add(d, 48)))
 }
 
 // exp4 is e^x lane by lane in float32 (Cephes' expf: x = n·ln2 + r,
@@ -245,17 +360,16 @@ func dequantSIMD(dst []float32, hi []int8, lo []uint8, steps []float32, k int) {
 // exponent bits), within 2 ulp of e^x. x is clamped to [−87.3, 88.3], where
 // e^x is a normal float32.
 func exp4(x archsimd.Float32x4) archsimd.Float32x4 {
-	bc := archsimd.BroadcastFloat32x4
-	x = x.Max(bc(-87.3)).Min(bc(88.3))
-	n := x.Mul(bc(1.44269504088896341)).Round()
-	r := x.Sub(n.Mul(bc(0.693359375))).Sub(n.Mul(bc(-2.12194440e-4)))
-	p := bc(1.9875691500e-4)
-	p = p.Mul(r).Add(bc(1.3981999507e-3))
-	p = p.Mul(r).Add(bc(8.3334519073e-3))
-	p = p.Mul(r).Add(bc(4.1665795894e-2))
-	p = p.Mul(r).Add(bc(1.6666665459e-1))
-	p = p.Mul(r).Add(bc(5.0000001201e-1))
-	e := p.Mul(r.Mul(r)).Add(r).Add(bc(1))
+	x = x.Max(splat(-87.3)).Min(splat(88.3))
+	n := x.Mul(splat(1.44269504088896341)).Round()
+	r := x.Sub(n.Mul(splat(0.693359375))).Sub(n.Mul(splat(-2.12194440e-4)))
+	p := splat(1.9875691500e-4)
+	p = p.Mul(r).Add(splat(1.3981999507e-3))
+	p = p.Mul(r).Add(splat(8.3334519073e-3))
+	p = p.Mul(r).Add(splat(4.1665795894e-2))
+	p = p.Mul(r).Add(splat(1.6666665459e-1))
+	p = p.Mul(r).Add(splat(5.0000001201e-1))
+	e := p.Mul(r.Mul(r)).Add(r).Add(splat(1))
 	scale := n.ConvertToInt32().Add(archsimd.BroadcastInt32x4(127)).ShiftAllLeft(23).ToBits().BitsToFloat32()
 	return e.Mul(scale)
 }
@@ -267,11 +381,10 @@ func gelu(x []float32) {
 		geluGo(x)
 		return
 	}
-	bc := archsimd.BroadcastFloat32x4
 	for k := 0; k < len(x); k += 4 {
 		u := load4(x, k)
-		t := u.Mul(u).Mul(u).Mul(bc(0.044715)).Add(u).Mul(bc(-geluS2))
-		g := u.Div(exp4(t).Add(bc(1)))
+		t := u.Mul(u).Mul(u).Mul(splat(0.044715)).Add(u).Mul(splat(-geluS2))
+		g := u.Div(exp4(t).Add(splat(1)))
 		if k+4 <= len(x) {
 			g.StoreArray((*[4]float32)(x[k : k+4]))
 		} else {
@@ -329,3 +442,7 @@ func normalize(out, x []float32, mean, inv float32, g, b []float32) {
 	}
 	normalizeGo(out[k:], x[k:], mean, inv, g[k:], b[k:])
 }
+
+// splat is archsimd.BroadcastFloat32x4, called directly: through a
+// function value it is an indirect call, not one instruction.
+func splat(x float32) archsimd.Float32x4 { return archsimd.BroadcastFloat32x4(x) }

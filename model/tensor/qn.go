@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"math"
+	"runtime"
 	"sync"
 )
 
@@ -49,19 +50,19 @@ func (m *QN) Row(dst []float32, r int) {
 	k, nb, C := m.Bits-8, m.C/QNBlock, m.C
 	hi, steps := m.Hi[r*C:(r+1)*C], m.Steps[r*nb:(r+1)*nb]
 	lo := m.Lo[r*k*C/8 : (r+1)*k*C/8]
-	dequant(dst[:C], hi, lo, steps, k)
+	dequant(dst[:C], hi, lo, C/8, steps, k)
 }
 
-// dequantGo writes the weights of one row, whose codes have k planes of
-// low bits, to dst.
-func dequantGo(dst []float32, hi []int8, lo []uint8, steps []float32, k int) {
+// dequantGo writes the weights of one row (or of consecutive whole blocks of
+// one), whose codes have k planes of low bits stride bytes apart, to dst.
+func dequantGo(dst []float32, hi []int8, lo []uint8, stride int, steps []float32, k int) {
 	switch k {
 	case 0:
 		dequant8(dst, hi, steps)
 	case 1:
 		dequant9(dst, hi, lo, steps)
 	default:
-		dequantN(dst, hi, lo, steps, k)
+		dequantN(dst, hi, lo, stride, steps, k)
 	}
 }
 
@@ -97,13 +98,13 @@ func dequant9(dst []float32, hi []int8, lo []uint8, steps []float32) {
 // dequantN is dequant9 for k ≥ 1 planes of low bits. Each plane's byte
 // holds one bit of 8 codes; spread puts bit i of a byte into byte i of a
 // word, so the low bits of 8 codes add up in one word, a byte each.
-func dequantN(dst []float32, hi []int8, lo []uint8, steps []float32, k int) {
+func dequantN(dst []float32, hi []int8, lo []uint8, stride int, steps []float32, k int) {
 	n8 := len(dst) / 8
 	inv := 1 / float32(int32(1)<<k)
 	for g := 0; g < n8; g++ {
 		var low uint64
 		for j := 0; j < k; j++ {
-			low |= spread[lo[j*n8+g]] << j
+			low |= spread[lo[j*stride+g]] << j
 		}
 		s := steps[g*8/QNBlock] * inv
 		h := hi[g*8 : g*8+8 : g*8+8]
@@ -154,22 +155,32 @@ func (m *QN) MulTRows(y, x []float32, n int, rows []int) {
 
 var scratchQN = sync.Pool{New: func() any { return new([]float32) }}
 
+// qnGroupRows is how many rows mulChunk dequantises at a time before it
+// multiplies them by every input row. In wasm a few rows, kept in L1 while
+// all the input rows go past them, measure fastest; natively the whole
+// chunk, which the assembly kernels take best in one call.
+var qnGroupRows = map[bool]int{true: 4, false: 1 << 30}[runtime.GOARCH == "wasm"]
+
 // mulChunk computes outputs [lo, hi) (of rows, or of all rows when nil).
 func (m *QN) mulChunk(y, x []float32, n int, rows []int, lo, hi, ys int) {
+	g := min(qnGroupRows, hi-lo)
 	p := scratchQN.Get().(*[]float32)
 	defer scratchQN.Put(p)
-	if len(*p) < (hi-lo)*m.C {
-		*p = make([]float32, (hi-lo)*m.C)
+	if len(*p) < g*m.C {
+		*p = make([]float32, g*m.C)
 	}
-	w := &F32{R: hi - lo, C: m.C, Data: (*p)[:(hi-lo)*m.C]}
-	for j := lo; j < hi; j++ {
-		o := j
-		if rows != nil {
-			o = rows[j]
+	for j0 := lo; j0 < hi; j0 += g {
+		j1 := min(j0+g, hi)
+		w := &F32{R: j1 - j0, C: m.C, Data: (*p)[:(j1-j0)*m.C]}
+		for j := j0; j < j1; j++ {
+			o := j
+			if rows != nil {
+				o = rows[j]
+			}
+			m.Row(w.Data[(j-j0)*m.C:], o)
 		}
-		m.Row(w.Data[(j-lo)*m.C:], o)
+		mulF32(w, y[j0:], x, n, nil, 0, j1-j0, ys)
 	}
-	mulF32(w, y[lo:], x, n, nil, 0, hi-lo, ys)
 }
 
 // QuantizeQN converts an F32 matrix to QN with codes of the given width,
