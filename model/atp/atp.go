@@ -100,12 +100,12 @@ func topNeuronsOf(s *patch.Session, g *gpt2.Grad, k int) []Neuron {
 		if l == m.Layers-1 {
 			from = max(from, T-1) // the only position of the last block the metric reads
 		}
-		clean := m.NeuronActs(s.Clean, l, from)
-		co, grad := g.NeuronActs[l], g.Neurons[l]
+		clean, co := m.NeuronActs(s.Clean, l, from), m.NeuronActs(s.Corrupted, l, from)
+		grad := g.Neurons[l][from*F:]
 		for p := from; p < T; p++ {
 			for i := 0; i < F; i++ {
-				o := p*F + i
-				est := (float64(clean[o-from*F]) - float64(co[o])) * float64(grad[o])
+				o := (p-from)*F + i
+				est := (float64(clean[o]) - float64(co[o])) * float64(grad[o])
 				if est == 0 {
 					continue
 				}
