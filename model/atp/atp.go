@@ -42,7 +42,9 @@ type Neuron struct {
 // largest |estimate|.
 func Estimate(s *patch.Session, topNeurons int) (*Estimates, error) {
 	m := s.Model
-	g, err := m.Backward(s.Corrupted, []int{s.CorruptedTarget, s.CleanTarget}, []float32{1, -1})
+	// Before the texts' first difference every estimate is 0 (both runs
+	// agree there): the gradient is not needed there.
+	g, err := m.BackwardFrom(s.Corrupted, []int{s.CorruptedTarget, s.CleanTarget}, []float32{1, -1}, min(s.FirstDiff, s.T()-1))
 	if err != nil {
 		return nil, err
 	}

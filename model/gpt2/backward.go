@@ -38,8 +38,19 @@ func (g *Grad) Bytes() int64 {
 // HiddenMaxT tokens) the MLPs' hidden values the pass needs; longer runs'
 // hidden values are recomputed block by block on the way down.
 func (m *Model) Backward(tr *Trace, targets []int, weights []float32) (*Grad, error) {
+	return m.BackwardFrom(tr, targets, weights, 0)
+}
+
+// BackwardFrom is Backward at positions first…T−1 only: the gradients
+// there are the same (a position's gradient comes from the positions at
+// and after it), those before are left 0. Attribution patching needs no
+// more: before the texts' first difference both runs' activations agree.
+func (m *Model) BackwardFrom(tr *Trace, targets []int, weights []float32, first int) (*Grad, error) {
 	if tr == nil || tr.T < 1 || len(tr.Resid) != m.Layers {
 		return nil, fmt.Errorf("gpt2: Backward needs a trace of this model's run")
+	}
+	if first < 0 || first >= tr.T {
+		return nil, fmt.Errorf("gpt2: Backward from position %d of %d", first, tr.T)
 	}
 	if len(targets) != len(weights) {
 		return nil, fmt.Errorf("gpt2: Backward: %d targets, %d weights", len(targets), len(weights))
@@ -64,7 +75,7 @@ func (m *Model) Backward(tr *Trace, targets []int, weights []float32) (*Grad, er
 	for l := L - 1; l >= 0; l-- {
 		// Only the last position reaches the metric from the last block's
 		// output, so there the MLP and the query side run on one row.
-		from := 0
+		from := first
 		if l == L-1 {
 			from = T - 1
 		}
@@ -72,7 +83,7 @@ func (m *Model) Backward(tr *Trace, targets []int, weights []float32) (*Grad, er
 		if l > 0 {
 			dIn = g.Resid[l-1]
 		}
-		m.blockBack(l, tr, g, dIn, from, &sc)
+		m.blockBack(l, tr, g, dIn, from, first, &sc)
 	}
 	return g, nil
 }
@@ -98,8 +109,9 @@ type backScratch struct {
 }
 
 // blockBack takes the gradient at block l's output (g.Resid[l], zero before
-// row from) down to its input, writing dIn and every site of the block.
-func (m *Model) blockBack(l int, tr *Trace, g *Grad, dIn []float32, from int, sc *backScratch) {
+// row from) down to its input, writing dIn and every site of the block at
+// rows first…T−1 (first ≤ from).
+func (m *Model) blockBack(l int, tr *Trace, g *Grad, dIn []float32, from, first int, sc *backScratch) {
 	b := &m.Blocks[l]
 	T, C, F := tr.T, m.Width, 4*m.Width
 	n := T - from
@@ -130,9 +142,10 @@ func (m *Model) blockBack(l int, tr *Trace, g *Grad, dIn []float32, from int, sc
 	attendBack(sc.dqkv, g.Z[l], tr.Q[l], tr.K[l], tr.V[l], from, T, C, m.Heads)
 
 	// Through c_attn and ln_1 to the block's input, plus the residual path.
-	mulBack(sc.dh, sc.dqkv, b.QKV, T, sc)
-	copy(dIn, dMid)
-	layerNormBack(dIn, in, b.LN1G, sc.dh, T, C)
+	n = T - first
+	mulBack(sc.dh, sc.dqkv[first*3*C:], b.QKV, n, sc)
+	copy(dIn[first*C:], dMid[first*C:])
+	layerNormBack(dIn[first*C:], in[first*C:], b.LN1G, sc.dh, n, C)
 }
 
 // hidden is block l's MLP hidden values (GELU's input) at rows from…T−1 of
