@@ -42,7 +42,9 @@ type Neuron struct {
 // largest |estimate|.
 func Estimate(s *patch.Session, topNeurons int) (*Estimates, error) {
 	m := s.Model
-	g, err := m.Backward(s.Corrupted, []int{s.CorruptedTarget, s.CleanTarget}, []float32{1, -1})
+	// Before the texts' first difference every estimate is 0 (both runs
+	// agree there): the gradient is not needed there.
+	g, err := m.BackwardFrom(s.Corrupted, []int{s.CorruptedTarget, s.CleanTarget}, []float32{1, -1}, min(s.FirstDiff, s.T()-1))
 	if err != nil {
 		return nil, err
 	}
@@ -100,12 +102,12 @@ func topNeuronsOf(s *patch.Session, g *gpt2.Grad, k int) []Neuron {
 		if l == m.Layers-1 {
 			from = max(from, T-1) // the only position of the last block the metric reads
 		}
-		clean := m.NeuronActs(s.Clean, l, from)
-		co, grad := g.NeuronActs[l], g.Neurons[l]
+		clean, co := m.NeuronActs(s.Clean, l, from), m.NeuronActs(s.Corrupted, l, from)
+		grad := g.Neurons[l][from*F:]
 		for p := from; p < T; p++ {
 			for i := 0; i < F; i++ {
-				o := p*F + i
-				est := (float64(clean[o-from*F]) - float64(co[o])) * float64(grad[o])
+				o := (p-from)*F + i
+				est := (float64(clean[o]) - float64(co[o])) * float64(grad[o])
 				if est == 0 {
 					continue
 				}

@@ -256,3 +256,27 @@ func contains(cells []Ranked, v float64) bool {
 	}
 	return false
 }
+
+// TestWithoutHidden: runs longer than gpt2.HiddenMaxT keep no MLP hidden
+// values in their traces and recompute them; every estimate, gradient and
+// neuron is then the same bit for bit.
+func TestWithoutHidden(t *testing.T) {
+	s := tinySession(t, "michelle")
+	kept, err := Estimate(s, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Clean.Hidden == nil || s.Corrupted.Hidden == nil {
+		t.Fatal("a short run's trace keeps no hidden values")
+	}
+	s.Clean.Hidden, s.Corrupted.Hidden = nil, nil
+	redone, err := Estimate(s, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(kept)
+	got, _ := json.Marshal(redone)
+	if string(got) != string(want) {
+		t.Fatal("the estimates from recomputed hidden values differ from the trace's")
+	}
+}

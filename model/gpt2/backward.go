@@ -3,6 +3,7 @@ package gpt2
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/patchlab/patchlab/model/tensor"
 )
@@ -17,16 +18,15 @@ type Grad struct {
 	T int
 	Sites
 	// Neurons is the gradient with respect to each MLP neuron after GELU,
-	// [L][T][4·Width]; NeuronActs are the run's own neuron values there,
-	// which the Trace does not keep and Backward computes on the way.
-	Neurons, NeuronActs [][]float32
+	// [L][T][4·Width] (the run's own neuron values: NeuronActs).
+	Neurons [][]float32
 }
 
-// Bytes is the memory the gradients and neuron values hold.
+// Bytes is the memory the gradients hold.
 func (g *Grad) Bytes() int64 {
 	n := len(g.Embed)
 	for l := range g.Resid {
-		n += len(g.Resid[l]) + len(g.AttnOut[l]) + len(g.Z[l]) + len(g.Neurons[l]) + len(g.NeuronActs[l])
+		n += len(g.Resid[l]) + len(g.AttnOut[l]) + len(g.Z[l]) + len(g.Neurons[l])
 	}
 	return 4 * int64(n)
 }
@@ -34,12 +34,23 @@ func (g *Grad) Bytes() int64 {
 // Backward computes the gradient of metric = Σ_i weights[i]·logit(targets[i])
 // at the last position of the run that tr recorded (Forward with record),
 // with respect to every activation of that run. Only activations are
-// differentiated, not weights. What the trace lacks (LayerNorm outputs,
-// queries, the MLP's pre-GELU values) is recomputed block by block on the
-// way down, as the forward pass computes it.
+// differentiated, not weights. The trace keeps the queries and (up to
+// HiddenMaxT tokens) the MLPs' hidden values the pass needs; longer runs'
+// hidden values are recomputed block by block on the way down.
 func (m *Model) Backward(tr *Trace, targets []int, weights []float32) (*Grad, error) {
+	return m.BackwardFrom(tr, targets, weights, 0)
+}
+
+// BackwardFrom is Backward at positions first…T−1 only: the gradients
+// there are the same (a position's gradient comes from the positions at
+// and after it), those before are left 0. Attribution patching needs no
+// more: before the texts' first difference both runs' activations agree.
+func (m *Model) BackwardFrom(tr *Trace, targets []int, weights []float32, first int) (*Grad, error) {
 	if tr == nil || tr.T < 1 || len(tr.Resid) != m.Layers {
 		return nil, fmt.Errorf("gpt2: Backward needs a trace of this model's run")
+	}
+	if first < 0 || first >= tr.T {
+		return nil, fmt.Errorf("gpt2: Backward from position %d of %d", first, tr.T)
 	}
 	if len(targets) != len(weights) {
 		return nil, fmt.Errorf("gpt2: Backward: %d targets, %d weights", len(targets), len(weights))
@@ -64,7 +75,7 @@ func (m *Model) Backward(tr *Trace, targets []int, weights []float32) (*Grad, er
 	for l := L - 1; l >= 0; l-- {
 		// Only the last position reaches the metric from the last block's
 		// output, so there the MLP and the query side run on one row.
-		from := 0
+		from := first
 		if l == L-1 {
 			from = T - 1
 		}
@@ -72,14 +83,14 @@ func (m *Model) Backward(tr *Trace, targets []int, weights []float32) (*Grad, er
 		if l > 0 {
 			dIn = g.Resid[l-1]
 		}
-		m.blockBack(l, tr, g, dIn, from, &sc)
+		m.blockBack(l, tr, g, dIn, from, first, &sc)
 	}
 	return g, nil
 }
 
 func newGrad(layers, t, c int) *Grad {
 	g := &Grad{T: t, Sites: Sites{Embed: make([]float32, t*c)}}
-	for _, p := range []*[][]float32{&g.Resid, &g.AttnOut, &g.Z, &g.Neurons, &g.NeuronActs} {
+	for _, p := range []*[][]float32{&g.Resid, &g.AttnOut, &g.Z, &g.Neurons} {
 		*p = make([][]float32, layers)
 	}
 	for l := 0; l < layers; l++ {
@@ -87,78 +98,71 @@ func newGrad(layers, t, c int) *Grad {
 		g.AttnOut[l] = make([]float32, t*c)
 		g.Z[l] = make([]float32, t*c)
 		g.Neurons[l] = make([]float32, t*4*c)
-		g.NeuronActs[l] = make([]float32, t*4*c)
 	}
 	g.MLPOut = g.Resid
 	return g
 }
 
 type backScratch struct {
-	mid, h, pre, dpre, dh, q, dqkv []float32
-	sums                           []float32 // mulBack's partial sums
+	mid, h, pre, dpre, dh, dqkv []float32
+	sums                        []float32 // mulBack's partial sums
 }
 
 // blockBack takes the gradient at block l's output (g.Resid[l], zero before
-// row from) down to its input, writing dIn and every site of the block.
-func (m *Model) blockBack(l int, tr *Trace, g *Grad, dIn []float32, from int, sc *backScratch) {
+// row from) down to its input, writing dIn and every site of the block at
+// rows first…T−1 (first ≤ from).
+func (m *Model) blockBack(l int, tr *Trace, g *Grad, dIn []float32, from, first int, sc *backScratch) {
 	b := &m.Blocks[l]
 	T, C, F := tr.T, m.Width, 4*m.Width
 	n := T - from
 	in := tr.ResidPre(l)
 
-	// MLP: recompute its input and pre-GELU values for every row (the
-	// neuron values are wanted everywhere), differentiate from row from.
-	sc.mid = grow(sc.mid, T*C)
-	add(sc.mid, in, tr.AttnOut[l])
-	sc.h = grow(sc.h, T*C)
-	layerNorm(sc.h, sc.mid, b.LN2G, b.LN2B, T, C)
-	sc.pre = grow(sc.pre, T*F)
-	linear(sc.pre, sc.h, b.FC, b.FCB, T)
-	act := g.NeuronActs[l]
-	copy(act, sc.pre)
-	gelu(act)
-
+	// MLP, from row from: its input (the residual after attention) and
+	// hidden values (GELU's input).
+	sc.mid = grow(sc.mid, n*C)
+	add(sc.mid, in[from*C:], tr.AttnOut[l][from*C:])
+	pre := m.hidden(tr, l, from, sc)
 	dOut := g.Resid[l][from*C:]
 	dAct := g.Neurons[l][from*F:]
 	mulBack(dAct, dOut, b.FCProj, n, sc)
 	sc.dpre = grow(sc.dpre, n*F)
-	for i, u := range sc.pre[from*F:] {
+	for i, u := range pre {
 		sc.dpre[i] = dAct[i] * geluSlope(u)
 	}
 	sc.dh = grow(sc.dh, T*C)
 	mulBack(sc.dh, sc.dpre, b.FC, n, sc)
 	dMid := g.AttnOut[l]
 	copy(dMid[from*C:], dOut)
-	layerNormBack(dMid[from*C:], sc.mid[from*C:], b.LN2G, sc.dh, n, C)
+	layerNormBack(dMid[from*C:], sc.mid, b.LN2G, sc.dh, n, C)
 
 	// Attention: z's gradient, then through the softmax to q, k and v.
 	mulBack(g.Z[l][from*C:], dMid[from*C:], b.Proj, n, sc)
-	sc.h = grow(sc.h, T*C)
-	layerNorm(sc.h, in, b.LN1G, b.LN1B, T, C)
-	sc.q = grow(sc.q, T*C)
-	m.queries(sc.q[from*C:], sc.h[from*C:], b, n)
 	sc.dqkv = grow(sc.dqkv, T*3*C)
 	clear(sc.dqkv)
-	attendBack(sc.dqkv, g.Z[l], sc.q, tr.K[l], tr.V[l], from, T, C, m.Heads)
+	attendBack(sc.dqkv, g.Z[l], tr.Q[l], tr.K[l], tr.V[l], from, T, C, m.Heads)
 
 	// Through c_attn and ln_1 to the block's input, plus the residual path.
-	sc.dh = grow(sc.dh, T*C)
-	mulBack(sc.dh, sc.dqkv, b.QKV, T, sc)
-	copy(dIn, dMid)
-	layerNormBack(dIn, in, b.LN1G, sc.dh, T, C)
+	n = T - first
+	mulBack(sc.dh, sc.dqkv[first*3*C:], b.QKV, n, sc)
+	copy(dIn[first*C:], dMid[first*C:])
+	layerNormBack(dIn[first*C:], in[first*C:], b.LN1G, sc.dh, n, C)
 }
 
-// queries computes n rows of q = ln_1(x)·W_qᵀ + b_q, the first Width rows of c_attn.
-func (m *Model) queries(q, h []float32, b *Block, n int) {
-	C := m.Width
-	rows := make([]int, C)
-	for i := range rows {
-		rows[i] = i
+// hidden is block l's MLP hidden values (GELU's input) at rows from…T−1 of
+// the run tr recorded, [T−from][4·Width]: the trace's, or recomputed from
+// mid, those rows' residual after attention, into sc.pre.
+func (m *Model) hidden(tr *Trace, l, from int, sc *backScratch) []float32 {
+	F := 4 * m.Width
+	if tr.Hidden != nil {
+		return tr.Hidden[l][from*F:]
 	}
-	b.QKV.MulTRows(q, h, n, rows)
-	for i := 0; i < n; i++ {
-		add(q[i*C:(i+1)*C], q[i*C:(i+1)*C], b.QKVB[:C])
-	}
+	b := &m.Blocks[l]
+	n := tr.T - from
+	sc.h = grow(sc.h, n*m.Width)
+	layerNorm(sc.h, sc.mid, b.LN2G, b.LN2B, n, m.Width)
+	sc.pre = grow(sc.pre, n*F)
+	linear(sc.pre, sc.h, b.FC, b.FCB, n)
+	return sc.pre
 }
 
 // attendBack adds to dqkv ([T][3C]: q, k, v) the gradient of causal
@@ -241,11 +245,17 @@ func mulBack(dx, dy []float32, w tensor.Matrix, n int, _ *backScratch) {
 	tensor.MulN(dx, dy, n, w)
 }
 
-// NeuronActs recomputes block l's MLP neurons (after GELU) from a trace for
-// positions from…T−1, as the forward pass computes them: [T−from][4·Width].
+// NeuronActs is block l's MLP neurons (after GELU) at positions from…T−1
+// of the run tr recorded, as the forward pass computed them:
+// [T−from][4·Width]. Runs longer than HiddenMaxT recompute them.
 func (m *Model) NeuronActs(tr *Trace, l, from int) []float32 {
-	b := &m.Blocks[l]
 	C, n := m.Width, tr.T-from
+	if tr.Hidden != nil {
+		f := slices.Clone(tr.Hidden[l][from*4*C:])
+		gelu(f)
+		return f
+	}
+	b := &m.Blocks[l]
 	mid := make([]float32, n*C)
 	add(mid, tr.ResidPre(l)[from*C:], tr.AttnOut[l][from*C:])
 	h := make([]float32, n*C)
@@ -256,18 +266,22 @@ func (m *Model) NeuronActs(tr *Trace, l, from int) []float32 {
 	return f
 }
 
-// NeuronAct is one of block l's MLP neurons (after GELU) at position pos,
-// recomputed from a trace: element i of NeuronActs' row pos, bit for bit.
+// NeuronAct is one of block l's MLP neurons (after GELU) at position pos of
+// the run tr recorded: element i of NeuronActs' row pos, bit for bit.
 func (m *Model) NeuronAct(tr *Trace, l, pos, i int) float32 {
 	b := &m.Blocks[l]
 	C := m.Width
-	mid := make([]float32, C)
-	add(mid, tr.ResidPre(l)[pos*C:(pos+1)*C], tr.AttnOut[l][pos*C:(pos+1)*C])
-	h := make([]float32, C)
-	layerNorm(h, mid, b.LN2G, b.LN2B, 1, C)
 	f := make([]float32, 1)
-	b.FC.MulTRows(f, h, 1, []int{i})
-	f[0] += b.FCB[i]
+	if tr.Hidden != nil {
+		f[0] = tr.Hidden[l][pos*4*C+i]
+	} else {
+		mid := make([]float32, C)
+		add(mid, tr.ResidPre(l)[pos*C:(pos+1)*C], tr.AttnOut[l][pos*C:(pos+1)*C])
+		h := make([]float32, C)
+		layerNorm(h, mid, b.LN2G, b.LN2B, 1, C)
+		b.FC.MulTRows(f, h, 1, []int{i})
+		f[0] += b.FCB[i]
+	}
 	gelu(f)
 	return f[0]
 }

@@ -209,3 +209,42 @@ func TestBackwardQuantised(t *testing.T) {
 		}
 	}
 }
+
+// TestBackwardFrom: the gradients from a position on are Backward's bit for
+// bit, at every site of every layer; before it they are 0.
+func TestBackwardFrom(t *testing.T) {
+	m := gpt2.Random(gpt2.Config{Layers: 3, Heads: 2, Width: 16, Context: 8, Vocab: 30}, 8)
+	_, tr, err := m.Forward([]int{4, 9, 1, 7, 7, 2}, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, weights := []int{3, 5}, []float32{1, -1}
+	all, err := m.Backward(tr, targets, weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	C := m.Width
+	for _, first := range []int{1, 3, 5} {
+		part, err := m.BackwardFrom(tr, targets, weights, first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := func(what string, got, want []float32, w int) {
+			for k := range want {
+				if k < first*w && got[k] != 0 || k >= first*w && got[k] != want[k] {
+					t.Fatalf("from %d, %s element %d: %g, Backward's %g", first, what, k, got[k], want[k])
+				}
+			}
+		}
+		check("embed", part.Embed, all.Embed, C)
+		for l := range m.Layers {
+			check(fmt.Sprintf("resid_post.%d", l), part.Resid[l], all.Resid[l], C)
+			check(fmt.Sprintf("attn_out.%d", l), part.AttnOut[l], all.AttnOut[l], C)
+			check(fmt.Sprintf("z.%d", l), part.Z[l], all.Z[l], C)
+			check(fmt.Sprintf("neurons.%d", l), part.Neurons[l], all.Neurons[l], 4*C)
+		}
+	}
+	if _, err := m.BackwardFrom(tr, targets, weights, tr.T); err == nil {
+		t.Error("Backward from past the last position: no error")
+	}
+}

@@ -6,13 +6,23 @@ import (
 )
 
 // Trace is what one run computed that patching reuses: the activation at
-// every site and every layer's keys and values. A Trace is a copy: later
-// runs cannot change it.
+// every site and every layer's queries, keys and values; and, for runs of at
+// most HiddenMaxT tokens, the MLPs' hidden values, which the backward pass
+// and the neuron views read. A Trace is a copy: later runs cannot change it.
 type Trace struct {
 	T int
 	Sites
-	K, V [][]float32 // [Layers](T, C)
+	Q, K, V [][]float32 // [Layers](T, C)
+	// Hidden is each MLP's input to GELU, [Layers](T, 4C), or nil for a
+	// run longer than HiddenMaxT (readers then recompute it).
+	Hidden [][]float32
 }
+
+// HiddenMaxT is the longest run whose trace keeps the MLPs' hidden values:
+// 4·Width floats a layer and position, over a third of a trace (38 of
+// 105 MB at 256 tokens on GPT-2 small), so longer runs recompute them when
+// asked instead.
+const HiddenMaxT = 256
 
 // Sites holds one [T][Width] vector per position at every site of a run:
 // its activations (Trace) or their gradients (Grad).
@@ -23,10 +33,16 @@ type Sites struct {
 
 func newTrace(layers, t, c int) *Trace {
 	tr := &Trace{T: t, Sites: Sites{Embed: make([]float32, t*c)}}
-	for _, p := range []*[][]float32{&tr.Resid, &tr.AttnOut, &tr.MLPOut, &tr.Z, &tr.K, &tr.V} {
+	for _, p := range []*[][]float32{&tr.Resid, &tr.AttnOut, &tr.MLPOut, &tr.Z, &tr.Q, &tr.K, &tr.V} {
 		*p = make([][]float32, layers)
 		for l := range *p {
 			(*p)[l] = make([]float32, t*c)
+		}
+	}
+	if t <= HiddenMaxT {
+		tr.Hidden = make([][]float32, layers)
+		for l := range tr.Hidden {
+			tr.Hidden[l] = make([]float32, t*4*c)
 		}
 	}
 	return tr
@@ -186,7 +202,11 @@ func (m *Model) Block(l int, s *Stream, hook Hook, rec *Trace, lastOnly bool) {
 	add(s.X, s.X, s.a)
 
 	s.f = grow(s.f, out*4*c)
-	b.mlp(s.a, s.X, s.h, s.f, out, c)
+	var hidden []float32
+	if rec != nil && rec.Hidden != nil {
+		hidden = rec.Hidden[l]
+	}
+	b.mlp(s.a, s.X, s.h, s.f, hidden, out, c)
 	s.tapA(Site{MLPOut, l}, hook, rec)
 	add(s.X, s.X, s.a)
 	s.tapX(Site{ResidPost, l}, hook, rec)
@@ -211,6 +231,7 @@ func (m *Model) attend(l int, s *Stream, rec *Trace, lastOnly bool) {
 	linear(s.qkv, s.h, b.QKV, b.QKVB, rows)
 	if rec != nil {
 		for i := 0; i < rows; i++ {
+			copy(rec.Q[l][i*c:(i+1)*c], s.qkv[i*3*c:i*3*c+c])
 			copy(rec.K[l][i*c:(i+1)*c], s.qkv[i*3*c+c:i*3*c+2*c])
 			copy(rec.V[l][i*c:(i+1)*c], s.qkv[i*3*c+2*c:i*3*c+3*c])
 		}
@@ -262,11 +283,13 @@ func (s *Stream) keepLast(c int) {
 //
 //	out = gelu(LN(x; LN2G, LN2B)·FCᵀ + FCB)·FCProjᵀ + FCProjB
 //
-// with h (at least n·C) and f (n, 4C) as scratch.
-func (b *Block) mlp(out, x, h, f []float32, n, c int) {
+// with h (at least n·C) and f (n, 4C) as scratch. hidden (nil, or n·4C)
+// receives the input of GELU.
+func (b *Block) mlp(out, x, h, f, hidden []float32, n, c int) {
 	h = h[:n*c]
 	layerNorm(h, x, b.LN2G, b.LN2B, n, c)
 	linear(f, h, b.FC, b.FCB, n)
+	copy(hidden, f)
 	gelu(f)
 	linear(out, f, b.FCProj, b.FCProjB, n)
 }
@@ -328,6 +351,6 @@ func (m *Model) AttnProj(l int, out, z []float32, n int) {
 func (m *Model) MLPResidual(l int, out, mid []float32, n int) {
 	c := m.Width
 	a := make([]float32, n*c) // (n, C)
-	m.Blocks[l].mlp(a, mid, make([]float32, n*c), make([]float32, n*4*c), n, c)
+	m.Blocks[l].mlp(a, mid, make([]float32, n*c), make([]float32, n*4*c), nil, n, c)
 	add(out[:n*c], mid[:n*c], a)
 }

@@ -5,29 +5,8 @@ import (
 )
 
 // This file reads a recorded run back for the views beside the heatmap
-// (package inspect): the attention patterns, which the trace does not keep
-// (it keeps keys and values, not queries), and the final LayerNorm's scale.
-
-// Queries is block l's attention queries for n rows of the block's input x
-// ([n][Width]): LN1, then the query third of c_attn with its bias. Head h is
-// columns [h·HeadDim, (h+1)·HeadDim) of each row. The values equal the
-// forward pass's bit for bit.
-func (m *Model) Queries(l int, x []float32, n int) []float32 {
-	b := &m.Blocks[l]
-	c := m.Width
-	h := make([]float32, n*c)
-	layerNorm(h, x, b.LN1G, b.LN1B, n, c)
-	rows := make([]int, c) // the query rows of c_attn come first
-	for i := range rows {
-		rows[i] = i
-	}
-	q := make([]float32, n*c)
-	b.QKV.MulTRows(q, h, n, rows)
-	for i := 0; i < n; i++ {
-		add(q[i*c:(i+1)*c], q[i*c:(i+1)*c], b.QKVB[:c])
-	}
-	return q
-}
+// (package inspect): the attention patterns, from the queries and keys the
+// trace keeps, and the final LayerNorm's scale.
 
 // Pattern is block l's attention probabilities in the run tr recorded,
 // [Heads][T][T]: p[h][q][k] is how much query position q reads key position
@@ -37,8 +16,7 @@ func (m *Model) Pattern(l int, tr *Trace) []float32 {
 	t, c, heads := tr.T, m.Width, m.Heads
 	d := c / heads
 	scale := float32(1 / math.Sqrt(float64(d)))
-	q := m.Queries(l, tr.ResidPre(l), t)
-	k := tr.K[l]
+	q, k := tr.Q[l], tr.K[l]
 	p := make([]float32, heads*t*t)
 	for h := range heads {
 		for i := range t {

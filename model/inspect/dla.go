@@ -113,14 +113,28 @@ func (c *readoutCache) reset() {
 func headReadouts(m *gpt2.Model, w []float64) [][]float64 {
 	out := make([][]float64, m.Layers)
 	tensor.Parallel(m.Layers, 1, m.Layers*m.Width*m.Width, func(lo, hi int) {
-		row := make([]float32, m.Width)
+		c := m.Width
+		rows := make([]float32, 4*c)
 		for l := lo; l < hi; l++ {
 			proj := m.Blocks[l].Proj
 			u := make([]float64, proj.Cols())
-			for o, wo := range w {
-				proj.Row(row, o)
-				for k, x := range row {
-					u[k] += wo * float64(x)
+			// Four rows of W_O at a time, each u[k] still summed in row
+			// order: the same sums, a quarter of the passes over u.
+			o := 0
+			for ; o+4 <= len(w); o += 4 {
+				for i := range 4 {
+					proj.Row(rows[i*c:(i+1)*c], o+i)
+				}
+				w0, w1, w2, w3 := w[o], w[o+1], w[o+2], w[o+3]
+				r0, r1, r2, r3 := rows[:c], rows[c:2*c], rows[2*c:3*c], rows[3*c:4*c]
+				for k := range u {
+					u[k] = u[k] + w0*float64(r0[k]) + w1*float64(r1[k]) + w2*float64(r2[k]) + w3*float64(r3[k])
+				}
+			}
+			for ; o < len(w); o++ {
+				proj.Row(rows[:c], o)
+				for k, x := range rows[:c] {
+					u[k] += w[o] * float64(x)
 				}
 			}
 			out[l] = u

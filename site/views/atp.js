@@ -17,7 +17,7 @@ import { save, slug, csv } from "../export.js";
 import { Heatmap } from "../heatmap.js";
 import { heatmapData, niceMax, precise, format } from "../heatmap-data.js";
 import { EngineError } from "../errors.js";
-import { FONT, panel, sized, png, tip, fillTable, arrows, textBlob } from "./common.js";
+import { FONT, panel, boxWidth, sized, png, tip, fillTable, arrows, textBlob } from "./common.js";
 
 export const METHODS = { exact: "Exact (patch every cell)", estimate: "Estimate (attribution patching)", both: "Both, side by side" };
 const TOP_NEURONS = 20;
@@ -49,6 +49,7 @@ export const atpView = {
 		state.p = panel(container, {
 			name: "atp", title: "Attribution patching",
 			onRun: () => state.hooks.changed(),
+			onResize: () => state.last && !state.p.root.hidden && render(state.last),
 			controls: [
 				el("div", { class: "field" }, el("label", { for: "atp-method", text: "Method" }), method),
 				el("div", { class: "field" }, el("label", { for: "atp-k", text: "k" }), k),
@@ -195,7 +196,7 @@ function render(s) {
 	p.boxEst.hidden = state.method === "exact";
 	p.boxExact.hidden = state.method === "estimate";
 	p.scatterBox.hidden = state.method !== "both";
-	const width = state.method === "both" ? Math.max(320, Math.floor((p.main.clientWidth - 12) / 2)) : Math.max(320, p.main.clientWidth);
+	const width = state.method === "both" ? Math.max(320, Math.floor((boxWidth(p) - 12) / 2)) : Math.max(320, boxWidth(p));
 	for (const box of [p.boxEst, p.boxExact]) box.style.width = `${width}px`;
 	if (!p.root.hidden) {
 		if (!p.boxEst.hidden) state.heat.est.render(estimate);
@@ -325,7 +326,7 @@ function drawScatterOn(ctx, S, pts, focus) {
 function drawScatter() {
 	const p = state.p, pts = state.points;
 	if (!pts) return;
-	state.S = scatterLayout(pts, p.main.clientWidth - 20);
+	state.S = scatterLayout(pts, boxWidth(p) - 20);
 	const ctx = sized(p.scatter, state.S.width, state.S.height);
 	drawScatterOn(ctx, state.S, pts, state.focusPt);
 	p.scatter.setAttribute("aria-label", `Scatter plot of ${pts.length} cells, estimate against exact change, correlation ${precise(state.corr)}.`);

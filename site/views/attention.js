@@ -8,7 +8,7 @@ import { el } from "../dom.js";
 import { color } from "../heatmap.js";
 import { csv } from "../export.js";
 import * as inspect from "../inspect-data.js";
-import { FONT, panel, bindExports, enableExports, status, entry, tokensOf, label, quoted, sized, png, tip, fillTable, arrows, textBlob } from "./common.js";
+import { FONT, panel, boxWidth, bindExports, enableExports, status, entry, tokensOf, label, quoted, sized, png, tip, fillTable, arrows, textBlob } from "./common.js";
 
 const state = {
 	p: null, // the panel
@@ -38,6 +38,7 @@ export const attentionView = {
 				el("div", { class: "field" }, el("label", { for: "attention-head", text: "Head" }), head),
 			],
 			onRun: () => state.hooks.changed(),
+			onResize: () => redraw(),
 			howto: [
 				"Each square is one attention head of the layer chosen. Its row is a query position (the token doing the reading), its column a key position (the token read); the colour is the attention probability, from white (0) to dark red (1). Each row sums to 1; a token cannot read later tokens, so the upper right is empty.",
 				"The large pattern is the head chosen, with the tokens on both axes. Point at (or focus) a token to see, as coloured chips, what it attends to and what attends to it. A head that moves a name to the last position shows a dark cell in the last row under that name.",
@@ -116,8 +117,8 @@ function render(s) {
 	p.layer.value = state.layer;
 	p.head.value = state.head;
 	const d = state.drawn;
-	if (d && d.e === e && d.layer === state.layer && d.head === state.head && d.width === p.main.clientWidth) return;
-	state.drawn = { e, layer: state.layer, head: state.head, width: p.main.clientWidth };
+	if (d && d.e === e && d.layer === state.layer && d.head === state.head && d.width === boxWidth(p)) return;
+	state.drawn = { e, layer: state.layer, head: state.head, width: boxWidth(p) };
 	drawThumbs(e);
 	drawPattern(e, tokensOf(s, e.run));
 	renderChips(e, tokensOf(s, e.run));
@@ -254,7 +255,7 @@ function titleOf(e) {
 function drawPattern(e, toks) {
 	const p = state.p, labels = toks.map(label);
 	const ctx = p.canvas.getContext("2d");
-	state.L = layout(ctx, labels, Math.max(300, p.main.clientWidth));
+	state.L = layout(ctx, labels, Math.max(300, boxWidth(p)));
 	const c2 = sized(p.canvas, state.L.width, state.L.height);
 	drawBig(c2, state.L, inspect.attention(e, state.layer, state.head), labels, titleOf(e), state.focus);
 	p.canvas.setAttribute("aria-label", `Attention pattern of the ${e.run} run, layer ${state.layer}, head ${state.head}: ${labels.length} queries by ${labels.length} keys, from 0 (white) to 1 (dark red).`);

@@ -12,7 +12,8 @@ export const FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans'
 
 // panel builds a view's elements in container: opts {name, title, howto
 // (paragraphs), keys (the keyboard's help), controls (extra elements),
-// onRun (the run chosen changed)}. Returns the elements by role.
+// onRun (the run chosen changed), onResize (its box's width changed: draw
+// again)}. Returns the elements by role.
 export function panel(container, opts) {
 	const id = (s) => `${opts.name}-${s}`;
 	const runSelect = el("select", { id: id("run") }, ...inspect.RUNS.map((r) => el("option", { value: r, text: `${r} run` })));
@@ -44,7 +45,35 @@ export function panel(container, opts) {
 		el("div", { class: "heat-wrap" }, p.main, howto), p.live, el("div", { class: "visually-hidden" }, p.table), exports);
 	p.root.hidden = true;
 	container.append(p.root);
+	watchWidth(p, opts.onResize);
 	return p;
+}
+
+// A view's drawings are as wide as its main box, but reading a box's width
+// while a view renders makes the browser lay the page out there and then,
+// again for every view drawn (most of a view's time on a slow machine).
+// So boxWidth(p) is the width a ResizeObserver last saw the box at, after the
+// browser's own layout; a box not seen yet takes the last width any view's
+// box had (they are alike), and only the first view drawn measures. When
+// the box then turns out wider or narrower, onResize draws it again.
+let lastWidth = 0;
+
+export function boxWidth(p) {
+	if (!p.observed) return p.main.clientWidth;
+	if (!p.width) p.width = lastWidth || (lastWidth = p.main.clientWidth);
+	p.drawn = true;
+	return p.width;
+}
+
+function watchWidth(p, onResize) {
+	if (typeof ResizeObserver !== "function") return;
+	p.observed = true;
+	new ResizeObserver(() => {
+		const w = p.main.clientWidth; // laid out already: nothing to force
+		if (!w || w === p.width) return; // a hidden box is 0 wide
+		p.width = lastWidth = w;
+		if (p.drawn && onResize) onResize();
+	}).observe(p.main);
 }
 
 // bindExports makes the panel's buttons save what formats[fmt]() makes

@@ -9,7 +9,7 @@ import { color, Heatmap, layout as heatLayout, draw as heatDraw } from "../heatm
 import { niceMax, precise, format } from "../heatmap-data.js";
 import { csv } from "../export.js";
 import * as inspect from "../inspect-data.js";
-import { FONT, panel, bindExports, enableExports, status, entry, quoted, sized, png, tip, fillTable, arrows, textBlob } from "./common.js";
+import { FONT, panel, boxWidth, bindExports, enableExports, status, entry, quoted, sized, png, tip, fillTable, arrows, textBlob } from "./common.js";
 
 const state = {
 	p: null,
@@ -32,6 +32,7 @@ export const dlaView = {
 		state.p = panel(container, {
 			name: "dla", title: "Direct logit attribution",
 			onRun: () => state.hooks.changed(),
+			onResize: () => drawBars(),
 			howto: [
 				"The residual stream at the last position is a sum: the embedding, plus what every attention layer and every MLP wrote into it. Each bar is what one of them adds, directly, to the metric logit(corrupted target) − logit(clean target) through the final LayerNorm (its scale taken from the whole stream) and the unembedding. The bars follow each other: each starts where the one before ended, and the last, the total, is the run's metric.",
 				"Red adds to the metric (towards the corrupted target), blue takes away. The grid splits each attention layer's bar into its heads: a strongly coloured cell is a head that writes the answer itself. It is direct only: a head that helps later layers shows nothing here.",
@@ -213,7 +214,7 @@ function drawBarChart(ctx, B, bars, title, focus) {
 function drawBars() {
 	const p = state.p, bars = state.bars;
 	if (!bars) return;
-	state.B = barLayout(p.bars.getContext("2d"), bars, Math.max(300, Math.min(760, p.main.clientWidth)));
+	state.B = barLayout(p.bars.getContext("2d"), bars, Math.max(300, Math.min(760, boxWidth(p))));
 	const ctx = sized(p.bars, state.B.width, state.B.height);
 	drawBarChart(ctx, state.B, bars, `Direct logit attribution · ${inspect.run()} run`, state.focusBar);
 	p.bars.setAttribute("aria-label", `Bar chart of ${bars.length - 1} components adding up to the total ${precise(bars[bars.length - 1].value)}.`);

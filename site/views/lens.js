@@ -10,7 +10,7 @@ import { niceMax, precise } from "../heatmap-data.js";
 import { csv } from "../export.js";
 import * as inspect from "../inspect-data.js";
 import { el } from "../dom.js";
-import { panel, bindExports, enableExports, status, entry, tokensOf, label, quoted, sized, png, tip, fillTable, arrows, textBlob } from "./common.js";
+import { panel, boxWidth, bindExports, enableExports, status, entry, tokensOf, label, quoted, sized, png, tip, fillTable, arrows, textBlob } from "./common.js";
 
 // MIN_CELL is the narrowest cell (CSS px) that shows its token: a narrower
 // screen scrolls the lens sideways.
@@ -36,6 +36,7 @@ export const lensView = {
 		state.p = panel(container, {
 			name: "lens", title: "Logit lens",
 			onRun: () => state.hooks.changed(),
+			onResize: () => drawCanvas(),
 			howto: [
 				"Each cell reads the residual stream — what the model has written so far — at one position after one layer, as if the model stopped there: the final LayerNorm and the unembedding are applied to it directly. Its colour is the metric, logit(corrupted target) − logit(clean target), on the heatmap's scale (blue negative, red positive, white 0); the word in it is the token that layer would predict next.",
 				"Row “embed” is the input of the first block; each row below adds one block. The bottom right cell is the run's own prediction. Reading a column downwards shows when the model makes up its mind.",
@@ -131,7 +132,7 @@ function drawCanvas() {
 	const p = state.p, m = state.m;
 	if (!m) return;
 	const ctx0 = p.canvas.getContext("2d");
-	state.L = lay(ctx0, m, Math.max(320, p.main.clientWidth));
+	state.L = lay(ctx0, m, Math.max(320, boxWidth(p)));
 	const ctx = sized(p.canvas, state.L.width, state.L.height);
 	draw(ctx, m, state.L, { hover: state.hover, focus: state.focus });
 }
