@@ -105,7 +105,6 @@ func newGrad(layers, t, c int) *Grad {
 
 type backScratch struct {
 	mid, h, pre, dpre, dh, dqkv []float32
-	sums                        []float32 // mulBack's partial sums
 }
 
 // blockBack takes the gradient at block l's output (g.Resid[l], zero before
@@ -122,28 +121,29 @@ func (m *Model) blockBack(l int, tr *Trace, g *Grad, dIn []float32, from, first 
 	sc.mid = grow(sc.mid, n*C)
 	add(sc.mid, in[from*C:], tr.AttnOut[l][from*C:])
 	pre := m.hidden(tr, l, from, sc)
+	// Each tensor.MulN is the gradient through a linear map y = x·Wᵀ: dx = dy·W.
 	dOut := g.Resid[l][from*C:]
 	dAct := g.Neurons[l][from*F:]
-	mulBack(dAct, dOut, b.FCProj, n, sc)
+	tensor.MulN(dAct, dOut, n, b.FCProj)
 	sc.dpre = grow(sc.dpre, n*F)
 	for i, u := range pre {
 		sc.dpre[i] = dAct[i] * geluSlope(u)
 	}
 	sc.dh = grow(sc.dh, T*C)
-	mulBack(sc.dh, sc.dpre, b.FC, n, sc)
+	tensor.MulN(sc.dh, sc.dpre, n, b.FC)
 	dMid := g.AttnOut[l]
 	copy(dMid[from*C:], dOut)
 	layerNormBack(dMid[from*C:], sc.mid, b.LN2G, sc.dh, n, C)
 
 	// Attention: z's gradient, then through the softmax to q, k and v.
-	mulBack(g.Z[l][from*C:], dMid[from*C:], b.Proj, n, sc)
+	tensor.MulN(g.Z[l][from*C:], dMid[from*C:], n, b.Proj)
 	sc.dqkv = grow(sc.dqkv, T*3*C)
 	clear(sc.dqkv)
 	attendBack(sc.dqkv, g.Z[l], tr.Q[l], tr.K[l], tr.V[l], from, T, C, m.Heads)
 
 	// Through c_attn and ln_1 to the block's input, plus the residual path.
 	n = T - first
-	mulBack(sc.dh, sc.dqkv[first*3*C:], b.QKV, n, sc)
+	tensor.MulN(sc.dh, sc.dqkv[first*3*C:], n, b.QKV)
 	copy(dIn[first*C:], dMid[first*C:])
 	layerNormBack(dIn[first*C:], in[first*C:], b.LN1G, sc.dh, n, C)
 }
@@ -236,13 +236,6 @@ func geluSlope(u32 float32) float32 {
 	u := float64(u32)
 	s := 1 / (1 + math.Exp(-s2*(u+0.044715*u*u*u)))
 	return float32(s + u*s*(1-s)*s2*(1+3*0.044715*u*u))
-}
-
-// mulBack computes dx = dy·W for n rows ([n][Rows] in, [n][Cols] out): the
-// gradient through y = x·Wᵀ, with tensor.MulN (each output summed over W's
-// rows in order, whatever the number of threads).
-func mulBack(dx, dy []float32, w tensor.Matrix, n int, _ *backScratch) {
-	tensor.MulN(dx, dy, n, w)
 }
 
 // NeuronActs is block l's MLP neurons (after GELU) at positions from…T−1
