@@ -2,14 +2,15 @@ package atp
 
 import (
 	"fmt"
-	"github.com/patchlab/patchlab/model/webfmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/patchlab/patchlab/model/gpt2"
+	"github.com/patchlab/patchlab/model/internal/cputime"
 	"github.com/patchlab/patchlab/model/patch"
+	"github.com/patchlab/patchlab/model/webfmt"
 )
 
 var (
@@ -130,10 +131,10 @@ func BenchmarkCost(b *testing.B) {
 		}
 		for range b.N {
 			for i, f := range run {
-				c0, t0 := cpuTime(), time.Now()
+				c0, t0 := cputime.Used(), time.Now()
 				f()
 				best[i] = min(best[i], time.Since(t0))
-				cpu[i] += cpuTime() - c0
+				cpu[i] += cputime.Used() - c0
 			}
 		}
 		ms := func(d time.Duration) float64 { return float64(d) / 1e6 }

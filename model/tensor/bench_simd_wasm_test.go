@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/patchlab/patchlab/model/internal/cputime"
 )
 
 // BenchmarkSIMDvsGo compares the SIMD kernels with the portable ones in one
@@ -33,12 +35,12 @@ func BenchmarkSIMDvsGo(b *testing.B) {
 					b.Run(fmt.Sprintf("%s/n=%d/%T/simd=%v", s.name, n, mat, simd), func(b *testing.B) {
 						defer func(o bool) { useSIMD = o }(useSIMD)
 						useSIMD = simd
-						t0 := cpuTime()
+						t0 := cputime.Used()
 						for b.Loop() {
 							mat.MulT(y, x, n)
 						}
 						reportGFLOPs(b, 2*n*s.R*s.C)
-						reportCPUGFLOPs(b, 2*n*s.R*s.C, cpuTime()-t0)
+						reportCPUGFLOPs(b, 2*n*s.R*s.C, cputime.Used()-t0)
 					})
 				}
 			}
@@ -58,14 +60,14 @@ func BenchmarkDequant(b *testing.B) {
 			b.Run(fmt.Sprintf("bits=%d/simd=%v", bits, simd), func(b *testing.B) {
 				defer func(o bool) { useSIMD = o }(useSIMD)
 				useSIMD = simd
-				t0 := cpuTime()
+				t0 := cputime.Used()
 				for b.Loop() {
 					for r := range R {
 						q.Row(dst, r)
 					}
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*R*C), "ns/weight")
-				b.ReportMetric(float64((cpuTime()-t0).Nanoseconds())/float64(b.N*R*C), "cpu-ns/weight")
+				b.ReportMetric(float64((cputime.Used()-t0).Nanoseconds())/float64(b.N*R*C), "cpu-ns/weight")
 			})
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/patchlab/patchlab/model/internal/cputime"
 )
 
 // GPT-2 small shapes (Rows×Cols).
@@ -35,12 +37,12 @@ func BenchmarkMulT(b *testing.B) {
 				b.Run(fmt.Sprintf("f32/%s/n=%d/p=%d", s.name, n, p), func(b *testing.B) {
 					defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(p))
 					b.SetBytes(m.Bytes())
-					t0 := cpuTime()
+					t0 := cputime.Used()
 					for b.Loop() {
 						m.MulT(y, x, n)
 					}
 					reportGFLOPs(b, 2*n*s.R*s.C)
-					reportCPUGFLOPs(b, 2*n*s.R*s.C, cpuTime()-t0)
+					reportCPUGFLOPs(b, 2*n*s.R*s.C, cputime.Used()-t0)
 				})
 			}
 		}
@@ -113,16 +115,16 @@ func BenchmarkMulN(b *testing.B) {
 		x := randVec(rng, n*s.R)
 		y := make([]float32, n*s.C)
 		b.Run(fmt.Sprintf("%s/MulN", s.name), func(b *testing.B) {
-			t0 := cpuTime()
+			t0 := cputime.Used()
 			for b.Loop() {
 				MulN(y, x, n, q)
 			}
 			reportGFLOPs(b, 2*n*s.R*s.C)
-			reportCPUGFLOPs(b, 2*n*s.R*s.C, cpuTime()-t0)
+			reportCPUGFLOPs(b, 2*n*s.R*s.C, cputime.Used()-t0)
 		})
 		b.Run(fmt.Sprintf("%s/rows+axpy", s.name), func(b *testing.B) {
 			row := make([]float32, s.C)
-			t0 := cpuTime()
+			t0 := cputime.Used()
 			for b.Loop() {
 				clear(y)
 				for o := 0; o < s.R; o++ {
@@ -133,7 +135,7 @@ func BenchmarkMulN(b *testing.B) {
 				}
 			}
 			reportGFLOPs(b, 2*n*s.R*s.C)
-			reportCPUGFLOPs(b, 2*n*s.R*s.C, cpuTime()-t0)
+			reportCPUGFLOPs(b, 2*n*s.R*s.C, cputime.Used()-t0)
 		})
 	}
 }

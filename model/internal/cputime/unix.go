@@ -1,14 +1,14 @@
-//go:build unix
+//go:build unix && !(js && wasm)
 
-package atp
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// cpuTime is the processor time this process has used (all threads).
-func cpuTime() time.Duration {
+// Used is the user and system time of all the process's threads.
+func Used() time.Duration {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0
