@@ -32,7 +32,7 @@ type Engine struct {
 	tok   *bpe.Tokenizer
 	model *gpt2.Model
 	an    *analysis.Analysis
-	half  *half // a run of StartHalf waiting for Join (split.go)
+	half  *half   // a run of StartHalf waiting for Join (split.go)
 	std   float64 // patch.EmbedStd of model, once computed (design.go)
 }
 
