@@ -408,6 +408,12 @@ export class Pool {
 		}
 		const run = this.run;
 		const busy = !!(run && ((w.job && w.job.run === run.id) || w.started === -run.id));
+		if (run && run.halves && run.halves.has(w)) {
+			// The other half's worker runs both texts itself unless this one's run reached it.
+			const other = [...run.halves.keys()].find((x) => x !== w);
+			if (!run.sent.has(w) && !other.lost && other.started === -run.id) other.post({ type: "start", run: run.id, req: run.req, fresh: false });
+			run.halves = null;
+		}
 		if (w.job && run && w.job.run === run.id) {
 			run.active--;
 			run.queue.unshift(w.job.spec); // the row it was on, computed again
@@ -549,12 +555,16 @@ export class Pool {
 
 	// start runs a sweep: jobs are {site, r, cost}, in the order to hand them
 	// out. opts: {probs, delayMs, fresh (run the two texts again even if a
-	// worker has them)}. cb: {onBaseline(b), onRow(site, r, cells),
+	// worker has them), split (two workers run one text each and swap the
+	// runs: PROTOCOL.md, start)}. cb: {onBaseline(b), onRow(site, r, cells),
 	// onDone(status: "done"|"cancelled"|"error", error: EngineError|null)}.
 	start(req, jobs, opts, cb) {
 		if (this.run) this.cancel();
 		this.stopProbe();
-		const run = { id: ++this.seq, req, queue: jobs.slice(), probs: !!opts.probs, direction: opts.direction || "denoise", delayMs: opts.delayMs || 0, fresh: !!opts.fresh, cb, active: 0, baseline: null, over: false, t0: opts.t0 || performance.now(), trace: [] };
+		const ready = this.workers.filter((w) => w.ready);
+		// halves: the worker running each text (null: every worker runs both).
+		const halves = opts.split && ready.length >= 2 ? new Map([[ready[0], "clean"], [ready[1], "corrupted"]]) : null;
+		const run = { id: ++this.seq, req, halves, sent: new Set(), queue: jobs.slice(), probs: !!opts.probs, direction: opts.direction || "denoise", delayMs: opts.delayMs || 0, fresh: !!opts.fresh, cb, active: 0, baseline: null, over: false, t0: opts.t0 || performance.now(), trace: [] };
 		this.lastTrace = run.trace;
 		this.run = run;
 		for (const w of this.workers) this.joinRun(w);
@@ -570,8 +580,9 @@ export class Pool {
 		const run = this.run;
 		if (!run || run.over || !w.ready || w.started === run.id) return;
 		w.started = -run.id; // starting
-		this.mark(run, w, "start");
-		w.post({ type: "start", run: run.id, req: run.req, fresh: run.fresh });
+		const half = run.halves && run.halves.get(w);
+		this.mark(run, w, half ? `start ${half}` : "start");
+		w.post({ type: "start", run: run.id, req: run.req, fresh: run.fresh, half });
 	}
 
 	dispatch(w) {
@@ -665,6 +676,15 @@ export class Pool {
 				this.maybeDone(run); // a run of the texts only
 			}
 			return;
+		case "half": {
+			// One text's run, for the worker running the other (which then joins).
+			if (!run || m.run !== run.id || !run.halves) return;
+			this.mark(run, w, "half");
+			run.sent.add(w);
+			const other = [...run.halves.keys()].find((x) => x !== w);
+			if (!other.lost) other.post({ type: "join", run: run.id, req: run.req, bytes: m.bytes }, [m.bytes.buffer]);
+			return;
+		}
 		case "row":
 			if (run && m.run === run.id) {
 				this.mark(run, w, `row ${m.site} ${m.r}`);

@@ -26,7 +26,8 @@ type half struct {
 
 // StartHalf checks req and runs one of its texts, "clean" or "corrupted",
 // keeping the run for Join; it returns the run as bytes for the worker
-// running the other text.
+// running the other text. With req started already it runs nothing: the
+// bytes are those of the run it holds, and Join changes nothing.
 func (e *Engine) StartHalf(req analysis.Request, which string) ([]byte, error) {
 	if e.model == nil {
 		return nil, ErrNoModel
@@ -35,6 +36,13 @@ func (e *Engine) StartHalf(req analysis.Request, which string) ([]byte, error) {
 		return nil, fmt.Errorf("unknown run %q", which)
 	}
 	e.half = nil
+	if e.an != nil && e.an.Request == req {
+		s := e.an.Session
+		if which == "clean" {
+			return encodeRun(patch.Run{Logits: s.CleanLogits, Trace: s.Clean}), nil
+		}
+		return encodeRun(patch.Run{Logits: s.CorruptedLogits, Trace: s.Corrupted}), nil
+	}
 	a, err := analysis.Check(e.tok, e.model.Config, req)
 	if err != nil {
 		return nil, err
@@ -54,6 +62,7 @@ func (e *Engine) StartHalf(req analysis.Request, which string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s text: %w", which, err)
 	}
+	e.an = nil
 	e.half = &half{req: req, a: a, clean: which == "clean", run: patch.Run{Logits: logits, Trace: tr}}
 	return encodeRun(e.half.run), nil
 }
@@ -61,6 +70,12 @@ func (e *Engine) StartHalf(req analysis.Request, which string) ([]byte, error) {
 // Join completes the analysis StartHalf began with the other text's run
 // (its bytes), as Start would have.
 func (e *Engine) Join(req analysis.Request, other []byte) (*Baseline, error) {
+	if e.model == nil {
+		return nil, ErrNoModel
+	}
+	if e.an != nil && e.an.Request == req {
+		return e.baseline(), nil
+	}
 	h := e.half
 	if h == nil || h.req != req {
 		return nil, errors.New("join: the texts were not started")

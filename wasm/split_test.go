@@ -57,8 +57,12 @@ func TestStartHalfJoin(t *testing.T) {
 			}
 		}
 	}
-	if _, err := a.Join(michelle, corrupted); err == nil {
-		t.Error("a second Join without StartHalf succeeded")
+	// Started already: the runs held, and nothing computed again.
+	if again, err := a.StartHalf(michelle, "clean"); err != nil || !reflect.DeepEqual(again, clean) {
+		t.Errorf("StartHalf of the texts started: %d bytes, %v; want the clean run's %d", len(again), err, len(clean))
+	}
+	if got, err := a.Join(michelle, nil); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("Join of the texts started: %v", err)
 	}
 	c := tinyEngine(t)
 	if _, err := c.StartHalf(michelle, "clean"); err != nil {
