@@ -4,7 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
+	"unsafe"
 
 	"github.com/patchlab/patchlab/model/analysis"
 	"github.com/patchlab/patchlab/model/gpt2"
@@ -129,9 +129,7 @@ func encodeRun(r patch.Run) []byte {
 	b := make([]byte, 4, 4+4*n)
 	binary.LittleEndian.PutUint32(b, uint32(r.Trace.T))
 	for _, a := range runSlices(r) {
-		for _, v := range a {
-			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
-		}
+		b = append(b, floatBytes(a)...)
 	}
 	return b
 }
@@ -162,13 +160,25 @@ func decodeRun(b []byte, cfg gpt2.Config, t int) (patch.Run, error) {
 		if len(b) < 4*len(a) {
 			return patch.Run{}, bad
 		}
-		for i := range a {
-			a[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-		}
-		b = b[4*len(a):]
+		b = b[copy(floatBytes(a), b):]
 	}
 	if len(b) != 0 {
 		return patch.Run{}, bad
 	}
 	return r, nil
+}
+
+// floatBytes is a's memory as bytes: little-endian float32s on every
+// platform Go runs patchlab on (wasm, amd64, arm64), which init checks.
+func floatBytes(a []float32) []byte {
+	if len(a) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&a[0])), 4*len(a))
+}
+
+func init() {
+	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
+		panic("patchlab: a big-endian platform: the runs' bytes (split.go) assume little-endian")
+	}
 }
