@@ -408,11 +408,12 @@ export class Pool {
 		}
 		const run = this.run;
 		const busy = !!(run && ((w.job && w.job.run === run.id) || w.started === -run.id));
-		if (run && run.halves && run.halves.has(w)) {
-			// The other half's worker runs both texts itself unless this one's run reached it.
-			const other = [...run.halves.keys()].find((x) => x !== w);
+		if (run && run.halves.has(w)) {
+			// Its partner runs both texts itself unless this one's run reached it.
+			const other = run.halves.get(w)[1];
 			if (!run.sent.has(w) && !other.lost && other.started === -run.id) other.post({ type: "start", run: run.id, req: run.req, fresh: false });
-			run.halves = null;
+			run.halves.delete(w);
+			run.halves.delete(other);
 		}
 		if (w.job && run && w.job.run === run.id) {
 			run.active--;
@@ -562,8 +563,13 @@ export class Pool {
 		if (this.run) this.cancel();
 		this.stopProbe();
 		const ready = this.workers.filter((w) => w.ready);
-		// halves: the worker running each text (null: every worker runs both).
-		const halves = opts.split && ready.length >= 2 ? new Map([[ready[0], "clean"], [ready[1], "corrupted"]]) : null;
+		// halves: ready workers in pairs, each worker → [the text it runs, the
+		// one running the other]; a worker outside runs both.
+		const halves = new Map();
+		for (let i = 0; opts.split && i + 1 < ready.length; i += 2) {
+			halves.set(ready[i], ["clean", ready[i + 1]]);
+			halves.set(ready[i + 1], ["corrupted", ready[i]]);
+		}
 		const run = { id: ++this.seq, req, halves, sent: new Set(), queue: jobs.slice(), probs: !!opts.probs, direction: opts.direction || "denoise", delayMs: opts.delayMs || 0, fresh: !!opts.fresh, cb, active: 0, baseline: null, over: false, t0: opts.t0 || performance.now(), trace: [] };
 		this.lastTrace = run.trace;
 		this.run = run;
@@ -580,7 +586,7 @@ export class Pool {
 		const run = this.run;
 		if (!run || run.over || !w.ready || w.started === run.id) return;
 		w.started = -run.id; // starting
-		const half = run.halves && run.halves.get(w);
+		const half = run.halves.has(w) ? run.halves.get(w)[0] : undefined;
 		this.mark(run, w, half ? `start ${half}` : "start");
 		w.post({ type: "start", run: run.id, req: run.req, fresh: run.fresh, half });
 	}
@@ -678,10 +684,10 @@ export class Pool {
 			return;
 		case "half": {
 			// One text's run, for the worker running the other (which then joins).
-			if (!run || m.run !== run.id || !run.halves) return;
+			if (!run || m.run !== run.id || !run.halves.has(w)) return;
 			this.mark(run, w, "half");
 			run.sent.add(w);
-			const other = [...run.halves.keys()].find((x) => x !== w);
+			const other = run.halves.get(w)[1];
 			if (!other.lost) other.post({ type: "join", run: run.id, req: run.req, bytes: m.bytes }, [m.bytes.buffer]);
 			return;
 		}
