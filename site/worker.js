@@ -325,6 +325,7 @@ const handlers = {
 		if (msg.fresh) engine().forget();
 		try {
 			if (msg.half) { // one text of two workers' (PROTOCOL.md): its run goes to the other
+				started = null; // until join: a cancelled run leaves half an analysis
 				const running = engine().startHalf(JSON.stringify(msg.req), msg.half);
 				halfRun = running.catch(() => {});
 				const bytes = await running;
@@ -343,6 +344,7 @@ const handlers = {
 		try {
 			await halfRun;
 			const baseline = JSON.parse(await engine().join(JSON.stringify(msg.req), msg.bytes));
+			started = keyOf(msg.req);
 			post({ type: "started", run: msg.run, baseline });
 		} catch (e) {
 			post({ type: "started", run: msg.run, error: wire(e) });
