@@ -408,6 +408,13 @@ export class Pool {
 		}
 		const run = this.run;
 		const busy = !!(run && ((w.job && w.job.run === run.id) || w.started === -run.id));
+		if (run && run.halves.has(w)) {
+			// Its partner runs both texts itself unless this one's run reached it.
+			const other = run.halves.get(w)[1];
+			if (!run.sent.has(w) && !other.lost && other.started === -run.id) other.post({ type: "start", run: run.id, req: run.req, fresh: false });
+			run.halves.delete(w);
+			run.halves.delete(other);
+		}
 		if (w.job && run && w.job.run === run.id) {
 			run.active--;
 			run.queue.unshift(w.job.spec); // the row it was on, computed again
@@ -549,12 +556,21 @@ export class Pool {
 
 	// start runs a sweep: jobs are {site, r, cost}, in the order to hand them
 	// out. opts: {probs, delayMs, fresh (run the two texts again even if a
-	// worker has them)}. cb: {onBaseline(b), onRow(site, r, cells),
+	// worker has them), split (two workers run one text each and swap the
+	// runs: PROTOCOL.md, start)}. cb: {onBaseline(b), onRow(site, r, cells),
 	// onDone(status: "done"|"cancelled"|"error", error: EngineError|null)}.
 	start(req, jobs, opts, cb) {
 		if (this.run) this.cancel();
 		this.stopProbe();
-		const run = { id: ++this.seq, req, queue: jobs.slice(), probs: !!opts.probs, direction: opts.direction || "denoise", delayMs: opts.delayMs || 0, fresh: !!opts.fresh, cb, active: 0, baseline: null, over: false, t0: opts.t0 || performance.now(), trace: [] };
+		const ready = this.workers.filter((w) => w.ready);
+		// halves: ready workers in pairs, each worker → [the text it runs, the
+		// one running the other]; a worker outside runs both.
+		const halves = new Map();
+		for (let i = 0; opts.split && i + 1 < ready.length; i += 2) {
+			halves.set(ready[i], ["clean", ready[i + 1]]);
+			halves.set(ready[i + 1], ["corrupted", ready[i]]);
+		}
+		const run = { id: ++this.seq, req, halves, sent: new Set(), queue: jobs.slice(), probs: !!opts.probs, direction: opts.direction || "denoise", delayMs: opts.delayMs || 0, fresh: !!opts.fresh, cb, active: 0, baseline: null, over: false, t0: opts.t0 || performance.now(), trace: [] };
 		this.lastTrace = run.trace;
 		this.run = run;
 		for (const w of this.workers) this.joinRun(w);
@@ -570,8 +586,9 @@ export class Pool {
 		const run = this.run;
 		if (!run || run.over || !w.ready || w.started === run.id) return;
 		w.started = -run.id; // starting
-		this.mark(run, w, "start");
-		w.post({ type: "start", run: run.id, req: run.req, fresh: run.fresh });
+		const half = run.halves.has(w) ? run.halves.get(w)[0] : undefined;
+		this.mark(run, w, half ? `start ${half}` : "start");
+		w.post({ type: "start", run: run.id, req: run.req, fresh: run.fresh, half });
 	}
 
 	dispatch(w) {
@@ -665,6 +682,15 @@ export class Pool {
 				this.maybeDone(run); // a run of the texts only
 			}
 			return;
+		case "half": {
+			// One text's run, for the worker running the other (which then joins).
+			if (!run || m.run !== run.id || !run.halves.has(w)) return;
+			this.mark(run, w, "half");
+			run.sent.add(w);
+			const other = run.halves.get(w)[1];
+			if (!other.lost) other.post({ type: "join", run: run.id, req: run.req, bytes: m.bytes }, [m.bytes.buffer]);
+			return;
+		}
 		case "row":
 			if (run && m.run === run.id) {
 				this.mark(run, w, `row ${m.site} ${m.r}`);

@@ -12,6 +12,8 @@ import * as sites from "./sites.js";
 import * as weights from "./weights.js";
 import * as design from "./design.js";
 
+const SPLIT_TOKENS = 64;
+
 const state = {
 	run: null, // the sweep in progress: see startRun
 	starting: null, // set from Run until the sweep is handed to the pool (the texts may be tokenized first)
@@ -134,7 +136,11 @@ async function startRun(opts) {
 	$("run-progress").hidden = false;
 	updateProgress();
 	const timer = setInterval(updateProgress, 250);
-	weights.pool().start(r, jobs, { probs, direction, delayMs: state.rowDelay, fresh: !!opts.fresh, t0: rn.t0 }, {
+	// Short texts: two workers run one text each and swap the runs, so
+	// that the rows start after one run instead of two. (A long text's
+	// runs are tens of MB to pass, and little beside its sweep.)
+	const split = T <= SPLIT_TOKENS;
+	weights.pool().start(r, jobs, { probs, direction, delayMs: state.rowDelay, fresh: !!opts.fresh, split, t0: rn.t0 }, {
 		onBaseline(b) {
 			results.setBaseline(key, r, b);
 			hooks.changed();

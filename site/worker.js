@@ -271,6 +271,7 @@ async function warmUp() {
 // views (inspect, lensTop1) start them only in a worker that started none
 // (a replacement); the engine refuses other texts than those started.
 let started = null;
+let halfRun = Promise.resolve(); // the last start's half: join and start wait for it
 const keyOf = (req) => JSON.stringify([req.clean, req.corrupted, req.clean_target, req.corrupted_target]);
 
 async function startedFor(req) {
@@ -323,7 +324,27 @@ const handlers = {
 		started = keyOf(msg.req);
 		if (msg.fresh) engine().forget();
 		try {
+			if (msg.half) { // one text of two workers' (PROTOCOL.md): its run goes to the other
+				started = null; // until join: a cancelled run leaves half an analysis
+				const running = engine().startHalf(JSON.stringify(msg.req), msg.half);
+				halfRun = running.catch(() => {});
+				const bytes = await running;
+				post({ type: "half", run: msg.run, bytes }, [bytes.buffer]);
+				return;
+			}
+			await halfRun;
 			const baseline = JSON.parse(await engine().start(JSON.stringify(msg.req)));
+			post({ type: "started", run: msg.run, baseline });
+		} catch (e) {
+			post({ type: "started", run: msg.run, error: wire(e) });
+		}
+	},
+	// join completes the analysis of start's half with the other worker's run.
+	async join(msg) {
+		try {
+			await halfRun;
+			const baseline = JSON.parse(await engine().join(JSON.stringify(msg.req), msg.bytes));
+			started = keyOf(msg.req);
 			post({ type: "started", run: msg.run, baseline });
 		} catch (e) {
 			post({ type: "started", run: msg.run, error: wire(e) });

@@ -32,6 +32,7 @@ type Engine struct {
 	tok   *bpe.Tokenizer
 	model *gpt2.Model
 	an    *analysis.Analysis
+	half  *half   // a run of StartHalf waiting for Join (split.go)
 	std   float64 // patch.EmbedStd of model, once computed (design.go)
 }
 
@@ -61,7 +62,7 @@ type Info struct {
 }
 
 func (e *Engine) setModel(m *gpt2.Model, bits int, cal *webfmt.Calibration, check *webfmt.Check) Info {
-	e.model, e.an, e.std = m, nil, 0
+	e.model, e.an, e.half, e.std = m, nil, nil, 0
 	return Info{Name: m.Config.Name(), Check: check, Config: m.Config, Bytes: m.Bytes(), Quantized: bits != 0, Bits: bits, Calibration: cal,
 		Sites: analysis.SiteInfos(m.Config), Heatmaps: analysis.Heatmaps, Directions: analysis.Directions}
 }
@@ -343,6 +344,11 @@ func (e *Engine) Start(req analysis.Request) (*Baseline, error) {
 		}
 		e.an = a
 	}
+	return e.baseline(), nil
+}
+
+// baseline is the started analysis's Baseline.
+func (e *Engine) baseline() *Baseline {
 	a, s := e.an, e.an.Session
 	return &Baseline{
 		CleanTokens: a.CleanTokens, CorruptedTokens: a.CorruptedTokens,
@@ -351,7 +357,7 @@ func (e *Engine) Start(req analysis.Request) (*Baseline, error) {
 		CleanTop: e.tops(a.CleanTop), CorruptedTop: e.tops(a.CorruptedTop),
 		CleanBase: cell3(s.CleanBase), CorruptedBase: cell3(s.CorruptedBase),
 		Config: e.model.Config,
-	}, nil
+	}
 }
 
 func (e *Engine) tops(ps []patch.Prob) []Top {
@@ -366,7 +372,7 @@ func cell3(c patch.Cell) [3]float64 { return [3]float64{float64(c.Clean), float6
 
 // Forget drops the started analysis, so that the next Start runs both
 // texts again (benchmarks time it).
-func (e *Engine) Forget() { e.an = nil }
+func (e *Engine) Forget() { e.an, e.half = nil, nil }
 
 // Sweep patches the given rows of a site of the started analysis, in order,
 // in direction dir ("denoise" or "noise"), calling onRow with each row's

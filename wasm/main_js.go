@@ -31,22 +31,24 @@ var (
 
 func main() {
 	api := map[string]any{
-		"tokenize": js.FuncOf(tokenize),
-		"loadWeb":  js.FuncOf(loadWeb),
-		"loadBlob": js.FuncOf(loadBlob),
-		"convert":  js.FuncOf(convert),
-		"check":    js.FuncOf(check),
-		"start":    js.FuncOf(start),
-		"sweep":    js.FuncOf(sweep),
-		"cancel":   js.FuncOf(func(js.Value, []js.Value) any { cancel(); return nil }),
-		"forget":   js.FuncOf(func(js.Value, []js.Value) any { engine.Forget(); return nil }),
-		"record":   js.FuncOf(record),
-		"inspect":  js.FuncOf(inspectRun),
-		"lensTop1": js.FuncOf(lensTop1),
-		"pairs":    js.FuncOf(pairs),
-		"runPair":  js.FuncOf(runPair),
-		"memory":   js.FuncOf(memory),
-		"crash":    js.FuncOf(crash),
+		"tokenize":  js.FuncOf(tokenize),
+		"loadWeb":   js.FuncOf(loadWeb),
+		"loadBlob":  js.FuncOf(loadBlob),
+		"convert":   js.FuncOf(convert),
+		"check":     js.FuncOf(check),
+		"start":     js.FuncOf(start),
+		"startHalf": js.FuncOf(startHalf),
+		"join":      js.FuncOf(join),
+		"sweep":     js.FuncOf(sweep),
+		"cancel":    js.FuncOf(func(js.Value, []js.Value) any { cancel(); return nil }),
+		"forget":    js.FuncOf(func(js.Value, []js.Value) any { engine.Forget(); return nil }),
+		"record":    js.FuncOf(record),
+		"inspect":   js.FuncOf(inspectRun),
+		"lensTop1":  js.FuncOf(lensTop1),
+		"pairs":     js.FuncOf(pairs),
+		"runPair":   js.FuncOf(runPair),
+		"memory":    js.FuncOf(memory),
+		"crash":     js.FuncOf(crash),
 
 		// Attribution patching (atp_js.go).
 		"atp":        js.FuncOf(atpEstimates),
@@ -160,6 +162,45 @@ func start(_ js.Value, args []js.Value) any {
 			return nil, err
 		}
 		b, err := engine.Start(req)
+		if err != nil {
+			return nil, err
+		}
+		return toJSON(b)
+	})
+}
+
+// startHalf(requestJSON, run) → Promise<Uint8Array>: one text of the
+// request run ("clean" or "corrupted"), kept for join, as bytes for the
+// worker running the other; rejects as start.
+func startHalf(_ js.Value, args []js.Value) any {
+	text, which := args[0].String(), args[1].String()
+	return promise(KindInternal, func() (any, error) {
+		var req analysis.Request
+		if err := json.Unmarshal([]byte(text), &req); err != nil {
+			return nil, err
+		}
+		b, err := engine.StartHalf(req, which)
+		if err != nil {
+			return nil, err
+		}
+		u := js.Global().Get("Uint8Array").New(len(b))
+		js.CopyBytesToJS(u, b)
+		return u, nil
+	})
+}
+
+// join(requestJSON, Uint8Array) → Promise<baselineJSON>: the analysis
+// startHalf began, completed with the other text's run.
+func join(_ js.Value, args []js.Value) any {
+	text := args[0].String()
+	other := make([]byte, args[1].Length())
+	js.CopyBytesToGo(other, args[1])
+	return promise(KindInternal, func() (any, error) {
+		var req analysis.Request
+		if err := json.Unmarshal([]byte(text), &req); err != nil {
+			return nil, err
+		}
+		b, err := engine.Join(req, other)
 		if err != nil {
 			return nil, err
 		}

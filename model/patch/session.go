@@ -39,22 +39,40 @@ type Session struct {
 
 // NewSession checks the inputs and runs both texts, recording every activation.
 func NewSession(m *gpt2.Model, clean, corrupted []int, cleanTarget, corruptedTarget int) (*Session, error) {
-	if len(clean) != len(corrupted) {
-		return nil, &LengthError{len(clean), len(corrupted)}
+	if err := checkSession(m, clean, corrupted, cleanTarget, corruptedTarget); err != nil {
+		return nil, err
 	}
-	for _, t := range []int{cleanTarget, corruptedTarget} {
-		if t < 0 || t >= m.Vocab {
-			return nil, fmt.Errorf("target token %d is outside the vocabulary (0…%d)", t, m.Vocab-1)
-		}
-	}
-	s := &Session{Model: m, CleanIDs: clean, CorruptedIDs: corrupted, CleanTarget: cleanTarget, CorruptedTarget: corruptedTarget}
-	var err error
-	if s.CleanLogits, s.Clean, err = m.Forward(clean, nil, true); err != nil {
+	cleanLogits, cleanTr, err := m.Forward(clean, nil, true)
+	if err != nil {
 		return nil, fmt.Errorf("clean text: %w", err)
 	}
-	if s.CorruptedLogits, s.Corrupted, err = m.Forward(corrupted, nil, true); err != nil {
+	corruptedLogits, corruptedTr, err := m.Forward(corrupted, nil, true)
+	if err != nil {
 		return nil, fmt.Errorf("corrupted text: %w", err)
 	}
+	return SessionOf(m, clean, corrupted, cleanTarget, corruptedTarget, Run{cleanLogits, cleanTr}, Run{corruptedLogits, corruptedTr})
+}
+
+// Run is one unpatched run: its last position's logits and its trace, as
+// gpt2.Model.Forward(ids, nil, true) returns them.
+type Run struct {
+	Logits []float32
+	Trace  *gpt2.Trace
+}
+
+// SessionOf is NewSession from runs done already (elsewhere: the page's
+// workers run one text each and swap them), the same bits as NewSession's.
+func SessionOf(m *gpt2.Model, clean, corrupted []int, cleanTarget, corruptedTarget int, cleanRun, corruptedRun Run) (*Session, error) {
+	if err := checkSession(m, clean, corrupted, cleanTarget, corruptedTarget); err != nil {
+		return nil, err
+	}
+	for _, r := range []Run{cleanRun, corruptedRun} {
+		if r.Trace == nil || r.Trace.T != len(clean) || len(r.Logits) != m.Vocab {
+			return nil, fmt.Errorf("a run of %d tokens was expected", len(clean))
+		}
+	}
+	s := &Session{Model: m, CleanIDs: clean, CorruptedIDs: corrupted, CleanTarget: cleanTarget, CorruptedTarget: corruptedTarget,
+		CleanLogits: cleanRun.Logits, Clean: cleanRun.Trace, CorruptedLogits: corruptedRun.Logits, Corrupted: corruptedRun.Trace}
 	s.CleanBase = s.cellOf(s.CleanLogits, true)
 	s.CorruptedBase = s.cellOf(s.CorruptedLogits, true)
 	s.FirstDiff = len(clean)
@@ -65,6 +83,18 @@ func NewSession(m *gpt2.Model, clean, corrupted []int, cleanTarget, corruptedTar
 		}
 	}
 	return s, nil
+}
+
+func checkSession(m *gpt2.Model, clean, corrupted []int, cleanTarget, corruptedTarget int) error {
+	if len(clean) != len(corrupted) {
+		return &LengthError{len(clean), len(corrupted)}
+	}
+	for _, t := range []int{cleanTarget, corruptedTarget} {
+		if t < 0 || t >= m.Vocab {
+			return fmt.Errorf("target token %d is outside the vocabulary (0…%d)", t, m.Vocab-1)
+		}
+	}
+	return nil
 }
 
 func (s *Session) cellOf(logits []float32, probs bool) Cell {

@@ -186,6 +186,9 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 			return nil, err
 		}
 		logf("run %d: %d cells in %.2fs (first row after %.2fs)", i+1, tm.Cells, tm.SweepSeconds, tm.FirstRowSeconds)
+		if tr, err := eval[[][3]any](p, `patchlab.timings().trace`); err == nil {
+			logf("run %d trace: %v", i+1, tr)
+		}
 		if i == 0 || tm.SweepSeconds < best.SweepSeconds {
 			best = tm
 		}

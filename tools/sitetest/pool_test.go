@@ -204,9 +204,13 @@ func TestPoolGrows(t *testing.T) {
 	if why := eval[string](tb, `patchlab.status().workers.why`); !strings.HasPrefix(why, "4 workers: a quick measurement found about 4.0 cores free") {
 		t.Errorf("grown to 4, the pool says %q", why)
 	}
+	// Rows slowed down, so that the two workers just grown (still warming
+	// up) join the run before the first two finish the tiny model's rows.
+	eval[chromedp.Void](tb, `patchlab.setRowDelay(250)`)
 	eval[chromedp.Void](tb, `patchlab.run({fresh: true})`)
 	tb.wait("the run to start", `patchlab.status().running`, 60*time.Second)
 	tb.wait("the run to end", `!patchlab.status().running`, 60*time.Second)
+	eval[chromedp.Void](tb, `patchlab.setRowDelay(0)`)
 	if st := eval[string](tb, `patchlab.status().runStatus`); !strings.Contains(st, "with 4 workers") {
 		t.Errorf("the run says %q", st)
 	}
