@@ -126,7 +126,7 @@ const READ_AHEAD = 2;
 // the name of their load): of each shard, the first worker to claim it (a
 // Web Lock named after the group and the shard's sha256) reads it from the
 // cache (or the network), hashes it, and sends each of the others a copy.
-// A worker holds its claims until its load is over (over()) or it ends:
+// A worker holds its claims until it ends, or its load fails (over(true)):
 // one that gets a claim free while it still waits for that shard reads it
 // itself. null when there is no one to share with.
 function sharer(group, peers) {
@@ -147,8 +147,9 @@ function sharer(group, peers) {
 		got.delete(sha);
 		return b;
 	};
-	let over;
-	const done = new Promise((resolve) => (over = resolve));
+	let failed;
+	const done = new Promise((resolve) => (failed = resolve));
+	const over = (fail) => fail && failed();
 	const name = (sha) => `patchlab-shard/${group}/${sha}`;
 	// read resolves with shard s's bytes, read by readOwn here or sent by
 	// another worker (then fromPeer(bytes) is called); claimed() once this
@@ -199,7 +200,7 @@ function sharer(group, peers) {
 // shared: what the others read comes meanwhile). Each is hashed once as it
 // comes. A downloaded shard goes into the cache while the engine reads it
 // and warms up: kept is over when the cache has them all (other workers
-// read them there). over() ends the reader's claims (sharer).
+// read them there). over(failed) ends the reader's claims if its load failed (sharer).
 function shardReader({ manifest, base, name, shards: inMemory }, share) {
 	const where = name || (inMemory ? "the converted weights" : "the manifest of the weights kept in this browser");
 	let m;
@@ -207,12 +208,12 @@ function shardReader({ manifest, base, name, shards: inMemory }, share) {
 		m = JSON.parse(manifest);
 	} catch {
 		const bad = failure("bad_weights", `${where} is not a weights manifest: ${/^\s*</.test(manifest) ? "it is an HTML page" : "it is not JSON"}`);
-		return { where, failed: bad, over: () => share && share.over() };
+		return { where, failed: bad, over: (fail) => share && share.over(fail) };
 	}
 	const shards = m && Array.isArray(m.shards) ? m.shards.filter((s) => s && typeof s.file === "string") : [];
 	const total = shards.reduce((a, s) => a + (Number(s.size) || 0), 0);
 	const byFile = new Map(shards.map((s) => [s.file, s]));
-	const r = { where, fromNetwork: 0, downloading: null, puts: [], over: () => share && share.over() };
+	const r = { where, fromNetwork: 0, downloading: null, puts: [], over: (fail) => share && share.over(fail) };
 	let downloads;
 	r.downloading = new Promise((resolve) => (downloads = resolve));
 	const onBytes = progress("weights", total);
@@ -382,8 +383,9 @@ const handlers = {
 		let r;
 		try {
 			r = msg.source.kind === "web" ? await loadWeb(msg.source.manifest, msg.reader) : await loadBlob(msg.source);
-		} finally {
-			if (msg.reader) msg.reader.over();
+		} catch (e) {
+			if (msg.reader) msg.reader.over(true);
+			throw e;
 		}
 		await timed("cacheWait", () => r.kept);
 		phases.ready = performance.now();
