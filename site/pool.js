@@ -355,10 +355,21 @@ export class Pool {
 		const others = [];
 		for (let i = 1; i < count; i++) others.push(new PoolWorker(this, i));
 		this.workers.push(...others);
+		// Loading together, the workers share the reading (worker.js): each
+		// gets a MessagePort to every other.
+		const peers = this.workers.map(() => []);
+		for (let i = 0; together && i < count; i++) {
+			for (let j = i + 1; j < count; j++) {
+				const ch = new MessageChannel();
+				peers[i].push(ch.port1);
+				peers[j].push(ch.port2);
+			}
+		}
+		const group = together && count > 1 ? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}` : null;
 		const loadOthers = () => {
-			for (const w of others.filter((x) => !x.lost)) this.loadWorker(w).catch((e) => this.events.onNote(`Worker ${w.index + 1} could not load the model (${e.message}); going on with fewer.`));
+			for (const w of others.filter((x) => !x.lost)) this.loadWorker(w, { group, peers: peers[w.index] }).catch((e) => this.events.onNote(`Worker ${w.index + 1} could not load the model (${e.message}); going on with fewer.`));
 		};
-		const loading = this.loadWorker(this.workers[0]);
+		const loading = this.loadWorker(this.workers[0], { group, peers: peers[0] });
 		if (together) loadOthers();
 		const first = await loading;
 		this.info = first.info;
@@ -367,7 +378,7 @@ export class Pool {
 		return first;
 	}
 
-	loadWorker(w) {
+	loadWorker(w, { group = null, peers = [] } = {}) {
 		return new Promise((resolve, reject) => {
 			w.onLoaded = (msg) => {
 				w.ready = true;
@@ -384,7 +395,7 @@ export class Pool {
 				w.onLoadError = null;
 				reject(e);
 			};
-			w.post({ type: "load", source: this.source, storeFault: this.storeFault });
+			w.post({ type: "load", source: this.source, storeFault: this.storeFault, group, peers }, peers);
 		});
 	}
 

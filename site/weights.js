@@ -18,7 +18,7 @@ const state = {
 	loads: 0, // models loaded
 	busy: false, // a load or conversion is in progress
 	notes: [], // what the pool had to say (a corrupt cache entry, a worker lost)
-	timings: {}, // loadSeconds, pageToReadySeconds, allWorkersReadySeconds, marks (ms after the page opened: manifest, loadAsked)
+	timings: {}, // loadSeconds, pageToReadySeconds, allWorkersReadySeconds, marks (ms after the page opened: modules (the page's scripts ran), manifest, loadAsked; and timeOrigin)
 };
 
 // Set by initWeights: what the rest of the page does when the model changes.
@@ -44,6 +44,7 @@ export function setStoreFault(kind) {
 }
 
 export function initWeights(h) {
+	state.timings.marks = { timeOrigin: performance.timeOrigin, modules: performance.now() };
 	Object.assign(hooks, h);
 	state.pool = newPool();
 	$("weights-file").addEventListener("change", (ev) => {
@@ -186,7 +187,7 @@ async function startWeights() {
 		// A host that answers every path with its home page has no weights either.
 		if (res.ok && /^text\/html\b/i.test(res.headers.get("content-type") || "")) why = "weights/manifest.json beside this page is an HTML page, not a manifest: the site has no converted weights. ";
 		else if (res.ok) source = { kind: "web", manifest: await res.text(), base: res.url, name: "weights/manifest.json" };
-		state.timings.marks = { manifest: performance.now() };
+		state.timings.marks.manifest = performance.now();
 	} catch {
 		// offline without a cached manifest, or no weights beside the page
 	}
@@ -232,7 +233,7 @@ async function loadModel(source) {
 	let first;
 	try {
 		const together = n > 1 && (await downloadFree(source));
-		state.timings.marks = { ...state.timings.marks, loadAsked: performance.now() };
+		state.timings.marks.loadAsked = performance.now();
 		first = await state.pool.load(source, n, together);
 	} catch (e) {
 		$("load-progress").hidden = true;

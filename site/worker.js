@@ -54,8 +54,8 @@ function exitReason() {
 }
 
 // phases are where a load's time went, in ms, and how many bytes were
-// hashed (PROTOCOL.md: loaded).
-const phases = { script: performance.now() };
+// hashed (PROTOCOL.md: loaded); timeOrigin puts the moments on the page's clock.
+const phases = { script: performance.now(), timeOrigin: performance.timeOrigin };
 const timed = async (name, f) => {
 	const t = performance.now();
 	try {
@@ -121,22 +121,101 @@ function progress(phase, total) {
 
 const READ_AHEAD = 2;
 
-// loadWeb loads the web format: the manifest's text, the URL it came from
-// (null: the shards are in this browser's cache only, or in shards), what
-// to call it in messages, and shards: null, or a Map sha256 → bytes of
-// shards the page holds in memory (a conversion this browser could not keep).
-async function loadWeb({ manifest, base, name, shards: inMemory }) {
+// sharer shares the reading of the shards between the workers that load
+// the model at once (peers: a MessagePort to each of the others; group:
+// the name of their load): of each shard, the first worker to claim it (a
+// Web Lock named after the group and the shard's sha256) reads it from the
+// cache (or the network), hashes it, and sends each of the others a copy.
+// A worker holds its claims until it ends, or its load fails (over(true)):
+// one that gets a claim free while it still waits for that shard reads it
+// itself. null when there is no one to share with.
+function sharer(group, peers) {
+	if (!group || !peers || !peers.length || !(self.navigator && navigator.locks)) return null;
+	const got = new Map(), waiting = new Map(); // sha256 → bytes sent, or what waits for them
+	for (const port of peers) {
+		port.onmessage = (ev) => {
+			const { sha, bytes } = ev.data;
+			const w = waiting.get(sha);
+			if (w) {
+				waiting.delete(sha);
+				w(bytes);
+			} else got.set(sha, bytes);
+		};
+	}
+	const take = (sha) => {
+		const b = got.get(sha);
+		got.delete(sha);
+		return b;
+	};
+	let failed;
+	const done = new Promise((resolve) => (failed = resolve));
+	const over = (fail) => fail && failed();
+	const name = (sha) => `patchlab-shard/${group}/${sha}`;
+	// read resolves with shard s's bytes, read by readOwn here or sent by
+	// another worker (then fromPeer(bytes) is called); claimed() once this
+	// worker's part is over: the shard not claimed, or read.
+	async function read(s, readOwn, claimed, fromPeer) {
+		const sha = s.sha256;
+		const mine = !got.has(sha) && (await new Promise((resolve, reject) => {
+			navigator.locks.request(name(sha), { ifAvailable: true }, (lock) => {
+				resolve(!!lock);
+				return lock ? done : null;
+			}).catch(reject);
+		}));
+		if (mine) {
+			try {
+				const bytes = await readOwn();
+				for (const port of peers) port.postMessage({ sha, bytes });
+				return bytes;
+			} finally {
+				claimed();
+			}
+		}
+		claimed();
+		let bytes;
+		if (got.has(sha)) bytes = take(sha);
+		else {
+			let settled = false;
+			const sent = new Promise((resolve) => waiting.set(sha, resolve));
+			const free = navigator.locks.request(name(sha), () => null).then(() => (settled ? null : got.has(sha) ? take(sha) : "own"));
+			bytes = await Promise.race([sent, free]);
+			settled = true;
+			waiting.delete(sha);
+			if (bytes === "own") return readOwn(); // the worker that claimed it is gone
+		}
+		fromPeer(bytes);
+		return bytes;
+	}
+	return { read, over };
+}
+
+// shardReader starts reading the shards of a web-format source (the
+// manifest's text, the URL it came from (null: the shards are in this
+// browser's cache only, or in shards), what to call it in messages, and
+// shards: null, or a Map sha256 → bytes of shards the page holds in memory,
+// a conversion this browser could not keep): the first ones at once, while
+// the engine may still be starting, then ahead of the engine, which asks
+// for them in the manifest's order, one at a time (fetchShard): at most
+// READ_AHEAD + 1 read at once, READ_AHEAD ahead (any number ahead when
+// shared: what the others read comes meanwhile). Each is hashed once as it
+// comes. A downloaded shard goes into the cache while the engine reads it
+// and warms up: kept is over when the cache has them all (other workers
+// read them there). over(failed) ends the reader's claims if its load failed (sharer).
+function shardReader({ manifest, base, name, shards: inMemory }, share) {
 	const where = name || (inMemory ? "the converted weights" : "the manifest of the weights kept in this browser");
 	let m;
 	try {
 		m = JSON.parse(manifest);
 	} catch {
-		throw failure("bad_weights", `${where} is not a weights manifest: ${/^\s*</.test(manifest) ? "it is an HTML page" : "it is not JSON"}`);
+		const bad = failure("bad_weights", `${where} is not a weights manifest: ${/^\s*</.test(manifest) ? "it is an HTML page" : "it is not JSON"}`);
+		return { where, failed: bad, over: (fail) => share && share.over(fail) };
 	}
 	const shards = m && Array.isArray(m.shards) ? m.shards.filter((s) => s && typeof s.file === "string") : [];
 	const total = shards.reduce((a, s) => a + (Number(s.size) || 0), 0);
 	const byFile = new Map(shards.map((s) => [s.file, s]));
-	let fromNet = 0;
+	const r = { where, fromNetwork: 0, downloading: null, puts: [], over: (fail) => share && share.over(fail) };
+	let downloads;
+	r.downloading = new Promise((resolve) => (downloads = resolve));
 	const onBytes = progress("weights", total);
 	const read = async (file) => {
 		const s = byFile.get(file);
@@ -147,43 +226,58 @@ async function loadWeb({ manifest, base, name, shards: inMemory }) {
 			onBytes(mem.length);
 			return mem;
 		}
-		return PatchlabStore.getShard(s, base ? new URL(file, base).href : null, (n, where) => {
-			if (where === "network") fromNet += n;
+		return PatchlabStore.getShard(s, base ? new URL(file, base).href : null, (n, from) => {
+			if (from === "network") {
+				r.fromNetwork += n;
+				downloads();
+			}
 			onBytes(n);
-		}, (note) => post({ type: "note", message: note }), { phases, puts });
+		}, (note) => post({ type: "note", message: note }), { phases, puts: r.puts });
 	};
-	// The engine asks for the shards in the manifest's order, one at a
-	// time; the next READ_AHEAD are read (and hashed) meanwhile.
 	const order = shards.map((s) => s.file), reading = new Map();
-	const begin = (file) => {
-		if (!reading.has(file)) {
-			const p = read(file);
-			p.catch(() => {}); // its failure is the engine's to report, when it asks for it
-			reading.set(file, p);
-		}
-		return reading.get(file);
+	const ahead = share && !inMemory ? order.length : READ_AHEAD;
+	let next = 0, own = 0, asked = -1;
+	const start = (file) => {
+		own++;
+		const claimed = () => {
+			own--;
+			pump();
+		};
+		const p = share && !inMemory ? share.read(byFile.get(file), () => read(file), claimed, (b) => {
+			phases.sharedBytes = (phases.sharedBytes || 0) + b.length;
+			onBytes(b.length);
+		}) : read(file).finally(claimed);
+		p.catch(() => {}); // its failure is the engine's to report, when it asks for it
+		reading.set(file, p);
 	};
-	const fetchShard = (file) => {
-		const i = order.indexOf(file);
-		for (let j = i + 1; i >= 0 && j <= i + READ_AHEAD && j < order.length; j++) begin(order[j]);
-		const p = begin(file);
+	const pump = () => {
+		while (own < READ_AHEAD + 1 && next < order.length && next <= asked + 1 + ahead) start(order[next++]);
+	};
+	r.fetchShard = (file) => {
+		asked = Math.max(asked, order.indexOf(file));
+		pump();
+		if (!reading.has(file)) start(file);
+		const p = reading.get(file);
 		reading.delete(file); // the engine holds its bytes now
 		return timed("shards", () => p);
 	};
-	// A downloaded shard goes into the cache while the engine reads it and
-	// warms up; the load is over when the cache has it (other workers read
-	// it there): kept.
-	const puts = [];
+	pump();
+	return r;
+}
+
+// loadWeb loads the web format with the shards reader r reads.
+async function loadWeb(manifest, r) {
+	if (r.failed) throw r.failed;
 	let info;
 	try {
-		info = JSON.parse(await timed("engine", () => engine().loadWeb(manifest, fetchShard, phases)));
+		info = JSON.parse(await timed("engine", () => engine().loadWeb(manifest, r.fetchShard, phases)));
 	} catch (e) {
 		// Name the file: the manifest's own faults are the manifest's, a
 		// shard's name its shard (webfmt says "shard NAME: …").
 		const msg = wire(e).message;
-		throw renamed(e, /^shard /.test(msg) ? msg : `${where}: ${msg}`);
+		throw renamed(e, /^shard /.test(msg) ? msg : `${r.where}: ${msg}`);
 	}
-	return { info, fromNetwork: fromNet, kept: Promise.all(puts) };
+	return { info, fromNetwork: r.fromNetwork, kept: Promise.all(r.puts) };
 }
 
 async function loadBlob({ blob, config }) {
@@ -286,11 +380,17 @@ const handlers = {
 		post({ type: "tokens", id: msg.id, result: JSON.parse(await engine().tokenize(JSON.stringify(msg.req))) });
 	},
 	async load(msg) {
-		const t0 = performance.now();
-		phases.loadAsked = t0;
-		const r = msg.source.kind === "web" ? await loadWeb(msg.source) : await loadBlob(msg.source);
+		const t0 = phases.loadAsked;
+		let r;
+		try {
+			r = msg.source.kind === "web" ? await loadWeb(msg.source.manifest, msg.reader) : await loadBlob(msg.source);
+		} catch (e) {
+			if (msg.reader) msg.reader.over(true);
+			throw e;
+		}
 		await timed("cacheWait", () => r.kept);
 		phases.ready = performance.now();
+		opened();
 		post({ type: "loaded", info: r.info, fromNetwork: r.fromNetwork, seconds: (performance.now() - t0) / 1000, memory: memoryMB(), phases });
 		warming = warmUp();
 	},
@@ -428,15 +528,34 @@ const handlers = {
 let warming = Promise.resolve();
 const UNGATED = new Set(["tokenize", "cancel", "debug"]);
 
+// A load from this browser's cache is not held up by a tokenization (the
+// engine's first one reads the tokenizer's vocabulary, a CPU-bound few
+// hundred ms that would keep the worker from reading the shards): a
+// tokenize that comes while one is under way waits until the model is
+// loaded, or until the load turns out to download (then the network, not
+// this worker, is what it waits for). opening is that wait.
+let opening = Promise.resolve(), opened = () => {};
+
 self.onmessage = async (ev) => {
 	const msg = ev.data;
 	try {
+		if (msg.storeFault) storeFault(msg.storeFault);
+		if (msg.type === "load") {
+			// The shards are read from the moment the load is asked, while the
+			// engine may still be compiling.
+			phases.loadAsked = performance.now();
+			if (msg.source.kind === "web") {
+				msg.reader = shardReader(msg.source, sharer(msg.group, msg.peers));
+				opening = Promise.race([new Promise((resolve) => (opened = resolve)), msg.reader.downloading || Promise.resolve()]);
+			}
+		}
 		await booted;
 		if (!self.patchlab) return;
-		if (msg.storeFault) storeFault(msg.storeFault);
+		if (msg.type === "tokenize") await opening;
 		if (!UNGATED.has(msg.type)) await warming;
 		await handlers[msg.type](msg);
 	} catch (e) {
+		if (msg.type === "load") opened();
 		post({ type: "error", of: msg.type, id: msg.id, error: wire(e) });
 	}
 };

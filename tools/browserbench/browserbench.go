@@ -128,7 +128,14 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 			return 0, pageStatus{}, fmt.Errorf("%s: %w", what, err)
 		}
 		secs := time.Since(start).Seconds()
-		st, err := eval[pageStatus](p, `({...patchlab.status(), marks: patchlab.timings().marks})`)
+		st, err := eval[pageStatus](p, `(() => {
+			const nav = performance.getEntriesByType("navigation")[0] || {};
+			return {...patchlab.status(), marks: {...patchlab.timings().marks, html: nav.responseEnd, domContentLoaded: nav.domContentLoadedEventEnd}};
+		})()`)
+		if err == nil {
+			st.Workers.Phases.onPageClock(st.Marks["timeOrigin"])
+			delete(st.Marks, "timeOrigin")
+		}
 		return secs, st, err
 	}
 	load, status, err := visit("loading the model")
@@ -267,14 +274,35 @@ type pageStatus struct {
 		Ready  int
 		Phases phaseList
 	}
-	Marks map[string]float64 // ms after the page opened: manifest read, load asked
+	Marks map[string]float64 // ms after the page opened: its HTML, its scripts, manifest read, load asked
 }
 
 // phaseList is where each worker's load went, in ms (worker.js's phases):
 // compile and instantiate the engine, read the cache, download, hash,
-// copy into Go, decode, warm up; and when (ms after the worker started)
-// its script ran, the engine was booted, the load was asked for, it was ready.
+// copy into Go, decode, warm up; and when its script ran, the engine was
+// booted, the load was asked for, it was ready (moments: ms after the
+// page opened, once onPageClock has moved them there).
 type phaseList []map[string]float64
+
+var moments = []string{"script", "booted", "loadAsked", "ready"}
+
+// onPageClock moves each worker's moments from its own clock (ms after the
+// worker started) to the page's, given the page's time origin (ms since
+// the epoch, as each worker's timeOrigin).
+func (p phaseList) onPageClock(origin float64) {
+	for _, w := range p {
+		o, ok := w["timeOrigin"]
+		delete(w, "timeOrigin")
+		if !ok || origin == 0 {
+			continue
+		}
+		for _, k := range moments {
+			if v, ok := w[k]; ok {
+				w[k] = v + o - origin
+			}
+		}
+	}
+}
 
 // summary is, per phase, the largest of the workers' figures, in seconds.
 func (p phaseList) summary() map[string]float64 {

@@ -243,7 +243,7 @@ func TestRunTwice(t *testing.T) {
 			.observe(document.getElementById("run-status"), { childList: true, characterData: true, subtree: true });
 	})()`)
 	tb.setInput("corrupted", "Michelle Brown was a top-notch student. Michelle")
-	tb.wait("the other tokens", `patchlab.tokens().corrupted[1].text === " Brown"`, 60*time.Second)
+	tb.wait("the other tokens", `patchlab.tokens() && patchlab.tokens().corrupted[1].text === " Brown"`, 60*time.Second)
 	// Back to the Michelle case and Run, Run at once: the tokens are stale.
 	eval[chromedp.Void](tb, `(() => {
 		const c = document.getElementById("corrupted");
