@@ -19,10 +19,10 @@ type Trace struct {
 }
 
 // HiddenMaxT is the longest run whose trace keeps the MLPs' hidden values:
-// 4·Width floats a layer and position, over a third of a trace (38 of
-// 105 MB at 256 tokens on GPT-2 small), so longer runs recompute them when
-// asked instead.
-const HiddenMaxT = 256
+// 4·Width floats a layer and position, over a third of a trace (19 of
+// 53 MB at 128 tokens on GPT-2 small, and a page worker holds two runs), so
+// longer runs recompute them when asked instead.
+const HiddenMaxT = 128
 
 // Sites holds one [T][Width] vector per position at every site of a run:
 // its activations (Trace) or their gradients (Grad).
