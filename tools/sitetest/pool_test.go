@@ -204,8 +204,12 @@ func TestPoolGrows(t *testing.T) {
 	if why := eval[string](tb, `patchlab.status().workers.why`); !strings.HasPrefix(why, "4 workers: a quick measurement found about 4.0 cores free") {
 		t.Errorf("grown to 4, the pool says %q", why)
 	}
-	// Rows slowed down, so that the two workers just grown (still warming
-	// up) join the run before the first two finish the tiny model's rows.
+	// Every worker past its warm-up (a memory request waits for it), and
+	// rows slowed down, so that all four take part in the tiny model's
+	// rows however busy the machine.
+	if n := eval[int](tb, `patchlab.memory().then((m) => m.length)`); n != 4 {
+		t.Fatalf("%d workers answered, want 4", n)
+	}
 	eval[chromedp.Void](tb, `patchlab.setRowDelay(250)`)
 	eval[chromedp.Void](tb, `patchlab.run({fresh: true})`)
 	tb.wait("the run to start", `patchlab.status().running`, 60*time.Second)
