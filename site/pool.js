@@ -89,8 +89,11 @@ export function decideWorkers({ current, cores, byMemory, perMB, t1, together })
 // (probe.js) spin a fixed loop, one alone, then all at once, twice over.
 // Each time runs from the message that starts a loop to its answer, here
 // (a loop measured inside its worker would not count the time it waited for
-// a core). Resolves with {t1, together} (ms: the faster alone, the round
-// that ended sooner together), or null when signal (an AbortSignal)
+// a core). Resolves with {t1, together} (ms: the faster alone, each run
+// after a round together, and the round together that ended later: both
+// err towards fewer workers, and a loop that a JIT still speeds up over the
+// first runs — seen in WebKit, 3.8 "free" cores on 2 — cannot pass for
+// free cores), or null when signal (an AbortSignal)
 // aborts, which ends the workers at once, or when they fail. A few tenths
 // of a second.
 export async function probeCores(k, signal) {
@@ -119,9 +122,9 @@ export async function probeCores(k, signal) {
 		const n = Math.round(Math.min(1 << 28, Math.max(n0, (n0 * 40) / Math.max(1, Math.min(...warm)))));
 		let t1 = Infinity, together = null;
 		for (let round = 0; round < 2; round++) {
-			t1 = Math.min(t1, (await spin(workers.slice(0, 1), n))[0]);
 			const all = await spin(workers, n);
-			if (!together || Math.max(...all) < Math.max(...together)) together = all;
+			if (!together || Math.max(...all) > Math.max(...together)) together = all;
+			t1 = Math.min(t1, (await spin(workers.slice(0, 1), n))[0]);
 		}
 		return { t1, together };
 	} catch {
