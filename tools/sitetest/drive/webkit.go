@@ -55,38 +55,27 @@ func startWebKit(ctx context.Context) (Browser, error) {
 		return nil, err
 	}
 	b := &webkit{tmp: tmp}
-	// A display of its own: -displayfd tells which number Xvfb took.
-	r, w, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	b.xvfb = exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1600x1200x24", "-nolisten", "tcp")
-	b.xvfb.ExtraFiles = []*os.File{w}
-	if err := b.xvfb.Start(); err != nil {
-		b.Close()
-		return nil, fmt.Errorf("starting Xvfb: %w", err)
-	}
-	w.Close()
-	buf := make([]byte, 16)
-	n, err := r.Read(buf)
-	r.Close()
-	if err != nil {
-		b.Close()
-		return nil, fmt.Errorf("Xvfb gave no display: %w", err)
-	}
-	display := ":" + string(bytes.TrimSpace(buf[:n]))
-
 	// MiniBrowser now and then fails to come up on a busy machine (the
-	// session request then waits forever): each attempt has its own limit,
-	// and a failed one restarts the driver.
+	// session request then waits forever), and now and then cannot open
+	// the display its Xvfb gave: each attempt has its own limit, and a
+	// failed one starts the driver and its Xvfb again.
 	var root, id string
 	for attempt := 1; ; attempt++ {
+		var display string
+		if display, err = b.startXvfb(); err != nil {
+			b.Close()
+			return nil, err
+		}
 		root, id, err = b.session(ctx, display)
 		if err == nil || attempt == 3 || ctx.Err() != nil {
 			break
 		}
-		b.driver.Process.Kill()
-		b.driver.Wait()
+		for _, c := range []*exec.Cmd{b.driver, b.xvfb} {
+			if c != nil && c.Process != nil {
+				c.Process.Kill()
+				c.Wait()
+			}
+		}
 	}
 	if err != nil {
 		b.Close()
@@ -98,6 +87,30 @@ func startWebKit(ctx context.Context) (Browser, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// startXvfb starts an X server of the driver's own: -displayfd tells which
+// display number it took.
+func (b *webkit) startXvfb() (display string, err error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	b.xvfb = exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1600x1200x24", "-nolisten", "tcp")
+	b.xvfb.ExtraFiles = []*os.File{w}
+	err = b.xvfb.Start()
+	w.Close()
+	if err != nil {
+		b.xvfb = nil
+		return "", fmt.Errorf("starting Xvfb: %w", err)
+	}
+	buf := make([]byte, 16)
+	n, err := r.Read(buf)
+	if err != nil {
+		return "", fmt.Errorf("Xvfb gave no display: %w", err)
+	}
+	return ":" + string(bytes.TrimSpace(buf[:n])), nil
 }
 
 // session starts WebKitWebDriver on display and opens a session with
