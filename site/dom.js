@@ -52,3 +52,16 @@ export function seconds(ms) {
 	const s = ms / 1000;
 	return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }
+
+// sized sets a canvas to w × h CSS px at the device pixel ratio and returns
+// its context, scaled to CSS px.
+export function sized(canvas, w, h) {
+	const dpr = window.devicePixelRatio || 1;
+	canvas.width = Math.round(w * dpr);
+	canvas.height = Math.round(h * dpr);
+	canvas.style.width = `${w}px`;
+	canvas.style.height = `${h}px`;
+	const ctx = canvas.getContext("2d");
+	ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+	return ctx;
+}

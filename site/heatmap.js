@@ -3,6 +3,7 @@
 // labels and colour bar included). It draws a model of heatmap-data.js.
 // Owns no state but its Heatmap objects' (the model drawn, hover, focus).
 
+import { sized } from "./dom.js";
 import { format, tickLabels } from "./heatmap-data.js";
 
 // A diverging scale centred at 0: blue below, white at 0, red above
@@ -237,18 +238,6 @@ export function cellAt(L, m, x, y) {
 	return { r, c };
 }
 
-// size gives a canvas w × h CSS px at the device's pixel ratio and
-// returns its context, scaled to CSS px.
-function size(canvas, w, h) {
-	const dpr = window.devicePixelRatio || 1;
-	canvas.width = Math.round(w * dpr);
-	canvas.height = Math.round(h * dpr);
-	canvas.style.width = `${w}px`;
-	canvas.style.height = `${h}px`;
-	const ctx = canvas.getContext("2d");
-	ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-	return ctx;
-}
 
 // Heatmap keeps a canvas drawn for the current model and device pixel
 // ratio. When the heatmap is wider than its box (which then scrolls),
@@ -273,14 +262,14 @@ export class Heatmap {
 		const maxGridH = Math.max(160, Math.min(480, (window.innerHeight || 800) - 260));
 		const minCell = width < 560 ? 22 : 10; // a fingertip's width on a phone
 		this.L = layout(canvas.getContext("2d"), m, width, { maxGridH, minCell, title: this.title });
-		draw(size(canvas, this.L.width, this.L.height), m, this.L, { hover: this.hover, focus: this.focus });
+		draw(sized(canvas, this.L.width, this.L.height), m, this.L, { hover: this.hover, focus: this.focus });
 		const scrolls = this.L.width > box.clientWidth + 1;
 		if (this.rowsCanvas) {
 			this.rowsCanvas.hidden = !scrolls;
 			canvas.style.marginLeft = scrolls ? `${-this.L.left}px` : "";
 			if (scrolls) {
 				// Opaque beside the rows only: the title scrolls by under it.
-				const ctx = size(this.rowsCanvas, this.L.left, this.L.height);
+				const ctx = sized(this.rowsCanvas, this.L.left, this.L.height);
 				ctx.fillStyle = "#fff";
 				ctx.fillRect(0, this.L.top - 1, this.L.left - 1, this.L.gridH + 2);
 				drawRowLabels(ctx, m, this.L);

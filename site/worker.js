@@ -5,6 +5,9 @@
 // {kind, message, detail}: the engine's as it rejected, the worker's own
 // made by failure() below.
 // Owns: the engine and its one model; nothing else outlives a message.
+// About 560 lines, one file: every handler shares the engine, the load in
+// progress and the warm-up gate, and the loading half (cache, shared
+// reading, hashing) is one sequence that a split would cut across.
 "use strict";
 importScripts("memfs.js", "wasm_exec.js", "weightstore.js");
 

@@ -3,10 +3,12 @@
 // table, the export buttons), canvases drawn at the device pixel ratio,
 // PNG export of a drawing, and words for tokens and values. Owns no state.
 
-import { el, visible } from "../dom.js";
+import { el, visible, sized } from "../dom.js";
 import { save, slug } from "../export.js";
 import { precise } from "../heatmap-data.js";
 import * as inspect from "../inspect-data.js";
+
+export { sized };
 
 export const FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', sans-serif";
 
@@ -114,18 +116,6 @@ export function tokensOf(s, run) {
 export const label = (t, i) => `${i} ${visible(t.text)}`;
 export const quoted = (text) => `‘${visible(text)}’`;
 
-// sized sets a canvas to w × h CSS px at the device pixel ratio and returns
-// its context, scaled to CSS px.
-export function sized(canvas, w, h) {
-	const dpr = window.devicePixelRatio || 1;
-	canvas.width = Math.round(w * dpr);
-	canvas.height = Math.round(h * dpr);
-	canvas.style.width = `${w}px`;
-	canvas.style.height = `${h}px`;
-	const ctx = canvas.getContext("2d");
-	ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-	return ctx;
-}
 
 // png draws draw(ctx) on a w × h canvas at scale× and resolves with its PNG.
 export function png(w, h, draw, scale = 2) {
