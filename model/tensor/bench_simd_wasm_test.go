@@ -13,7 +13,8 @@ import (
 // BenchmarkSIMDvsGo compares the SIMD kernels with the portable ones in one
 // process, on GPT-2 small's shapes with the page's code widths (9 bits, 8
 // for the unembedding) and the sweep's row counts: 1 (a single position),
-// 11 (one row of the 11-token sweep) and 22 (two texts at once).
+// 11 (one row of the 11-token sweep), 22 (two texts at once) and 55 (the
+// batch of one heatmap row of that sweep).
 func BenchmarkSIMDvsGo(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	shapes := append(benchShapes[:4:4], struct {
@@ -24,7 +25,7 @@ func BenchmarkSIMDvsGo(b *testing.B) {
 	for _, s := range shapes {
 		m := randF32(rng, s.R, s.C)
 		q := QuantizeQN(m, map[bool]int{true: 8, false: 9}[s.name == "unembed"])
-		for _, n := range []int{1, 11, 22} {
+		for _, n := range []int{1, 11, 22, 55} {
 			if s.name == "unembed" && n > 2 {
 				continue
 			}

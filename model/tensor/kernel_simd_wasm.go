@@ -35,15 +35,65 @@ func dot(a, b []float32) float32 {
 }
 
 // simdBlockRows is the number of input rows the SIMD kernels take at once
-// (2 or 1): 2 input rows × 4 weight rows keep 8 accumulators, 4 weight
-// vectors and one input vector in Go's 16 wasm vector locals. 3×4 spills;
-// 3×3 measured no faster than 2×4.
+// (2 or 1): 2 input rows × 4 weight rows keep 8 accumulators, 2 input
+// vectors and a weight vector in registers (x86 has 16). 3×4 spills.
 var simdBlockRows = 2
+
+// mulBlock2x4 and mulBlock1x4 (kernel_simd_wasm.s, written by
+// asm_wasm_gen.go) compute the mr×4 outputs of input rows x0… by weight
+// rows w0…w3 over 4·quads columns in this build's order, storing output
+// (i, j) at y + i·ys + 4j bytes.
+//
+//go:noescape
+func mulBlock2x4(y, x0, x1, w0, w1, w2, w3 unsafe.Pointer, ys, quads int)
+
+//go:noescape
+func mulBlock1x4(y, x0, w0, w1, w2, w3 unsafe.Pointer, ys, quads int)
 
 // mulF32SIMD computes the outputs j ∈ [lo, hi) of every input row for weight
 // rows rows[j] (or j when rows is nil); y has row stride ys. The weight rows
 // [lo, hi) are one cache-sized chunk, so the input blocks go past it.
 func mulF32SIMD(m *F32, y, x []float32, n int, rows []int, lo, hi, ys int) {
+	C := m.C
+	if C%4 != 0 {
+		mulF32SIMDGo(m, y, x, n, rows, lo, hi, ys)
+		return
+	}
+	row := func(j int) unsafe.Pointer {
+		if rows != nil {
+			j = rows[j]
+		}
+		return ptr(m.Data[j*C:], C)
+	}
+	px, py := ptr(x, n*C), ptr(y, (n-1)*ys+hi)
+	at := func(p unsafe.Pointer, i int) unsafe.Pointer { return unsafe.Add(p, 4*i) }
+	for i := 0; i < n; {
+		b := min(simdBlockRows, n-i)
+		j := lo
+		for ; j+4 <= hi; j += 4 {
+			w0, w1, w2, w3 := row(j), row(j+1), row(j+2), row(j+3)
+			if b == 2 {
+				mulBlock2x4(at(py, i*ys+j), at(px, i*C), at(px, (i+1)*C), w0, w1, w2, w3, 4*ys, C/4)
+			} else {
+				mulBlock1x4(at(py, i*ys+j), at(px, i*C), w0, w1, w2, w3, 4*ys, C/4)
+			}
+		}
+		for ; j < hi; j++ {
+			w := m.Data[j*C : (j+1)*C]
+			if rows != nil {
+				w = m.Data[rows[j]*C : (rows[j]+1)*C]
+			}
+			for r := i; r < i+b; r++ {
+				y[r*ys+j] = dotSIMD(x[r*C:(r+1)*C], w)
+			}
+		}
+		i += b
+	}
+}
+
+// mulF32SIMDGo is mulF32SIMD for rows whose length is not a multiple of 4,
+// with the partial last vector zero-padded: Go's SIMD, slower in wasm.
+func mulF32SIMDGo(m *F32, y, x []float32, n int, rows []int, lo, hi, ys int) {
 	C := m.C
 	row := func(j int) []float32 {
 		if rows != nil {

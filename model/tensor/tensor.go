@@ -6,6 +6,8 @@
 // dimension (Cols), so F32 and quantised matrices share one interface.
 package tensor
 
+//go:generate go run asm_wasm_gen.go
+
 // Matrix is a Rows×Cols weight matrix used as y = x·Mᵀ.
 //
 // Results must not depend on n or on which rows are requested: the output for

@@ -42,10 +42,10 @@ var shapes = []struct {
 	ns         []int
 	back       bool // time MulN too (the backward pass's product)
 }{
-	{"qkv", 2304, 768, 9, []int{1, 11, 22}, true},
-	{"proj", 768, 768, 9, []int{1, 11, 22}, true},
-	{"fc", 3072, 768, 9, []int{1, 11, 22}, true},
-	{"fcproj", 768, 3072, 9, []int{1, 11, 22}, true},
+	{"qkv", 2304, 768, 9, []int{1, 11, 22, 55}, true},
+	{"proj", 768, 768, 9, []int{1, 11, 22, 55}, true},
+	{"fc", 3072, 768, 9, []int{1, 11, 22, 55}, true},
+	{"fcproj", 768, 3072, 9, []int{1, 11, 22, 55}, true},
 	{"unembed", 50257, 768, 8, []int{1}, false},
 }
 
