@@ -39,23 +39,26 @@ func dot(a, b []float32) float32 {
 // vectors and a weight vector in registers (x86 has 16). 3×4 spills.
 var simdBlockRows = 2
 
-// mulBlock2x4 and mulBlock1x4 (kernel_simd_wasm.s, written by
-// asm_wasm_gen.go) compute the mr×4 outputs of input rows x0… by weight
-// rows w0…w3 over 4·quads columns in this build's order, storing output
-// (i, j) at y + i·ys + 4j bytes.
+// mulRows2x4 and mulRows1x4 (kernel_simd_wasm.s, written by
+// asm_wasm_gen.go) compute blocks of mr×4 outputs, mr input rows by weight
+// rows w0…w3, over 4·quads columns in this build's order: blocks blocks, input
+// row i at x + i·xs bytes, output (i, j) at y + i·ys + 4j bytes.
 //
 //go:noescape
-func mulBlock2x4(y, x0, x1, w0, w1, w2, w3 unsafe.Pointer, ys, quads int)
+func mulRows2x4(y, x, w0, w1, w2, w3 unsafe.Pointer, ys, xs, blocks, quads int)
 
 //go:noescape
-func mulBlock1x4(y, x0, w0, w1, w2, w3 unsafe.Pointer, ys, quads int)
+func mulRows1x4(y, x, w0, w1, w2, w3 unsafe.Pointer, ys, xs, blocks, quads int)
 
 // mulF32SIMD computes the outputs j ∈ [lo, hi) of every input row for weight
-// rows rows[j] (or j when rows is nil); y has row stride ys. The weight rows
-// [lo, hi) are one cache-sized chunk, so the input blocks go past it.
+// rows rows[j] (or j when rows is nil); y has row stride ys. Four weight
+// rows at a time stay in L1 while every input row goes past them.
 func mulF32SIMD(m *F32, y, x []float32, n int, rows []int, lo, hi, ys int) {
 	C := m.C
-	if C%4 != 0 {
+	if n == 0 || hi <= lo {
+		return
+	}
+	if C%4 != 0 || C == 0 {
 		mulF32SIMDGo(m, y, x, n, rows, lo, hi, ys)
 		return
 	}
@@ -67,27 +70,28 @@ func mulF32SIMD(m *F32, y, x []float32, n int, rows []int, lo, hi, ys int) {
 	}
 	px, py := ptr(x, n*C), ptr(y, (n-1)*ys+hi)
 	at := func(p unsafe.Pointer, i int) unsafe.Pointer { return unsafe.Add(p, 4*i) }
-	for i := 0; i < n; {
-		b := min(simdBlockRows, n-i)
-		j := lo
-		for ; j+4 <= hi; j += 4 {
-			w0, w1, w2, w3 := row(j), row(j+1), row(j+2), row(j+3)
-			if b == 2 {
-				mulBlock2x4(at(py, i*ys+j), at(px, i*C), at(px, (i+1)*C), w0, w1, w2, w3, 4*ys, C/4)
-			} else {
-				mulBlock1x4(at(py, i*ys+j), at(px, i*C), w0, w1, w2, w3, 4*ys, C/4)
-			}
+	pairs := 0
+	if simdBlockRows == 2 {
+		pairs = n / 2
+	}
+	j := lo
+	for ; j+4 <= hi; j += 4 {
+		w0, w1, w2, w3 := row(j), row(j+1), row(j+2), row(j+3)
+		if pairs > 0 {
+			mulRows2x4(at(py, j), px, w0, w1, w2, w3, 4*ys, 4*C, pairs, C/4)
 		}
-		for ; j < hi; j++ {
-			w := m.Data[j*C : (j+1)*C]
-			if rows != nil {
-				w = m.Data[rows[j]*C : (rows[j]+1)*C]
-			}
-			for r := i; r < i+b; r++ {
-				y[r*ys+j] = dotSIMD(x[r*C:(r+1)*C], w)
-			}
+		if rest := n - 2*pairs; rest > 0 {
+			mulRows1x4(at(py, 2*pairs*ys+j), at(px, 2*pairs*C), w0, w1, w2, w3, 4*ys, 4*C, rest, C/4)
 		}
-		i += b
+	}
+	for ; j < hi; j++ {
+		w := m.Data[j*C : (j+1)*C]
+		if rows != nil {
+			w = m.Data[rows[j]*C : (rows[j]+1)*C]
+		}
+		for r := range n {
+			y[r*ys+j] = dotSIMD(x[r*C:(r+1)*C], w)
+		}
 	}
 }
 

@@ -4,26 +4,33 @@
 
 #include "textflag.h"
 
-// func mulBlock2x4(y, x0, x1, w0, w1, w2, w3 unsafe.Pointer, ys, quads int)
-TEXT ·mulBlock2x4(SB), NOSPLIT, $0-72
+// func mulRows2x4(y, x, w0, w1, w2, w3 unsafe.Pointer, ys, xs, blocks, quads int)
+TEXT ·mulRows2x4(SB), NOSPLIT, $0-80
 	I64Load y+0(FP)
 	Set R0
-	I64Load x0+8(FP)
+	I64Load x+8(FP)
 	Set R1
-	I64Load x1+16(FP)
+	I64Load w0+16(FP)
 	Set R2
-	I64Load w0+24(FP)
+	I64Load w1+24(FP)
 	Set R3
-	I64Load w1+32(FP)
+	I64Load w2+32(FP)
 	Set R4
-	I64Load w2+40(FP)
+	I64Load w3+40(FP)
 	Set R5
-	I64Load w3+48(FP)
+	I64Load ys+48(FP)
 	Set R6
-	I64Load ys+56(FP)
+	I64Load xs+56(FP)
 	Set R7
-	I64Load quads+64(FP)
+	I64Load blocks+64(FP)
 	Set R8
+	I64Load quads+72(FP)
+	Set R9
+	Get R9
+	I64Const $4
+	I64Shl
+	Set R9
+	Loop
 	V128Const $0
 	Set V0
 	V128Const $0
@@ -40,110 +47,102 @@ TEXT ·mulBlock2x4(SB), NOSPLIT, $0-72
 	Set V6
 	V128Const $0
 	Set V7
+	I64Const $0
+	Set R10
 	Loop
-		Get R1
-		I32WrapI64
-		V128Load $0
-		Set V8
-		Get R2
-		I32WrapI64
-		V128Load $0
-		Set V9
-		Get R3
-		I32WrapI64
-		V128Load $0
-		Set V10
-		Get V0
-		Get V8
-		Get V10
-		F32x4Mul
-		F32x4Add
-		Set V0
-		Get V4
-		Get V9
-		Get V10
-		F32x4Mul
-		F32x4Add
-		Set V4
-		Get R4
-		I32WrapI64
-		V128Load $0
-		Set V10
-		Get V1
-		Get V8
-		Get V10
-		F32x4Mul
-		F32x4Add
-		Set V1
-		Get V5
-		Get V9
-		Get V10
-		F32x4Mul
-		F32x4Add
-		Set V5
-		Get R5
-		I32WrapI64
-		V128Load $0
-		Set V10
-		Get V2
-		Get V8
-		Get V10
-		F32x4Mul
-		F32x4Add
-		Set V2
-		Get V6
-		Get V9
-		Get V10
-		F32x4Mul
-		F32x4Add
-		Set V6
-		Get R6
-		I32WrapI64
-		V128Load $0
-		Set V10
-		Get V3
-		Get V8
-		Get V10
-		F32x4Mul
-		F32x4Add
-		Set V3
-		Get V7
-		Get V9
-		Get V10
-		F32x4Mul
-		F32x4Add
-		Set V7
-		Get R1
-		I64Const $16
-		I64Add
-		Set R1
-		Get R2
-		I64Const $16
-		I64Add
-		Set R2
-		Get R3
-		I64Const $16
-		I64Add
-		Set R3
-		Get R4
-		I64Const $16
-		I64Add
-		Set R4
-		Get R5
-		I64Const $16
-		I64Add
-		Set R5
-		Get R6
-		I64Const $16
-		I64Add
-		Set R6
-		Get R8
-		I64Const $1
-		I64Sub
-		Tee R8
-		I64Eqz
-		I32Eqz
-		BrIf $0
+	Get R1
+	Get R10
+	I64Add
+	I32WrapI64
+	V128Load $0
+	Set V8
+	Get R1
+	Get R7
+	I64Add
+	Get R10
+	I64Add
+	I32WrapI64
+	V128Load $0
+	Set V9
+	Get R2
+	Get R10
+	I64Add
+	I32WrapI64
+	V128Load $0
+	Set V10
+	Get V0
+	Get V8
+	Get V10
+	F32x4Mul
+	F32x4Add
+	Set V0
+	Get V4
+	Get V9
+	Get V10
+	F32x4Mul
+	F32x4Add
+	Set V4
+	Get R3
+	Get R10
+	I64Add
+	I32WrapI64
+	V128Load $0
+	Set V10
+	Get V1
+	Get V8
+	Get V10
+	F32x4Mul
+	F32x4Add
+	Set V1
+	Get V5
+	Get V9
+	Get V10
+	F32x4Mul
+	F32x4Add
+	Set V5
+	Get R4
+	Get R10
+	I64Add
+	I32WrapI64
+	V128Load $0
+	Set V10
+	Get V2
+	Get V8
+	Get V10
+	F32x4Mul
+	F32x4Add
+	Set V2
+	Get V6
+	Get V9
+	Get V10
+	F32x4Mul
+	F32x4Add
+	Set V6
+	Get R5
+	Get R10
+	I64Add
+	I32WrapI64
+	V128Load $0
+	Set V10
+	Get V3
+	Get V8
+	Get V10
+	F32x4Mul
+	F32x4Add
+	Set V3
+	Get V7
+	Get V9
+	Get V10
+	F32x4Mul
+	F32x4Add
+	Set V7
+	Get R10
+	I64Const $16
+	I64Add
+	Tee R10
+	Get R9
+	I64Ne
+	BrIf $0
 	End
 	Get R0
 	I32WrapI64
@@ -202,7 +201,7 @@ TEXT ·mulBlock2x4(SB), NOSPLIT, $0-72
 	F32Add
 	F32Store $12
 	Get R0
-	Get R7
+	Get R6
 	I64Add
 	I32WrapI64
 	Get V4
@@ -218,7 +217,7 @@ TEXT ·mulBlock2x4(SB), NOSPLIT, $0-72
 	F32Add
 	F32Store $0
 	Get R0
-	Get R7
+	Get R6
 	I64Add
 	I32WrapI64
 	Get V5
@@ -234,7 +233,7 @@ TEXT ·mulBlock2x4(SB), NOSPLIT, $0-72
 	F32Add
 	F32Store $4
 	Get R0
-	Get R7
+	Get R6
 	I64Add
 	I32WrapI64
 	Get V6
@@ -250,7 +249,7 @@ TEXT ·mulBlock2x4(SB), NOSPLIT, $0-72
 	F32Add
 	F32Store $8
 	Get R0
-	Get R7
+	Get R6
 	I64Add
 	I32WrapI64
 	Get V7
@@ -265,13 +264,33 @@ TEXT ·mulBlock2x4(SB), NOSPLIT, $0-72
 	F32Add
 	F32Add
 	F32Store $12
+	Get R0
+	Get R6
+	I64Add
+	Get R6
+	I64Add
+	Set R0
+	Get R1
+	Get R7
+	I64Add
+	Get R7
+	I64Add
+	Set R1
+	Get R8
+	I64Const $1
+	I64Sub
+	Tee R8
+	I64Eqz
+	I32Eqz
+	BrIf $0
+	End
 	RET
 
-// func mulBlock1x4(y, x0, w0, w1, w2, w3 unsafe.Pointer, ys, quads int)
-TEXT ·mulBlock1x4(SB), NOSPLIT, $0-64
+// func mulRows1x4(y, x, w0, w1, w2, w3 unsafe.Pointer, ys, xs, blocks, quads int)
+TEXT ·mulRows1x4(SB), NOSPLIT, $0-80
 	I64Load y+0(FP)
 	Set R0
-	I64Load x0+8(FP)
+	I64Load x+8(FP)
 	Set R1
 	I64Load w0+16(FP)
 	Set R2
@@ -283,8 +302,17 @@ TEXT ·mulBlock1x4(SB), NOSPLIT, $0-64
 	Set R5
 	I64Load ys+48(FP)
 	Set R6
-	I64Load quads+56(FP)
+	I64Load xs+56(FP)
 	Set R7
+	I64Load blocks+64(FP)
+	Set R8
+	I64Load quads+72(FP)
+	Set R9
+	Get R9
+	I64Const $4
+	I64Shl
+	Set R9
+	Loop
 	V128Const $0
 	Set V0
 	V128Const $0
@@ -293,78 +321,70 @@ TEXT ·mulBlock1x4(SB), NOSPLIT, $0-64
 	Set V2
 	V128Const $0
 	Set V3
+	I64Const $0
+	Set R10
 	Loop
-		Get R1
-		I32WrapI64
-		V128Load $0
-		Set V4
-		Get R2
-		I32WrapI64
-		V128Load $0
-		Set V5
-		Get V0
-		Get V4
-		Get V5
-		F32x4Mul
-		F32x4Add
-		Set V0
-		Get R3
-		I32WrapI64
-		V128Load $0
-		Set V5
-		Get V1
-		Get V4
-		Get V5
-		F32x4Mul
-		F32x4Add
-		Set V1
-		Get R4
-		I32WrapI64
-		V128Load $0
-		Set V5
-		Get V2
-		Get V4
-		Get V5
-		F32x4Mul
-		F32x4Add
-		Set V2
-		Get R5
-		I32WrapI64
-		V128Load $0
-		Set V5
-		Get V3
-		Get V4
-		Get V5
-		F32x4Mul
-		F32x4Add
-		Set V3
-		Get R1
-		I64Const $16
-		I64Add
-		Set R1
-		Get R2
-		I64Const $16
-		I64Add
-		Set R2
-		Get R3
-		I64Const $16
-		I64Add
-		Set R3
-		Get R4
-		I64Const $16
-		I64Add
-		Set R4
-		Get R5
-		I64Const $16
-		I64Add
-		Set R5
-		Get R7
-		I64Const $1
-		I64Sub
-		Tee R7
-		I64Eqz
-		I32Eqz
-		BrIf $0
+	Get R1
+	Get R10
+	I64Add
+	I32WrapI64
+	V128Load $0
+	Set V4
+	Get R2
+	Get R10
+	I64Add
+	I32WrapI64
+	V128Load $0
+	Set V5
+	Get V0
+	Get V4
+	Get V5
+	F32x4Mul
+	F32x4Add
+	Set V0
+	Get R3
+	Get R10
+	I64Add
+	I32WrapI64
+	V128Load $0
+	Set V5
+	Get V1
+	Get V4
+	Get V5
+	F32x4Mul
+	F32x4Add
+	Set V1
+	Get R4
+	Get R10
+	I64Add
+	I32WrapI64
+	V128Load $0
+	Set V5
+	Get V2
+	Get V4
+	Get V5
+	F32x4Mul
+	F32x4Add
+	Set V2
+	Get R5
+	Get R10
+	I64Add
+	I32WrapI64
+	V128Load $0
+	Set V5
+	Get V3
+	Get V4
+	Get V5
+	F32x4Mul
+	F32x4Add
+	Set V3
+	Get R10
+	I64Const $16
+	I64Add
+	Tee R10
+	Get R9
+	I64Ne
+	BrIf $0
 	End
 	Get R0
 	I32WrapI64
@@ -422,4 +442,20 @@ TEXT ·mulBlock1x4(SB), NOSPLIT, $0-64
 	F32Add
 	F32Add
 	F32Store $12
+	Get R0
+	Get R6
+	I64Add
+	Set R0
+	Get R1
+	Get R7
+	I64Add
+	Set R1
+	Get R8
+	I64Const $1
+	I64Sub
+	Tee R8
+	I64Eqz
+	I32Eqz
+	BrIf $0
+	End
 	RET
