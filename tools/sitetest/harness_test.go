@@ -254,9 +254,17 @@ func newTab(t *testing.T, e *env) *tab {
 			if err != nil {
 				return
 			}
-			if m.IsException() || m.Type == "error" {
+			// The browser itself asks for /favicon.ico when it shows a file
+			// that is no page (TestOffline opens app.js), and that 404 can
+			// land in the next page's console.
+			browsers := strings.HasSuffix(m.URL, "/favicon.ico")
+			if (m.IsException() || m.Type == "error") && !browsers {
+				text := m.Text
+				if m.URL != "" { // a failed request says which in URL only
+					text += " (" + m.URL + ")"
+				}
 				tb.mu.Lock()
-				tb.errors = append(tb.errors, m.Text)
+				tb.errors = append(tb.errors, text)
 				tb.mu.Unlock()
 			}
 			if testing.Verbose() {
