@@ -305,8 +305,28 @@ func dequant(dst []float32, hi []int8, lo []uint8, stride int, steps []float32, 
 		dequantGo(dst, hi, lo, stride, steps, k)
 		return
 	}
-	dequantSIMD(dst, hi, lo, stride, steps, k)
+	nb := len(dst) / QNBlock
+	switch {
+	case nb == 0:
+	case k == 0:
+		dequantBlocks8(ptr(dst, nb*QNBlock), unsafe.Pointer(&hi[:nb*QNBlock][0]), nil, ptr(steps, nb), nil, nil, nb)
+	case k == 1:
+		dequantBlocks9(ptr(dst, nb*QNBlock), unsafe.Pointer(&hi[:nb*QNBlock][0]), unsafe.Pointer(&lo[:nb*QNBlock/8][0]), ptr(steps, nb),
+			unsafe.Pointer(&bitOf), unsafe.Pointer(&pick), nb)
+	default:
+		dequantSIMD(dst, hi, lo, stride, steps, k)
+	}
 }
+
+// dequantBlocks8 and dequantBlocks9 (kernel_simd_wasm.s) are dequantSIMD's
+// operations for k = 0 and 1 over blocks whole blocks, in hand-written
+// WebAssembly: the page's weights have these widths.
+//
+//go:noescape
+func dequantBlocks8(dst, hi, lo, steps, bit, pick unsafe.Pointer, blocks int)
+
+//go:noescape
+func dequantBlocks9(dst, hi, lo, steps, bit, pick unsafe.Pointer, blocks int)
 
 // bitOf has bit i%8 in byte i; pick[g] picks byte 2g for lanes 0…7 and byte
 // 2g+1 for lanes 8…15.
@@ -320,14 +340,15 @@ var (
 	}
 )
 
-// dequantSIMD is dequantN (any k ≥ 0) one block of 64 codes at a time, 16
-// per step, with the same arithmetic, so the same bits: the code
-// hi<<k | low as int16 lanes (|code| < 2^15), widened to int32, converted
-// exactly to float32, times the block's step / 2^k. A plane's 8 bytes of
-// the block are broadcast and each lane picks its byte and tests its bit.
-// len(dst) must be a multiple of QNBlock. The steps are written out (no
-// loop over the 4 groups of a block, k = 1 on its own): loop iterations
-// and bounds checks cost as much as the arithmetic in wasm.
+// dequantSIMD is dequantN (k ≥ 2; dequantBlocks8 and 9 do k = 0 and 1 with
+// the same operations) one block of 64 codes at a time, 16 per step, with
+// the same arithmetic, so the same bits: the code hi<<k | low as int16
+// lanes (|code| < 2^15), widened to int32, converted exactly to float32,
+// times the block's step / 2^k. A plane's 8 bytes of the block are
+// broadcast and each lane picks its byte and tests its bit. len(dst) must
+// be a multiple of QNBlock. The steps are written out (no loop over the 4
+// groups of a block): loop iterations and bounds checks cost as much as
+// the arithmetic in wasm.
 func dequantSIMD(dst []float32, hi []int8, lo []uint8, stride int, steps []float32, k int) {
 	nb := len(dst) / QNBlock
 	if nb == 0 {
@@ -352,46 +373,25 @@ func dequantSIMD(dst []float32, hi []int8, lo []uint8, stride int, steps []float
 		h1 := archsimd.LoadInt8x16Array((*[16]int8)(unsafe.Add(h, 16)))
 		h2 := archsimd.LoadInt8x16Array((*[16]int8)(unsafe.Add(h, 32)))
 		h3 := archsimd.LoadInt8x16Array((*[16]int8)(unsafe.Add(h, 48)))
-		switch k {
-		case 0:
-			put16(d, h0.ExtendLo8ToInt16(), h0.ExtendHi8ToInt16(), s)
-			put16(unsafe.Add(d, 64), h1.ExtendLo8ToInt16(), h1.ExtendHi8ToInt16(), s)
-			put16(unsafe.Add(d, 128), h2.ExtendLo8ToInt16(), h2.ExtendHi8ToInt16(), s)
-			put16(unsafe.Add(d, 192), h3.ExtendLo8ToInt16(), h3.ExtendHi8ToInt16(), s)
-		case 1:
-			// One plane: the code is 2·hi + bit = 2·hi − (bit set ? −1 : 0).
-			v := plane(lp, 8*b)
-			put9(d, h0, v.LookupOrZero(p0).And(bit).Equal(bit).ToInt8x16(), s)
-			put9(unsafe.Add(d, 64), h1, v.LookupOrZero(p1).And(bit).Equal(bit).ToInt8x16(), s)
-			put9(unsafe.Add(d, 128), h2, v.LookupOrZero(p2).And(bit).Equal(bit).ToInt8x16(), s)
-			put9(unsafe.Add(d, 192), h3, v.LookupOrZero(p3).And(bit).Equal(bit).ToInt8x16(), s)
-		default:
-			var l0, l1, l2, l3 archsimd.Int8x16
-			for j := 0; j < k; j++ {
-				v := plane(lp, j*stride+8*b)
-				m := archsimd.BroadcastInt8x16(int8(1 << j))
-				l0 = l0.Or(v.LookupOrZero(p0).And(bit).Equal(bit).ToInt8x16().And(m))
-				l1 = l1.Or(v.LookupOrZero(p1).And(bit).Equal(bit).ToInt8x16().And(m))
-				l2 = l2.Or(v.LookupOrZero(p2).And(bit).Equal(bit).ToInt8x16().And(m))
-				l3 = l3.Or(v.LookupOrZero(p3).And(bit).Equal(bit).ToInt8x16().And(m))
-			}
-			putN(d, h0, l0, k, s)
-			putN(unsafe.Add(d, 64), h1, l1, k, s)
-			putN(unsafe.Add(d, 128), h2, l2, k, s)
-			putN(unsafe.Add(d, 192), h3, l3, k, s)
+		var l0, l1, l2, l3 archsimd.Int8x16
+		for j := 0; j < k; j++ {
+			v := plane(lp, j*stride+8*b)
+			m := archsimd.BroadcastInt8x16(int8(1 << j))
+			l0 = l0.Or(v.LookupOrZero(p0).And(bit).Equal(bit).ToInt8x16().And(m))
+			l1 = l1.Or(v.LookupOrZero(p1).And(bit).Equal(bit).ToInt8x16().And(m))
+			l2 = l2.Or(v.LookupOrZero(p2).And(bit).Equal(bit).ToInt8x16().And(m))
+			l3 = l3.Or(v.LookupOrZero(p3).And(bit).Equal(bit).ToInt8x16().And(m))
 		}
+		putN(d, h0, l0, k, s)
+		putN(unsafe.Add(d, 64), h1, l1, k, s)
+		putN(unsafe.Add(d, 128), h2, l2, k, s)
+		putN(unsafe.Add(d, 192), h3, l3, k, s)
 	}
 }
 
 // plane is the 8 bytes at lp + o, in both halves of a vector.
 func plane(lp unsafe.Pointer, o int) archsimd.Int8x16 {
 	return archsimd.BroadcastUint64x2(*(*uint64)(unsafe.Add(lp, o))).ReshapeToUint8s().BitsToInt8()
-}
-
-// put9 writes the 16 weights with high bytes h and low bits −set.
-func put9(d unsafe.Pointer, h, set archsimd.Int8x16, s archsimd.Float32x4) {
-	put16(d, h.ExtendLo8ToInt16().ShiftAllLeft(1).Sub(set.ExtendLo8ToInt16()),
-		h.ExtendHi8ToInt16().ShiftAllLeft(1).Sub(set.ExtendHi8ToInt16()), s)
 }
 
 // putN writes the 16 weights with high bytes h and k low bits low.

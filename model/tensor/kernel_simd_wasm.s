@@ -459,3 +459,594 @@ TEXT ·mulRows1x4(SB), NOSPLIT, $0-80
 	BrIf $0
 	End
 	RET
+
+// func dequantBlocks8(dst, hi, lo, steps, bit, pick unsafe.Pointer, blocks int)
+TEXT ·dequantBlocks8(SB), NOSPLIT, $0-56
+	I64Load dst+0(FP)
+	Set R0
+	I64Load hi+8(FP)
+	Set R1
+	I64Load lo+16(FP)
+	Set R2
+	I64Load steps+24(FP)
+	Set R3
+	I64Load bit+32(FP)
+	Set R4
+	I64Load pick+40(FP)
+	Set R5
+	I64Load blocks+48(FP)
+	Set R6
+	Loop
+	Get R3
+	I32WrapI64
+	F32Load $0
+	F32x4Splat
+	Set V5
+	Get R1
+	I32WrapI64
+	V128Load $0
+	Set V7
+	Get V7
+	I16x8ExtendLowI8x16S
+	Set V9
+	Get V7
+	I16x8ExtendHighI8x16S
+	Set V10
+	Get R0
+	I32WrapI64
+	I32Const $0
+	I32Add
+	Get V9
+	I32x4ExtendLowI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $16
+	I32Add
+	Get V9
+	I32x4ExtendHighI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $32
+	I32Add
+	Get V10
+	I32x4ExtendLowI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $48
+	I32Add
+	Get V10
+	I32x4ExtendHighI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R1
+	I32WrapI64
+	V128Load $16
+	Set V7
+	Get V7
+	I16x8ExtendLowI8x16S
+	Set V9
+	Get V7
+	I16x8ExtendHighI8x16S
+	Set V10
+	Get R0
+	I32WrapI64
+	I32Const $64
+	I32Add
+	Get V9
+	I32x4ExtendLowI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $80
+	I32Add
+	Get V9
+	I32x4ExtendHighI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $96
+	I32Add
+	Get V10
+	I32x4ExtendLowI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $112
+	I32Add
+	Get V10
+	I32x4ExtendHighI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R1
+	I32WrapI64
+	V128Load $32
+	Set V7
+	Get V7
+	I16x8ExtendLowI8x16S
+	Set V9
+	Get V7
+	I16x8ExtendHighI8x16S
+	Set V10
+	Get R0
+	I32WrapI64
+	I32Const $128
+	I32Add
+	Get V9
+	I32x4ExtendLowI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $144
+	I32Add
+	Get V9
+	I32x4ExtendHighI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $160
+	I32Add
+	Get V10
+	I32x4ExtendLowI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $176
+	I32Add
+	Get V10
+	I32x4ExtendHighI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R1
+	I32WrapI64
+	V128Load $48
+	Set V7
+	Get V7
+	I16x8ExtendLowI8x16S
+	Set V9
+	Get V7
+	I16x8ExtendHighI8x16S
+	Set V10
+	Get R0
+	I32WrapI64
+	I32Const $192
+	I32Add
+	Get V9
+	I32x4ExtendLowI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $208
+	I32Add
+	Get V9
+	I32x4ExtendHighI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $224
+	I32Add
+	Get V10
+	I32x4ExtendLowI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $240
+	I32Add
+	Get V10
+	I32x4ExtendHighI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+		Get R0
+		I64Const $256
+		I64Add
+		Set R0
+		Get R1
+		I64Const $64
+		I64Add
+		Set R1
+		Get R3
+		I64Const $4
+		I64Add
+		Set R3
+	Get R6
+	I64Const $1
+	I64Sub
+	Tee R6
+	I64Eqz
+	I32Eqz
+	BrIf $0
+	End
+	RET
+
+// func dequantBlocks9(dst, hi, lo, steps, bit, pick unsafe.Pointer, blocks int)
+TEXT ·dequantBlocks9(SB), NOSPLIT, $0-56
+	I64Load dst+0(FP)
+	Set R0
+	I64Load hi+8(FP)
+	Set R1
+	I64Load lo+16(FP)
+	Set R2
+	I64Load steps+24(FP)
+	Set R3
+	I64Load bit+32(FP)
+	Set R4
+	I64Load pick+40(FP)
+	Set R5
+	I64Load blocks+48(FP)
+	Set R6
+	Get R4
+	I32WrapI64
+	V128Load $0
+	Set V0
+	Get R5
+	I32WrapI64
+	V128Load $0
+	Set V1
+	Get R5
+	I32WrapI64
+	V128Load $16
+	Set V2
+	Get R5
+	I32WrapI64
+	V128Load $32
+	Set V3
+	Get R5
+	I32WrapI64
+	V128Load $48
+	Set V4
+	Loop
+	Get R3
+	I32WrapI64
+	F32Load $0
+	F32Const $0.5
+	F32Mul
+	Get R2
+	I32WrapI64
+	I64Load $0
+	I64x2Splat
+	Set V6
+	F32x4Splat
+	Set V5
+	Get R1
+	I32WrapI64
+	V128Load $0
+	Set V7
+	Get V6
+	Get V1
+	I8x16Swizzle
+	Get V0
+	V128And
+	Get V0
+	I8x16Eq
+	Set V8
+	Get V7
+	I16x8ExtendLowI8x16S
+	I32Const $1
+	I16x8Shl
+	Get V8
+	I16x8ExtendLowI8x16S
+	I16x8Sub
+	Set V9
+	Get V7
+	I16x8ExtendHighI8x16S
+	I32Const $1
+	I16x8Shl
+	Get V8
+	I16x8ExtendHighI8x16S
+	I16x8Sub
+	Set V10
+	Get R0
+	I32WrapI64
+	I32Const $0
+	I32Add
+	Get V9
+	I32x4ExtendLowI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $16
+	I32Add
+	Get V9
+	I32x4ExtendHighI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $32
+	I32Add
+	Get V10
+	I32x4ExtendLowI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $48
+	I32Add
+	Get V10
+	I32x4ExtendHighI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R1
+	I32WrapI64
+	V128Load $16
+	Set V7
+	Get V6
+	Get V2
+	I8x16Swizzle
+	Get V0
+	V128And
+	Get V0
+	I8x16Eq
+	Set V8
+	Get V7
+	I16x8ExtendLowI8x16S
+	I32Const $1
+	I16x8Shl
+	Get V8
+	I16x8ExtendLowI8x16S
+	I16x8Sub
+	Set V9
+	Get V7
+	I16x8ExtendHighI8x16S
+	I32Const $1
+	I16x8Shl
+	Get V8
+	I16x8ExtendHighI8x16S
+	I16x8Sub
+	Set V10
+	Get R0
+	I32WrapI64
+	I32Const $64
+	I32Add
+	Get V9
+	I32x4ExtendLowI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $80
+	I32Add
+	Get V9
+	I32x4ExtendHighI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $96
+	I32Add
+	Get V10
+	I32x4ExtendLowI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $112
+	I32Add
+	Get V10
+	I32x4ExtendHighI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R1
+	I32WrapI64
+	V128Load $32
+	Set V7
+	Get V6
+	Get V3
+	I8x16Swizzle
+	Get V0
+	V128And
+	Get V0
+	I8x16Eq
+	Set V8
+	Get V7
+	I16x8ExtendLowI8x16S
+	I32Const $1
+	I16x8Shl
+	Get V8
+	I16x8ExtendLowI8x16S
+	I16x8Sub
+	Set V9
+	Get V7
+	I16x8ExtendHighI8x16S
+	I32Const $1
+	I16x8Shl
+	Get V8
+	I16x8ExtendHighI8x16S
+	I16x8Sub
+	Set V10
+	Get R0
+	I32WrapI64
+	I32Const $128
+	I32Add
+	Get V9
+	I32x4ExtendLowI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $144
+	I32Add
+	Get V9
+	I32x4ExtendHighI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $160
+	I32Add
+	Get V10
+	I32x4ExtendLowI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $176
+	I32Add
+	Get V10
+	I32x4ExtendHighI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R1
+	I32WrapI64
+	V128Load $48
+	Set V7
+	Get V6
+	Get V4
+	I8x16Swizzle
+	Get V0
+	V128And
+	Get V0
+	I8x16Eq
+	Set V8
+	Get V7
+	I16x8ExtendLowI8x16S
+	I32Const $1
+	I16x8Shl
+	Get V8
+	I16x8ExtendLowI8x16S
+	I16x8Sub
+	Set V9
+	Get V7
+	I16x8ExtendHighI8x16S
+	I32Const $1
+	I16x8Shl
+	Get V8
+	I16x8ExtendHighI8x16S
+	I16x8Sub
+	Set V10
+	Get R0
+	I32WrapI64
+	I32Const $192
+	I32Add
+	Get V9
+	I32x4ExtendLowI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $208
+	I32Add
+	Get V9
+	I32x4ExtendHighI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $224
+	I32Add
+	Get V10
+	I32x4ExtendLowI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+	Get R0
+	I32WrapI64
+	I32Const $240
+	I32Add
+	Get V10
+	I32x4ExtendHighI16x8S
+	F32x4ConvertI32x4S
+	Get V5
+	F32x4Mul
+	V128Store $0
+		Get R0
+		I64Const $256
+		I64Add
+		Set R0
+		Get R1
+		I64Const $64
+		I64Add
+		Set R1
+		Get R2
+		I64Const $8
+		I64Add
+		Set R2
+		Get R3
+		I64Const $4
+		I64Add
+		Set R3
+	Get R6
+	I64Const $1
+	I64Sub
+	Tee R6
+	I64Eqz
+	I32Eqz
+	BrIf $0
+	End
+	RET
