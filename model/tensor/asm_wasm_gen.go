@@ -1,8 +1,8 @@
 //go:build ignore
 
 // asm_wasm_gen writes the WebAssembly SIMD micro-kernels
-// (kernel_simd_wasm.s): the block products and the dequantisation of 8- and
-// 9-bit codes. Run it with `go generate` in this directory.
+// (kernel_simd_wasm.s): the block products, MulN's four-row axpy and the
+// dequantisation of 8- and 9-bit codes. Run it with `go generate` in this directory.
 //
 // Why hand-written WebAssembly: Go compiles every loop to a jump back
 // through its function's dispatch table (a br_table), and V8 then keeps the
@@ -152,6 +152,63 @@ func (g *gen) kernel(mr int) {
 	g.p("RET")
 }
 
+// axpy4 writes axpy4Quads(y, w0, w1, w2, w3, a unsafe.Pointer, quads int):
+// y[c] = (((y[c] + a0·w0[c]) + a1·w1[c]) + a2·w2[c]) + a3·w3[c] for the
+// 4·quads columns c, each product rounded (axpy4Go's order), a = &[4]float32.
+//
+// Registers: R0 = y, R1…R4 = the weight rows, R5 = a, R6 = 16·quads, R7 =
+// the byte offset; V0…V3 = a0…a3 in every lane.
+func (g *gen) axpy4() {
+	args := []string{"y", "w0", "w1", "w2", "w3", "a", "quads"}
+	fmt.Fprintf(&g.Buffer, "\n// func axpy4Quads(y, w0, w1, w2, w3, a unsafe.Pointer, quads int)\n")
+	fmt.Fprintf(&g.Buffer, "TEXT ·axpy4Quads(SB), NOSPLIT, $0-%d\n", 8*len(args))
+	for i, a := range args {
+		g.p("I64Load %s+%d(FP)", a, 8*i)
+		g.p("Set R%d", i)
+	}
+	const y, a, length, k = 0, 5, 6, 7
+	for j := range 4 {
+		g.p("Get R%d", a)
+		g.p("I32WrapI64")
+		g.p("F32Load $%d", 4*j)
+		g.p("F32x4Splat")
+		g.p("Set V%d", j)
+	}
+	g.p("Get R%d", length)
+	g.p("I64Const $4")
+	g.p("I64Shl")
+	g.p("Set R%d", length)
+	g.p("I64Const $0")
+	g.p("Set R%d", k)
+	at := func(reg int) { // pushes the 32-bit address R(reg) + k
+		g.p("Get R%d", reg)
+		g.p("Get R%d", k)
+		g.p("I64Add")
+		g.p("I32WrapI64")
+	}
+	g.p("Loop")
+	at(y) // where the sum goes
+	at(y)
+	g.p("V128Load $0")
+	for j := range 4 {
+		g.p("Get V%d", j)
+		at(1 + j)
+		g.p("V128Load $0")
+		g.p("F32x4Mul")
+		g.p("F32x4Add")
+	}
+	g.p("V128Store $0")
+	g.p("Get R%d", k)
+	g.p("I64Const $16")
+	g.p("I64Add")
+	g.p("Tee R%d", k)
+	g.p("Get R%d", length)
+	g.p("I64Ne")
+	g.p("BrIf $0")
+	g.p("End")
+	g.p("RET")
+}
+
 // dequant writes dequantBlocks<8+k>(dst, hi, lo, steps, bit, pick
 // unsafe.Pointer, blocks int) for k = 0 or 1 low-bit planes: the weights of
 // blocks blocks of 64 codes, dst[i] = step·code with code = hi (k = 0) or
@@ -263,6 +320,7 @@ func main() {
 	g.WriteString(header)
 	g.kernel(2)
 	g.kernel(1)
+	g.axpy4()
 	g.dequant(0)
 	g.dequant(1)
 	if err := os.WriteFile("kernel_simd_wasm.s", g.Bytes(), 0o644); err != nil {

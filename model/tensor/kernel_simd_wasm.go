@@ -272,33 +272,27 @@ func axpy(alpha float32, x, y []float32) {
 	}
 }
 
-// axpy4 is axpy4Go 8 outputs a step, each loaded and stored once for the
-// 4 weight rows: the same operations in the same order, so the same bits.
+// axpy4 is axpy4Go's operations in the same order, so the same bits: the
+// whole quads of y in hand-written WebAssembly (axpy4Quads, in
+// kernel_simd_wasm.s), the rest in Go.
 func axpy4(y []float32, w *[4][]float32, a0, a1, a2, a3 float32) {
 	if !useSIMD {
 		axpy4Go(y, w, a0, a1, a2, a3)
 		return
 	}
 	n := len(y)
-	k := 0
-	if n >= 4 {
-		py, p0, p1, p2, p3 := ptr(y, n), ptr(w[0], n), ptr(w[1], n), ptr(w[2], n), ptr(w[3], n)
-		b0, b1, b2, b3 := splat(a0), splat(a1), splat(a2), splat(a3)
-		for ; k+8 <= n; k += 8 {
-			u := ld(py, k).Add(b0.Mul(ld(p0, k))).Add(b1.Mul(ld(p1, k))).Add(b2.Mul(ld(p2, k))).Add(b3.Mul(ld(p3, k)))
-			v := ld(py, k+4).Add(b0.Mul(ld(p0, k+4))).Add(b1.Mul(ld(p1, k+4))).Add(b2.Mul(ld(p2, k+4))).Add(b3.Mul(ld(p3, k+4)))
-			u.StoreArray((*[4]float32)(unsafe.Add(py, 4*k)))
-			v.StoreArray((*[4]float32)(unsafe.Add(py, 4*k+16)))
-		}
-		for ; k+4 <= n; k += 4 {
-			u := ld(py, k).Add(b0.Mul(ld(p0, k))).Add(b1.Mul(ld(p1, k))).Add(b2.Mul(ld(p2, k))).Add(b3.Mul(ld(p3, k)))
-			u.StoreArray((*[4]float32)(unsafe.Add(py, 4*k)))
-		}
+	k := n &^ 3
+	if k > 0 {
+		a := [4]float32{a0, a1, a2, a3}
+		axpy4Quads(ptr(y, k), ptr(w[0], k), ptr(w[1], k), ptr(w[2], k), ptr(w[3], k), unsafe.Pointer(&a), k/4)
 	}
 	if k < n {
 		axpy4Go(y[k:], &[4][]float32{w[0][k:n], w[1][k:n], w[2][k:n], w[3][k:n]}, a0, a1, a2, a3)
 	}
 }
+
+//go:noescape
+func axpy4Quads(y, w0, w1, w2, w3, a unsafe.Pointer, quads int)
 
 func dequant(dst []float32, hi []int8, lo []uint8, stride int, steps []float32, k int) {
 	if !useSIMD {

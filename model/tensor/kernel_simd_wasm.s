@@ -460,6 +460,101 @@ TEXT ·mulRows1x4(SB), NOSPLIT, $0-80
 	End
 	RET
 
+// func axpy4Quads(y, w0, w1, w2, w3, a unsafe.Pointer, quads int)
+TEXT ·axpy4Quads(SB), NOSPLIT, $0-56
+	I64Load y+0(FP)
+	Set R0
+	I64Load w0+8(FP)
+	Set R1
+	I64Load w1+16(FP)
+	Set R2
+	I64Load w2+24(FP)
+	Set R3
+	I64Load w3+32(FP)
+	Set R4
+	I64Load a+40(FP)
+	Set R5
+	I64Load quads+48(FP)
+	Set R6
+	Get R5
+	I32WrapI64
+	F32Load $0
+	F32x4Splat
+	Set V0
+	Get R5
+	I32WrapI64
+	F32Load $4
+	F32x4Splat
+	Set V1
+	Get R5
+	I32WrapI64
+	F32Load $8
+	F32x4Splat
+	Set V2
+	Get R5
+	I32WrapI64
+	F32Load $12
+	F32x4Splat
+	Set V3
+	Get R6
+	I64Const $4
+	I64Shl
+	Set R6
+	I64Const $0
+	Set R7
+	Loop
+	Get R0
+	Get R7
+	I64Add
+	I32WrapI64
+	Get R0
+	Get R7
+	I64Add
+	I32WrapI64
+	V128Load $0
+	Get V0
+	Get R1
+	Get R7
+	I64Add
+	I32WrapI64
+	V128Load $0
+	F32x4Mul
+	F32x4Add
+	Get V1
+	Get R2
+	Get R7
+	I64Add
+	I32WrapI64
+	V128Load $0
+	F32x4Mul
+	F32x4Add
+	Get V2
+	Get R3
+	Get R7
+	I64Add
+	I32WrapI64
+	V128Load $0
+	F32x4Mul
+	F32x4Add
+	Get V3
+	Get R4
+	Get R7
+	I64Add
+	I32WrapI64
+	V128Load $0
+	F32x4Mul
+	F32x4Add
+	V128Store $0
+	Get R7
+	I64Const $16
+	I64Add
+	Tee R7
+	Get R6
+	I64Ne
+	BrIf $0
+	End
+	RET
+
 // func dequantBlocks8(dst, hi, lo, steps, bit, pick unsafe.Pointer, blocks int)
 TEXT ·dequantBlocks8(SB), NOSPLIT, $0-56
 	I64Load dst+0(FP)
