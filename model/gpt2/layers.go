@@ -33,10 +33,7 @@ func linear(y, x []float32, w tensor.Matrix, bias []float32, n int) {
 	w.MulT(y, x, n)
 	r := w.Rows()
 	for i := 0; i < n; i++ {
-		yi := y[i*r : (i+1)*r]
-		for o, b := range bias {
-			yi[o] += b
-		}
+		tensor.Axpy(1, bias, y[i*r:(i+1)*r]) // y += bias: 1·b is exact
 	}
 }
 
