@@ -380,7 +380,7 @@ window.patchlab = {
 	run: (opts) => (design.isSetRun() ? sets.run() : runs.run(opts || {})),
 	cancel: runs.cancel,
 	// crashWorker(i, kind) makes worker i fail, for the fault tests: "close",
-	// "throw", "panic", "oom" or "start-fatal" (see worker.js).
+	// "throw", "panic", "oom", "start-fatal" or "half-close" (see worker.js).
 	crashWorker: (i, kind) => weights.pool().debug(i, kind),
 	// storeFault(kind) makes Cache Storage fail in every worker given a
 	// conversion or a load from now on: "open" (caches.open rejects) or

@@ -369,6 +369,7 @@ async function warmUp() {
 // (a replacement); the engine refuses other texts than those started.
 let started = null;
 let halfRun = Promise.resolve(); // the last start's half: join and start wait for it
+let closeAfterHalf = false; // debug "half-close"
 const keyOf = (req) => JSON.stringify([req.clean, req.corrupted, req.clean_target, req.corrupted_target]);
 
 async function startedFor(req) {
@@ -410,9 +411,12 @@ const handlers = {
 	// debug makes this worker fail, for the page's fault tests: "close"
 	// (it ends without a word), "throw" (an uncaught exception), "panic" and
 	// "oom" (the Go engine panics, or runs out of memory, and exits),
-	// "start-fatal" (the engine's next start fails, of kind "internal").
+	// "start-fatal" (the engine's next start fails, of kind "internal"),
+	// "half-close" (it ends when its next half of a split start is done,
+	// before the other worker has it).
 	debug(msg) {
 		if (msg.kind === "close") self.close();
+		else if (msg.kind === "half-close") closeAfterHalf = true;
 		else if (msg.kind === "start-fatal") {
 			const start = engine().start;
 			engine().start = async () => {
@@ -432,6 +436,7 @@ const handlers = {
 				const running = engine().startHalf(JSON.stringify(msg.req), msg.half);
 				halfRun = running.catch(() => {});
 				const bytes = await running;
+				if (closeAfterHalf) return self.close(); // a post after close would still go
 				post({ type: "half", run: msg.run, bytes }, [bytes.buffer]);
 				return;
 			}

@@ -43,4 +43,23 @@ func TestSplitStart(t *testing.T) {
 	}
 	heatmapMatchesNative(t, e, tb, "split start, a worker lost")
 	t.Logf("trace with a worker lost: %v", eval[any](tb, `patchlab.timings().trace`))
+
+	// A worker ends when its half is done, before its partner has it: the
+	// partner, already waiting to join, runs both texts itself.
+	tb.wait("two workers again", `patchlab.status().workers.ready === 2`, 60*time.Second)
+	notes = len(eval[[]string](tb, `patchlab.status().notes`))
+	eval[chromedp.Void](tb, `(() => { patchlab.crashWorker(0, "half-close"); patchlab.run({fresh: true}); })()`)
+	tb.wait("the note", `patchlab.status().notes.length > `+strconv.Itoa(notes), 30*time.Second)
+	tb.wait("the run's end", `!patchlab.status().running`, 60*time.Second)
+	trace = eval[[][3]any](tb, `patchlab.timings().trace`)
+	if st := eval[string](tb, `patchlab.status().runStatus`); !strings.HasPrefix(st, "Swept") {
+		t.Errorf("the run ended with %q; trace %v", st, trace)
+	}
+	for _, ev := range trace {
+		if ev[1] == float64(0) && ev[2] == "half" {
+			t.Errorf("worker 1's half reached the pool, so its partner never had to run both texts: trace %v", trace)
+		}
+	}
+	heatmapMatchesNative(t, e, tb, "split start, a worker lost before its half reached the other")
+	t.Logf("trace with a worker lost after its half: %v", trace)
 }
