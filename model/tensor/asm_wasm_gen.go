@@ -44,6 +44,51 @@ func (g *gen) p(format string, args ...any) {
 	fmt.Fprintf(&g.Buffer, "\t"+format+"\n", args...)
 }
 
+// text starts the function name(args) whose pointer arguments are named
+// first (the others are ints), each argument i in register Ri.
+func (g *gen) text(name string, pointers, ints []string) {
+	fmt.Fprintf(&g.Buffer, "\n// func %s(%s unsafe.Pointer, %s int)\n", name, strings.Join(pointers, ", "), strings.Join(ints, ", "))
+	args := append(pointers, ints...)
+	fmt.Fprintf(&g.Buffer, "TEXT ·%s(SB), NOSPLIT, $0-%d\n", name, 8*len(args))
+	for i, a := range args {
+		g.p("I64Load %s+%d(FP)", a, 8*i)
+		g.p("Set R%d", i)
+	}
+}
+
+// nextQuad ends a loop over a row's quads: R(k) += 16 bytes, again while
+// R(k) ≠ R(length).
+func (g *gen) nextQuad(k, length int) {
+	g.p("Get R%d", k)
+	g.p("I64Const $16")
+	g.p("I64Add")
+	g.p("Tee R%d", k)
+	g.p("Get R%d", length)
+	g.p("I64Ne")
+	g.p("BrIf $0")
+	g.p("End")
+}
+
+// countDown ends a loop that runs R(n) times (n ≥ 1).
+func (g *gen) countDown(n int) {
+	g.p("Get R%d", n)
+	g.p("I64Const $1")
+	g.p("I64Sub")
+	g.p("Tee R%d", n)
+	g.p("I64Eqz")
+	g.p("I32Eqz")
+	g.p("BrIf $0")
+	g.p("End")
+}
+
+// bytesOf turns R(quads), a count of 4-float quads, into bytes.
+func (g *gen) bytesOf(quads int) {
+	g.p("Get R%d", quads)
+	g.p("I64Const $4")
+	g.p("I64Shl")
+	g.p("Set R%d", quads)
+}
+
 // kernel writes mulRows<mr>x4(y, x, w0, w1, w2, w3 unsafe.Pointer, ys, xs,
 // blocks, quads int): blocks blocks of mr input rows, row i at x + i·xs
 // bytes, outputs (i, j) at y + i·ys + 4j bytes.
@@ -53,22 +98,13 @@ func (g *gen) p(format string, args ...any) {
 // bytes), R10 = the byte offset k in the rows; V(4i+j) = accumulator
 // (i, j), then one vector per input row and one for the weight row being read.
 func (g *gen) kernel(mr int) {
-	args := []string{"y", "x", "w0", "w1", "w2", "w3", "ys", "xs", "blocks", "quads"}
-	fmt.Fprintf(&g.Buffer, "\n// func mulRows%dx4(y, x, w0, w1, w2, w3 unsafe.Pointer, ys, xs, blocks, quads int)\n", mr)
-	fmt.Fprintf(&g.Buffer, "TEXT ·mulRows%dx4(SB), NOSPLIT, $0-%d\n", mr, 8*len(args))
-	for i, a := range args {
-		g.p("I64Load %s+%d(FP)", a, 8*i)
-		g.p("Set R%d", i)
-	}
+	g.text(fmt.Sprintf("mulRows%dx4", mr), []string{"y", "x", "w0", "w1", "w2", "w3"}, []string{"ys", "xs", "blocks", "quads"})
 	const y, x, ys, xs, blocks, length, k = 0, 1, 6, 7, 8, 9, 10
 	w := func(j int) int { return 2 + j }
 	acc := func(i, j int) int { return 4*i + j }
 	xv := func(i int) int { return 4*mr + i }
 	wv := 5 * mr
-	g.p("Get R%d", length)
-	g.p("I64Const $4")
-	g.p("I64Shl")
-	g.p("Set R%d", length)
+	g.bytesOf(length)
 
 	// addr pushes the 32-bit address R(base) + i·R(stride) + R(off) (off < 0: none).
 	addr := func(base, i, stride, off int) {
@@ -110,14 +146,7 @@ func (g *gen) kernel(mr int) {
 			g.p("Set V%d", acc(i, j))
 		}
 	}
-	g.p("Get R%d", k)
-	g.p("I64Const $16")
-	g.p("I64Add")
-	g.p("Tee R%d", k)
-	g.p("Get R%d", length)
-	g.p("I64Ne")
-	g.p("BrIf $0")
-	g.p("End")
+	g.nextQuad(k, length)
 
 	for i := range mr {
 		for j := range 4 {
@@ -141,14 +170,7 @@ func (g *gen) kernel(mr int) {
 		}
 		g.p("Set R%d", r.reg)
 	}
-	g.p("Get R%d", blocks)
-	g.p("I64Const $1")
-	g.p("I64Sub")
-	g.p("Tee R%d", blocks)
-	g.p("I64Eqz")
-	g.p("I32Eqz")
-	g.p("BrIf $0")
-	g.p("End")
+	g.countDown(blocks)
 	g.p("RET")
 }
 
@@ -159,13 +181,7 @@ func (g *gen) kernel(mr int) {
 // Registers: R0 = y, R1…R4 = the weight rows, R5 = a, R6 = 16·quads, R7 =
 // the byte offset; V0…V3 = a0…a3 in every lane.
 func (g *gen) axpy4() {
-	args := []string{"y", "w0", "w1", "w2", "w3", "a", "quads"}
-	fmt.Fprintf(&g.Buffer, "\n// func axpy4Quads(y, w0, w1, w2, w3, a unsafe.Pointer, quads int)\n")
-	fmt.Fprintf(&g.Buffer, "TEXT ·axpy4Quads(SB), NOSPLIT, $0-%d\n", 8*len(args))
-	for i, a := range args {
-		g.p("I64Load %s+%d(FP)", a, 8*i)
-		g.p("Set R%d", i)
-	}
+	g.text("axpy4Quads", []string{"y", "w0", "w1", "w2", "w3", "a"}, []string{"quads"})
 	const y, a, length, k = 0, 5, 6, 7
 	for j := range 4 {
 		g.p("Get R%d", a)
@@ -174,10 +190,7 @@ func (g *gen) axpy4() {
 		g.p("F32x4Splat")
 		g.p("Set V%d", j)
 	}
-	g.p("Get R%d", length)
-	g.p("I64Const $4")
-	g.p("I64Shl")
-	g.p("Set R%d", length)
+	g.bytesOf(length)
 	g.p("I64Const $0")
 	g.p("Set R%d", k)
 	at := func(reg int) { // pushes the 32-bit address R(reg) + k
@@ -198,14 +211,7 @@ func (g *gen) axpy4() {
 		g.p("F32x4Add")
 	}
 	g.p("V128Store $0")
-	g.p("Get R%d", k)
-	g.p("I64Const $16")
-	g.p("I64Add")
-	g.p("Tee R%d", k)
-	g.p("Get R%d", length)
-	g.p("I64Ne")
-	g.p("BrIf $0")
-	g.p("End")
+	g.nextQuad(k, length)
 	g.p("RET")
 }
 
@@ -220,13 +226,7 @@ func (g *gen) axpy4() {
 // R6 = blocks; V0 = bit, V1…V4 = pick, V5 = the step, V6 = the block's low
 // bits, V7 = 16 high bytes, V8 = their low bits (−1 or 0), V9, V10 = codes.
 func (g *gen) dequant(k int) {
-	args := []string{"dst", "hi", "lo", "steps", "bit", "pick", "blocks"}
-	fmt.Fprintf(&g.Buffer, "\n// func dequantBlocks%d(dst, hi, lo, steps, bit, pick unsafe.Pointer, blocks int)\n", 8+k)
-	fmt.Fprintf(&g.Buffer, "TEXT ·dequantBlocks%d(SB), NOSPLIT, $0-%d\n", 8+k, 8*len(args))
-	for i, a := range args {
-		g.p("I64Load %s+%d(FP)", a, 8*i)
-		g.p("Set R%d", i)
-	}
+	g.text(fmt.Sprintf("dequantBlocks%d", 8+k), []string{"dst", "hi", "lo", "steps", "bit", "pick"}, []string{"blocks"})
 	const dst, hi, lo, steps, bit, pick, blocks = 0, 1, 2, 3, 4, 5, 6
 	load := func(reg, off int, op string) {
 		g.p("Get R%d", reg)
@@ -304,14 +304,7 @@ func (g *gen) dequant(k int) {
 		g.p("\tI64Add")
 		g.p("\tSet R%d", r.reg)
 	}
-	g.p("Get R%d", blocks)
-	g.p("I64Const $1")
-	g.p("I64Sub")
-	g.p("Tee R%d", blocks)
-	g.p("I64Eqz")
-	g.p("I32Eqz")
-	g.p("BrIf $0")
-	g.p("End")
+	g.countDown(blocks)
 	g.p("RET")
 }
 
