@@ -40,14 +40,17 @@ func byteTables() (b2r [256]rune, r2b [256 + 68]int16) {
 // vocabfile_test.go writes and checks. It holds only what the files say
 // beyond the way BPE builds a vocabulary: each merge makes one new token,
 // its two tokens' bytes joined, and GPT-2 numbers the tokens in that order
-// (the 256 one-byte tokens, then one per merge, then <|endoftext|>).
-// Little-endian:
+// (the 256 one-byte tokens, then one per merge, then <|endoftext|>); the
+// generator refuses files of another shape. Little-endian:
 //
 //	"bpe1"
 //	uint32 M, uint32 S   the numbers of merges and of special tokens
 //	[256]byte            the byte of token i, for i < 256
 //	M × [2]uint16        merge r (rank r): its left and right tokens' ids; it makes token 256+r
 //	S × (uint8 n, n bytes)   tokens 256+M … 256+M+S-1
+//
+// (go generate needs the package to compile: to make vocab.bin from
+// nothing, create it empty first.)
 //
 //go:embed vocab.bin
 var vocabFile string
@@ -60,13 +63,16 @@ const maxToken = 255
 // firstMerged is the id of the token that the merge of rank 0 makes.
 const firstMerged = 256
 
-// vocab is the decoded, immutable vocabulary. Tokens are kept as raw bytes and
+// vocab is the decoded, immutable vocabulary. It keeps what the file holds:
+// a merged token's bytes are spelled out from its merge when asked for, and
 // merges are found by token ids, so encoding never builds strings.
 type vocab struct {
-	blob   string     // the tokens' bytes, one after another in id order
-	off    []int32    // token id's bytes are blob[off[id]:off[id+1]]
-	byteID [256]int32 // byte -> id of the one-byte token
-	pairs  []uint32   // rank -> left<<16 | right, the ids of the merge's two tokens
+	base    [256]byte  // token id < 256 -> its byte
+	byteID  [256]int32 // byte -> id of the one-byte token
+	pairs   []uint32   // rank -> left<<16 | right, the ids of the merge's two tokens
+	special []string   // the tokens after the merges'
+	sizes   []uint8    // token id -> its length in bytes
+	longest int        // the longest token's length in bytes
 	// slots is a hash table of pairs (open addressing, linear probing): the
 	// rank+1 of the pair stored in a slot, or 0 for a free one. It is at most
 	// half full; a pair's first slot is its hash's top bits, shift below.
@@ -80,10 +86,34 @@ type merge struct {
 }
 
 // size is the number of tokens.
-func (v *vocab) size() int { return len(v.off) - 1 }
+func (v *vocab) size() int { return len(v.sizes) }
 
-// token returns the bytes of token id, which must be in 0..size()-1.
-func (v *vocab) token(id int) string { return v.blob[v.off[id]:v.off[id+1]] }
+// appendToken appends the bytes of token id, which must be in 0..size()-1. A
+// merged token's bytes are its left token's then its right token's: the loop
+// walks down the merges, left first, keeping the right halves still to
+// write (fewer than the token's bytes) on a stack.
+func (v *vocab) appendToken(dst []byte, id int) []byte {
+	var rights [maxToken]uint32
+	n := 0
+	for {
+		if r := id - firstMerged; 0 <= r && r < len(v.pairs) {
+			rights[n] = v.pairs[r] & 0xFFFF
+			n++
+			id = int(v.pairs[r] >> 16)
+			continue
+		}
+		if id < firstMerged {
+			dst = append(dst, v.base[id])
+		} else {
+			dst = append(dst, v.special[id-firstMerged-len(v.pairs)]...)
+		}
+		if n == 0 {
+			return dst
+		}
+		n--
+		id = int(rights[n])
+	}
+}
 
 // pair returns the merge of the tokens left and right, if there is one.
 func (v *vocab) pair(left, right int32) (merge, bool) {
@@ -116,9 +146,8 @@ var loadVocab = sync.OnceValue(func() *vocab {
 	return v
 })
 
-// decodeVocab reads the form of vocabFile: it rebuilds the tokens' bytes,
-// merge by merge, and the table of pairs. Token ids are below 1<<16 so that a
-// pair fits in 32 bits and a rank+1 in 16.
+// decodeVocab reads the form of vocabFile and builds the table of pairs.
+// Token ids are below 1<<16 so that a pair fits in 32 bits and a rank+1 in 16.
 func decodeVocab(f string) (*vocab, error) {
 	const head = len(vocabMagic) + 8 + firstMerged
 	if len(f) < head || f[:len(vocabMagic)] != vocabMagic {
@@ -128,77 +157,65 @@ func decodeVocab(f string) (*vocab, error) {
 	if nMerges+nSpecial >= 1<<16-firstMerged || len(f) < head+4*nMerges {
 		return nil, errors.New("vocabulary file too large or cut short")
 	}
-	base, merges, special := f[head-firstMerged:head], f[head:head+4*nMerges], f[head+4*nMerges:]
+	merges, special := f[head:head+4*nMerges], f[head+4*nMerges:]
 	n := firstMerged + nMerges + nSpecial
+	pairs, sizes := make([]uint32, nMerges), make([]uint8, n)
+	v := &vocab{pairs: pairs, special: make([]string, nSpecial), sizes: sizes}
 
-	// The tokens' sizes first, then their bytes.
-	v := &vocab{off: make([]int32, n+1), pairs: make([]uint32, nMerges)}
-	off := v.off
-	size := func(id uint32) int32 { return off[id+1] - off[id] }
-	for id := range firstMerged {
-		off[id+1] = off[id] + 1
-	}
-	for r := range nMerges {
-		left, right := uint32(le16(merges[4*r:])), uint32(le16(merges[4*r+2:]))
-		id := firstMerged + r
-		if left >= uint32(id) || right >= uint32(id) {
-			return nil, fmt.Errorf("merge %d joins a token not made yet", r)
-		}
-		v.pairs[r] = left<<16 | right
-		off[id+1] = off[id] + size(left) + size(right)
-		if size(uint32(id)) > maxToken {
-			return nil, fmt.Errorf("merge %d makes a token longer than %d bytes", r, maxToken)
-		}
-	}
-	rest := special
-	for id := firstMerged + nMerges; id < n; id++ {
-		if len(rest) == 0 || len(rest) < 1+int(rest[0]) {
-			return nil, errors.New("vocabulary file cut short in the special tokens")
-		}
-		off[id+1] = off[id] + int32(rest[0])
-		rest = rest[1+int(rest[0]):]
-	}
-	if len(rest) != 0 {
-		return nil, errors.New("vocabulary file has trailing data")
-	}
-
-	// A merged token's bytes are its two tokens' bytes, already in blob.
-	blob := make([]byte, 0, off[n])
-	blob = append(blob, base...)
-	for _, p := range v.pairs {
-		left, right := p>>16, p&0xFFFF
-		blob = append(blob, blob[off[left]:off[left+1]]...)
-		blob = append(blob, blob[off[right]:off[right+1]]...)
-	}
-	for rest = special; len(rest) > 0; rest = rest[1+int(rest[0]):] {
-		blob = append(blob, rest[1:1+int(rest[0])]...)
-	}
-	v.blob = string(blob)
-
+	copy(v.base[:], f[head-firstMerged:head])
 	var seen [256]bool
-	for id := range firstMerged {
-		b := base[id]
+	for id, b := range v.base {
 		if seen[b] {
 			return nil, fmt.Errorf("byte %#x has two tokens", b)
 		}
 		seen[b] = true
 		v.byteID[b] = int32(id)
+		sizes[id] = 1
 	}
-
-	slots := 1
-	for slots < 2*nMerges {
-		slots *= 2
-	}
-	v.slots = make([]uint16, slots)
-	v.shift = uint8(64 - bits.TrailingZeros(uint(slots)))
-	for r, key := range v.pairs {
-		i := v.slot(key)
-		for ; v.slots[i] != 0; i = (i + 1) & (slots - 1) {
-			if v.pairs[v.slots[i]-1] == key {
-				return nil, fmt.Errorf("merges %d and %d join the same tokens", v.slots[i]-1, r)
-			}
+	longest := 1
+	for r := range pairs {
+		left, right := le16(merges[4*r:]), le16(merges[4*r+2:])
+		id := firstMerged + r
+		if int(left) >= id || int(right) >= id {
+			return nil, fmt.Errorf("merge %d joins a token not made yet", r)
 		}
-		v.slots[i] = uint16(r + 1)
+		size := int(sizes[left]) + int(sizes[right])
+		if size > maxToken {
+			return nil, fmt.Errorf("merge %d makes a token longer than %d bytes", r, maxToken)
+		}
+		pairs[r] = uint32(left)<<16 | uint32(right)
+		sizes[id] = uint8(size)
+		longest = max(longest, size)
+	}
+	for i := range v.special {
+		if len(special) == 0 || len(special) < 1+int(special[0]) {
+			return nil, errors.New("vocabulary file cut short in the special tokens")
+		}
+		size := int(special[0])
+		v.special[i], special = special[1:1+size], special[1+size:]
+		sizes[firstMerged+nMerges+i] = uint8(size)
+		longest = max(longest, size)
+	}
+	if len(special) != 0 {
+		return nil, errors.New("vocabulary file has trailing data")
+	}
+	v.longest = longest
+
+	nSlots := 1
+	for nSlots < 2*nMerges {
+		nSlots *= 2
+	}
+	slots, mask := make([]uint16, nSlots), nSlots-1
+	v.slots, v.shift = slots, uint8(64-bits.TrailingZeros(uint(nSlots)))
+	for r, key := range pairs {
+		i := v.slot(key)
+		for s := slots[i]; s != 0; s = slots[i] {
+			if pairs[s-1] == key {
+				return nil, fmt.Errorf("merges %d and %d join the same tokens", s-1, r)
+			}
+			i = (i + 1) & mask
+		}
+		slots[i] = uint16(r + 1)
 	}
 	return v, nil
 }

@@ -143,10 +143,16 @@ func TestDecodedMatchesText(t *testing.T) {
 	if v.size() != len(tv.encoder) || len(v.pairs) != len(tv.merges) {
 		t.Fatalf("%d tokens and %d merges, want %d and %d", v.size(), len(v.pairs), len(tv.encoder), len(tv.merges))
 	}
+	longest := 0
 	for tok, id := range tv.encoder {
-		if b, err := spelledBytes(tok); err != nil || v.token(id) != b {
-			t.Fatalf("token %d is %q, want %q (%v)", id, v.token(id), b, err)
+		b, err := spelledBytes(tok)
+		if err != nil || tokenOf(v, id) != b || int(v.sizes[id]) != len(b) {
+			t.Fatalf("token %d is %q (%d bytes), want %q (%v)", id, tokenOf(v, id), v.sizes[id], b, err)
 		}
+		longest = max(longest, len(b))
+	}
+	if got := New().MaxTokenBytes(); got != longest {
+		t.Errorf("MaxTokenBytes = %d, want %d", got, longest)
 	}
 	for b, r := range byteToRune {
 		if id := int(v.byteID[b]); id != tv.encoder[string(r)] {
@@ -262,8 +268,8 @@ func TestDecodeSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, b, c := v.byteID['a'], v.byteID['b'], v.byteID['c']
-	if v.size() != 259 || v.token(256) != "ab" || v.token(257) != "abc" || v.token(258) != "<|x|>" || v.token(int(a)) != "a" {
-		t.Errorf("tokens: %q", v.blob)
+	if v.size() != 259 || tokenOf(v, 256) != "ab" || tokenOf(v, 257) != "abc" || tokenOf(v, 258) != "<|x|>" || tokenOf(v, int(a)) != "a" {
+		t.Errorf("tokens: %q %q %q", tokenOf(v, 256), tokenOf(v, 257), tokenOf(v, 258))
 	}
 	for _, p := range []struct {
 		left, right int32
@@ -273,6 +279,22 @@ func TestDecodeSmall(t *testing.T) {
 		if got, ok := v.pair(p.left, p.right); got != p.want || ok != p.ok {
 			t.Errorf("pair(%d, %d) = %v, %v; want %v, %v", p.left, p.right, got, ok, p.want, p.ok)
 		}
+	}
+}
+
+// TestLongestSpecial: a special token may have maxToken bytes.
+func TestLongestSpecial(t *testing.T) {
+	tv := smallText()
+	long := strings.Repeat("x", maxToken)
+	delete(tv.encoder, "<|x|>")
+	tv.encoder[long] = 258
+	f, err := compileVocab(tv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := decodeVocab(string(f))
+	if err != nil || tokenOf(v, 258) != long || v.longest != maxToken {
+		t.Errorf("decodeVocab: %v", err)
 	}
 }
 
@@ -323,7 +345,7 @@ func TestDecodeErrors(t *testing.T) {
 		}
 		return string(f)
 	}
-	if v, err := decodeVocab(doublings(7)); err != nil || v.token(262) != strings.Repeat("a", 128) {
+	if v, err := decodeVocab(doublings(7)); err != nil || tokenOf(v, 262) != strings.Repeat("a", 128) {
 		t.Errorf("seven doublings: %v", err)
 	}
 	if _, err := decodeVocab(doublings(8)); err == nil {
@@ -363,9 +385,20 @@ func FuzzDecodeVocab(f *testing.F) {
 		if err != nil {
 			return
 		}
+		longest := 0
+		for id := range v.size() {
+			size := len(tokenOf(v, id))
+			if size != int(v.sizes[id]) {
+				t.Fatalf("token %d: %d bytes, sizes says %d", id, size, v.sizes[id])
+			}
+			longest = max(longest, size)
+		}
+		if longest != v.longest {
+			t.Fatalf("longest token %d bytes, v.longest %d", longest, v.longest)
+		}
 		for r, p := range v.pairs {
 			left, right := int32(p>>16), int32(p&0xFFFF)
-			if m, ok := v.pair(left, right); !ok || m.rank != int32(r) || v.token(int(m.id)) != v.token(int(left))+v.token(int(right)) {
+			if m, ok := v.pair(left, right); !ok || m.rank != int32(r) || tokenOf(v, int(m.id)) != tokenOf(v, int(left))+tokenOf(v, int(right)) {
 				t.Fatalf("merge %d: pair gives %v, %v", r, m, ok)
 			}
 		}
@@ -374,3 +407,5 @@ func FuzzDecodeVocab(f *testing.F) {
 		v.mergeLong(w)
 	})
 }
+
+func tokenOf(v *vocab, id int) string { return string(v.appendToken(nil, id)) }
