@@ -15,7 +15,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/patchlab/patchlab/model/analysis"
@@ -150,21 +149,9 @@ type Tokens struct {
 	CorruptedCount int `json:"corrupted_count"`
 }
 
-var (
-	longestOnce  sync.Once
-	longestToken int
-)
-
 // maxTokenBytes is the length in bytes of the vocabulary's longest token
 // (128 for GPT-2): a text of n bytes has at least n/maxTokenBytes tokens.
-func maxTokenBytes(tok *bpe.Tokenizer) int {
-	longestOnce.Do(func() {
-		for id := range tok.VocabSize() {
-			longestToken = max(longestToken, len(tok.DecodeBytes([]int{id})))
-		}
-	})
-	return longestToken
-}
+func maxTokenBytes(tok *bpe.Tokenizer) int { return tok.MaxTokenBytes() }
 
 // cut returns the longest prefix of s of at most n bytes that ends on a
 // character boundary, and whether s was longer.

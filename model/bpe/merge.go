@@ -17,7 +17,7 @@ func (v *vocab) merge(w []int32) []int32 {
 		best := merge{rank: -1}
 		var left, right int32
 		for i := 0; i+1 < len(w); i++ {
-			if m, ok := v.merges[pairKey(w[i], w[i+1])]; ok && (best.rank < 0 || m.rank < best.rank) {
+			if m, ok := v.pair(w[i], w[i+1]); ok && (best.rank < 0 || m.rank < best.rank) {
 				best, left, right = m, w[i], w[i+1]
 			}
 		}
@@ -53,7 +53,7 @@ func (v *vocab) mergeLong(w []int32) []int32 {
 	for i := range w {
 		next[i], prev[i] = int32(i+1), int32(i-1)
 		if i+1 < len(w) {
-			if m, ok := v.merges[pairKey(w[i], w[i+1])]; ok {
+			if m, ok := v.pair(w[i], w[i+1]); ok {
 				h = append(h, candidate{m.rank, int32(i)})
 			}
 		}
@@ -71,7 +71,7 @@ func (v *vocab) mergeLong(w []int32) []int32 {
 			if w[i] < 0 || j < 0 {
 				continue // i was merged into its left neighbour, or is last
 			}
-			m, ok := v.merges[pairKey(w[i], w[j])]
+			m, ok := v.pair(w[i], w[j])
 			if !ok || m.rank != rank {
 				continue // stale: a rank names one pair, and this is no longer it
 			}
@@ -84,12 +84,12 @@ func (v *vocab) mergeLong(w []int32) []int32 {
 		}
 		for _, i := range merged {
 			if p := prev[i]; p >= 0 {
-				if m, ok := v.merges[pairKey(w[p], w[i])]; ok {
+				if m, ok := v.pair(w[p], w[i]); ok {
 					h.push(candidate{m.rank, p})
 				}
 			}
 			if j := next[i]; j >= 0 {
-				if m, ok := v.merges[pairKey(w[i], w[j])]; ok {
+				if m, ok := v.pair(w[i], w[j]); ok {
 					h.push(candidate{m.rank, i})
 				}
 			}

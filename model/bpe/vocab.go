@@ -4,18 +4,8 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
+	"math/bits"
 	"sync"
-	"unicode/utf8"
-)
-
-// The GPT-2 vocabulary files, byte for byte as OpenAI published them.
-var (
-	//go:embed encoder.json
-	encoderJSON string
-	//go:embed vocab.bpe
-	vocabBPE string
 )
 
 // byteToRune and runeToByte are GPT-2's bytes_to_unicode table. Every byte is
@@ -43,12 +33,51 @@ func byteTables() (b2r [256]rune, r2b [256 + 68]int16) {
 	return b2r, r2b
 }
 
-// vocab is the parsed, immutable vocabulary. Tokens are kept as raw bytes and
-// merges are keyed by token ids, so encoding never builds strings.
+//go:generate go test -run TestVocabFile -write-vocab
+
+// vocabFile is GPT-2's vocabulary, encoder.json and vocab.bpe as OpenAI
+// published them (kept beside this file), in a compact form that
+// vocabfile_test.go writes and checks. It holds only what the files say
+// beyond the way BPE builds a vocabulary: each merge makes one new token,
+// its two tokens' bytes joined, and GPT-2 numbers the tokens in that order
+// (the 256 one-byte tokens, then one per merge, then <|endoftext|>); the
+// generator refuses files of another shape. Little-endian:
+//
+//	"bpe1"
+//	uint32 M, uint32 S   the numbers of merges and of special tokens
+//	[256]byte            the byte of token i, for i < 256
+//	M × [2]uint16        merge r (rank r): its left and right tokens' ids; it makes token 256+r
+//	S × (uint8 n, n bytes)   tokens 256+M … 256+M+S-1
+//
+// (go generate needs the package to compile: to make vocab.bin from
+// nothing, create it empty first.)
+//
+//go:embed vocab.bin
+var vocabFile string
+
+const vocabMagic = "bpe1"
+
+// maxToken is the most bytes a token may have (GPT-2's longest has 128).
+const maxToken = 255
+
+// firstMerged is the id of the token that the merge of rank 0 makes.
+const firstMerged = 256
+
+// vocab is the decoded, immutable vocabulary. It keeps what the file holds:
+// a merged token's bytes are spelled out from its merge when asked for, and
+// merges are found by token ids, so encoding never builds strings.
 type vocab struct {
-	tokens []string         // id -> the token's bytes
-	byteID [256]int32       // byte -> id of the one-byte token
-	merges map[uint64]merge // pairKey(left, right) -> what merging them gives
+	base    [256]byte  // token id < 256 -> its byte
+	byteID  [256]int32 // byte -> id of the one-byte token
+	pairs   []uint32   // rank -> left<<16 | right, the ids of the merge's two tokens
+	special []string   // the tokens after the merges'
+	sizes   []uint8    // token id -> its length in bytes
+	longest int        // the longest token's length in bytes
+	// slots is a hash table of pairs (open addressing, linear probing): the
+	// rank+1 of the pair stored in a slot, or 0 for a free one. It is at most
+	// half full; a pair's first slot is its hash's top bits, shift below.
+	slots []uint16
+	shift uint8
 }
 
 type merge struct {
@@ -56,242 +85,143 @@ type merge struct {
 	id   int32 // the token left+right
 }
 
-func pairKey(left, right int32) uint64 { return uint64(uint32(left))<<32 | uint64(uint32(right)) }
+// size is the number of tokens.
+func (v *vocab) size() int { return len(v.sizes) }
 
-// loadVocab parses the embedded files on first use, once for the process.
+// appendToken appends the bytes of token id, which must be in 0..size()-1. A
+// merged token's bytes are its left token's then its right token's: the loop
+// walks down the merges, left first, keeping the right halves still to
+// write (fewer than the token's bytes) on a stack.
+func (v *vocab) appendToken(dst []byte, id int) []byte {
+	var rights [maxToken]uint32
+	n := 0
+	for {
+		if r := id - firstMerged; 0 <= r && r < len(v.pairs) {
+			rights[n] = v.pairs[r] & 0xFFFF
+			n++
+			id = int(v.pairs[r] >> 16)
+			continue
+		}
+		if id < firstMerged {
+			dst = append(dst, v.base[id])
+		} else {
+			dst = append(dst, v.special[id-firstMerged-len(v.pairs)]...)
+		}
+		if n == 0 {
+			return dst
+		}
+		n--
+		id = int(rights[n])
+	}
+}
+
+// pair returns the merge of the tokens left and right, if there is one.
+func (v *vocab) pair(left, right int32) (merge, bool) {
+	key := uint32(left)<<16 | uint32(right)
+	mask := len(v.slots) - 1
+	for i := v.slot(key); ; i = (i + 1) & mask {
+		s := v.slots[i]
+		if s == 0 {
+			return merge{}, false
+		}
+		if v.pairs[s-1] == key {
+			rank := int32(s) - 1
+			return merge{rank: rank, id: firstMerged + rank}, true
+		}
+	}
+}
+
+// slot is the first slot to look in for key: the top bits of a
+// multiplicative (Fibonacci) hash.
+func (v *vocab) slot(key uint32) int {
+	return int(uint64(key) * 0x9E3779B97F4A7C15 >> v.shift)
+}
+
+// loadVocab decodes the embedded vocabulary on first use, once for the process.
 var loadVocab = sync.OnceValue(func() *vocab {
-	v, err := parseVocab(encoderJSON, vocabBPE)
+	v, err := decodeVocab(vocabFile)
 	if err != nil {
 		panic("bpe: embedded vocabulary: " + err.Error())
 	}
 	return v
 })
 
-// parseVocab reads encoder.json (token -> id, a flat JSON object) and
-// vocab.bpe (a version line, then one "left right" merge per line). Both files
-// spell tokens through the bytes_to_unicode table.
-func parseVocab(encoder, merges string) (*vocab, error) {
-	v := &vocab{}
-	var err error
-	if v.tokens, err = parseEncoder(encoder); err != nil {
-		return nil, fmt.Errorf("encoder.json: %w", err)
+// decodeVocab reads the form of vocabFile and builds the table of pairs.
+// Token ids are below 1<<16 so that a pair fits in 32 bits and a rank+1 in 16.
+func decodeVocab(f string) (*vocab, error) {
+	const head = len(vocabMagic) + 8 + firstMerged
+	if len(f) < head || f[:len(vocabMagic)] != vocabMagic {
+		return nil, errors.New("not a vocabulary file")
 	}
-	ids := make(map[string]int32, len(v.tokens))
-	for id, tok := range v.tokens {
-		ids[tok] = int32(id)
+	nMerges, nSpecial := le32(f[4:]), le32(f[8:])
+	if nMerges+nSpecial >= 1<<16-firstMerged || len(f) < head+4*nMerges {
+		return nil, errors.New("vocabulary file too large or cut short")
 	}
-	for b := range 256 {
-		id, ok := ids[string([]byte{byte(b)})]
-		if !ok {
-			return nil, fmt.Errorf("encoder.json: no token for byte %#x", b)
-		}
-		v.byteID[b] = id
-	}
+	merges, special := f[head:head+4*nMerges], f[head+4*nMerges:]
+	n := firstMerged + nMerges + nSpecial
+	pairs, sizes := make([]uint32, nMerges), make([]uint8, n)
+	v := &vocab{pairs: pairs, special: make([]string, nSpecial), sizes: sizes}
 
-	// Like minGPT: drop the version line and whatever follows the last '\n';
-	// a merge's rank is its index among the remaining lines.
-	lines := strings.Split(merges, "\n")
-	if len(lines) < 2 {
-		return nil, errors.New("vocab.bpe: no merges")
+	copy(v.base[:], f[head-firstMerged:head])
+	var seen [256]bool
+	for id, b := range v.base {
+		if seen[b] {
+			return nil, fmt.Errorf("byte %#x has two tokens", b)
+		}
+		seen[b] = true
+		v.byteID[b] = int32(id)
+		sizes[id] = 1
 	}
-	lines = lines[1 : len(lines)-1]
-	v.merges = make(map[uint64]merge, len(lines))
-	var buf []byte
-	for rank, line := range lines {
-		left, right, ok := strings.Cut(line, " ")
-		if !ok || left == "" || right == "" || strings.Contains(right, " ") {
-			return nil, fmt.Errorf("vocab.bpe: line %d: want two tokens, got %q", rank+2, line)
+	longest := 1
+	for r := range pairs {
+		left, right := le16(merges[4*r:]), le16(merges[4*r+2:])
+		id := firstMerged + r
+		if int(left) >= id || int(right) >= id {
+			return nil, fmt.Errorf("merge %d joins a token not made yet", r)
 		}
-		// buf = bytes(left) + bytes(right); the three look-ups below do not allocate.
-		buf, err = appendTokenBytes(buf[:0], left)
-		n := len(buf)
-		if err == nil {
-			buf, err = appendTokenBytes(buf, right)
+		size := int(sizes[left]) + int(sizes[right])
+		if size > maxToken {
+			return nil, fmt.Errorf("merge %d makes a token longer than %d bytes", r, maxToken)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("vocab.bpe: line %d (%q): %w", rank+2, line, err)
+		pairs[r] = uint32(left)<<16 | uint32(right)
+		sizes[id] = uint8(size)
+		longest = max(longest, size)
+	}
+	for i := range v.special {
+		if len(special) == 0 || len(special) < 1+int(special[0]) {
+			return nil, errors.New("vocabulary file cut short in the special tokens")
 		}
-		l, okL := ids[string(buf[:n])]
-		r, okR := ids[string(buf[n:])]
-		m, okM := ids[string(buf)]
-		if !okL || !okR || !okM {
-			return nil, fmt.Errorf("vocab.bpe: line %d (%q): token missing from encoder.json", rank+2, line)
+		size := int(special[0])
+		v.special[i], special = special[1:1+size], special[1+size:]
+		sizes[firstMerged+nMerges+i] = uint8(size)
+		longest = max(longest, size)
+	}
+	if len(special) != 0 {
+		return nil, errors.New("vocabulary file has trailing data")
+	}
+	v.longest = longest
+
+	nSlots := 1
+	for nSlots < 2*nMerges {
+		nSlots *= 2
+	}
+	slots, mask := make([]uint16, nSlots), nSlots-1
+	v.slots, v.shift = slots, uint8(64-bits.TrailingZeros(uint(nSlots)))
+	for r, key := range pairs {
+		i := v.slot(key)
+		for s := slots[i]; s != 0; s = slots[i] {
+			if pairs[s-1] == key {
+				return nil, fmt.Errorf("merges %d and %d join the same tokens", s-1, r)
+			}
+			i = (i + 1) & mask
 		}
-		v.merges[pairKey(l, r)] = merge{rank: int32(rank), id: m}
+		slots[i] = uint16(r + 1)
 	}
 	return v, nil
 }
 
-// appendTokenBytes appends the bytes that a bytes_to_unicode spelled token stands for.
-func appendTokenBytes(dst []byte, tok string) ([]byte, error) {
-	for _, r := range tok {
-		b, ok := runeByte(r)
-		if !ok {
-			return dst, fmt.Errorf("rune %U is not in the byte table", r)
-		}
-		dst = append(dst, b)
-	}
-	return dst, nil
-}
+func le16(s string) uint16 { return uint16(s[0]) | uint16(s[1])<<8 }
 
-func runeByte(r rune) (byte, bool) {
-	if r < 0 || int(r) >= len(runeToByte) || runeToByte[r] < 0 {
-		return 0, false
-	}
-	return byte(runeToByte[r]), true
-}
-
-// parseEncoder reads a JSON object of string keys and integer values, the
-// shape of encoder.json, and returns the keys' bytes indexed by value. It is
-// hand-written because encoding/json needs several times longer for this file,
-// which matters for start-up in the browser.
-func parseEncoder(s string) ([]string, error) {
-	p := scanner{s: s}
-	type entry struct{ off, end, id int }
-	var entries []entry
-	blob := make([]byte, 0, len(s)/3)
-	maxID := -1
-
-	p.expect('{')
-	for p.err == nil && p.peek() != '}' {
-		if len(entries) > 0 {
-			p.expect(',')
-		}
-		off := len(blob)
-		blob = p.key(blob)
-		p.expect(':')
-		id := p.int()
-		entries = append(entries, entry{off, len(blob), id})
-		maxID = max(maxID, id)
-	}
-	p.expect('}')
-	if p.err == nil && p.skipSpace() < len(s) {
-		p.fail("trailing data")
-	}
-	if p.err != nil {
-		return nil, p.err
-	}
-	if maxID+1 != len(entries) {
-		return nil, fmt.Errorf("ids are not 0..%d", len(entries)-1)
-	}
-
-	all := string(blob)
-	tokens := make([]string, len(entries))
-	seen := make([]bool, len(entries))
-	for _, e := range entries {
-		if seen[e.id] {
-			return nil, fmt.Errorf("id %d appears twice", e.id)
-		}
-		seen[e.id] = true
-		tokens[e.id] = all[e.off:e.end]
-	}
-	return tokens, nil
-}
-
-// scanner is just enough of a JSON reader for encoder.json. After the first
-// error every method is a no-op and p.err keeps that error.
-type scanner struct {
-	s   string
-	i   int
-	err error
-}
-
-func (p *scanner) fail(msg string) {
-	if p.err == nil {
-		p.err = fmt.Errorf("offset %d: %s", p.i, msg)
-	}
-}
-
-func (p *scanner) skipSpace() int {
-	for p.i < len(p.s) && (p.s[p.i] == ' ' || p.s[p.i] == '\n' || p.s[p.i] == '\r' || p.s[p.i] == '\t') {
-		p.i++
-	}
-	return p.i
-}
-
-// peek returns the next non-space byte, or 0 at the end or after an error.
-func (p *scanner) peek() byte {
-	if p.err != nil || p.skipSpace() == len(p.s) {
-		return 0
-	}
-	return p.s[p.i]
-}
-
-func (p *scanner) expect(c byte) {
-	if p.peek() != c {
-		p.fail(fmt.Sprintf("want %q", c))
-		return
-	}
-	p.i++
-}
-
-// key reads a JSON string and appends the bytes its runes stand for.
-func (p *scanner) key(dst []byte) []byte {
-	p.expect('"')
-	for p.err == nil {
-		if p.i >= len(p.s) {
-			p.fail("unterminated string")
-			break
-		}
-		r, n := rune(p.s[p.i]), 1
-		switch {
-		case r == '"':
-			p.i++
-			return dst
-		case r == '\\':
-			r, n = p.escape()
-		case r >= utf8.RuneSelf:
-			r, n = utf8.DecodeRuneInString(p.s[p.i:])
-		}
-		b, ok := runeByte(r)
-		if !ok {
-			p.fail(fmt.Sprintf("rune %U is not in the byte table", r))
-			break
-		}
-		dst = append(dst, b)
-		p.i += n
-	}
-	return dst
-}
-
-// escape decodes the escape sequence at p.i; surrogates are left undecoded
-// since no rune of the byte table needs them.
-func (p *scanner) escape() (rune, int) {
-	if p.i+1 >= len(p.s) {
-		return utf8.RuneError, 1
-	}
-	switch c := p.s[p.i+1]; c {
-	case '"', '\\', '/':
-		return rune(c), 2
-	case 'b':
-		return '\b', 2
-	case 'f':
-		return '\f', 2
-	case 'n':
-		return '\n', 2
-	case 'r':
-		return '\r', 2
-	case 't':
-		return '\t', 2
-	case 'u':
-		if p.i+6 <= len(p.s) {
-			if u, err := strconv.ParseUint(p.s[p.i+2:p.i+6], 16, 32); err == nil {
-				return rune(u), 6
-			}
-		}
-	}
-	return utf8.RuneError, 1
-}
-
-func (p *scanner) int() int {
-	p.skipSpace()
-	start, n := p.i, 0
-	for p.err == nil && p.i < len(p.s) && '0' <= p.s[p.i] && p.s[p.i] <= '9' && p.i-start < 9 {
-		n = n*10 + int(p.s[p.i]-'0')
-		p.i++
-	}
-	if p.i == start || p.i < len(p.s) && '0' <= p.s[p.i] && p.s[p.i] <= '9' {
-		p.fail("want a small non-negative integer")
-	}
-	return n
+func le32(s string) int {
+	return int(s[0]) | int(s[1])<<8 | int(s[2])<<16 | int(s[3])<<24
 }
