@@ -365,7 +365,10 @@ window.patchlab = {
 	viewTimings: inspect.timings,
 	// atp() is what the attribution-patching view shows (views/atp.js).
 	atp: () => atpView.model(viewState()),
-	timings: () => ({ ...weights.timings(), ...runs.timings() }),
+	timings: () => {
+		const w = weights.timings();
+		return { ...w, ...runs.timings(), marks: w.marks && { ...w.marks, tokens: texts.firstShown() } };
+	},
 	memory: () => weights.pool().memory(),
 	// growWith({t1, together}) sizes the pool from these probe measurements
 	// instead of its own (pool.js's decideWorkers; tests).

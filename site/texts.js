@@ -26,6 +26,7 @@ const state = {
 	again: false, // the texts changed meanwhile: tokenize once more after it
 	run: { key: null, warnings: [] }, // the warnings of the texts last run (the model's top tokens)
 	warned: "", // the warnings shown
+	firstShown: null, // ms after the page opened when the first tokens showed (timings)
 };
 
 // Set by initTexts.
@@ -35,6 +36,9 @@ const hooks = {
 	onTokens: () => {},
 	onInput: () => {},
 };
+
+// firstShown is when the first tokens showed, in ms after the page opened (null: not yet).
+export const firstShown = () => state.firstShown;
 
 export function initTexts(h, initial) {
 	Object.assign(hooks, h);
@@ -105,6 +109,7 @@ function show(t, key) {
 	state.tokens = t;
 	state.key = key;
 	renderTokens(t);
+	state.firstShown ??= performance.now();
 	hooks.onTokens(t);
 }
 

@@ -394,7 +394,6 @@ const handlers = {
 		}
 		await timed("cacheWait", () => r.kept);
 		phases.ready = performance.now();
-		opened();
 		post({ type: "loaded", info: r.info, fromNetwork: r.fromNetwork, seconds: (performance.now() - t0) / 1000, memory: memoryMB(), phases });
 		warming = warmUp();
 	},
@@ -536,13 +535,6 @@ const handlers = {
 let warming = Promise.resolve();
 const UNGATED = new Set(["tokenize", "cancel", "debug"]);
 
-// A load from this browser's cache is not held up by a tokenization (the
-// engine's first one reads the tokenizer's vocabulary, a CPU-bound few
-// hundred ms that would keep the worker from reading the shards): a
-// tokenize that comes while one is under way waits until the model is
-// loaded, or until the load turns out to download (then the network, not
-// this worker, is what it waits for). opening is that wait.
-let opening = Promise.resolve(), opened = () => {};
 
 self.onmessage = async (ev) => {
 	const msg = ev.data;
@@ -554,16 +546,13 @@ self.onmessage = async (ev) => {
 			phases.loadAsked = performance.now();
 			if (msg.source.kind === "web") {
 				msg.reader = shardReader(msg.source, sharer(msg.group, msg.peers));
-				opening = Promise.race([new Promise((resolve) => (opened = resolve)), msg.reader.downloading || Promise.resolve()]);
 			}
 		}
 		await booted;
 		if (!self.patchlab) return;
-		if (msg.type === "tokenize") await opening;
 		if (!UNGATED.has(msg.type)) await warming;
 		await handlers[msg.type](msg);
 	} catch (e) {
-		if (msg.type === "load") opened();
 		post({ type: "error", of: msg.type, id: msg.id, error: wire(e) });
 	}
 };
