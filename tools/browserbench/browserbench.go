@@ -201,7 +201,7 @@ func Run(ctx context.Context, opts Options) (map[string]any, error) {
 		}
 	}
 	looks, err := eval[struct {
-		SIMD                                 bool
+		SIMD                                             bool
 		ViewsMs, ViewsEngMs, LensTop1Ms, ATPMs, ATPEngMs float64
 	}](p, lookScript)
 	if err != nil {
