@@ -35,8 +35,9 @@ func dot(a, b []float32) float32 {
 }
 
 // simdBlockRows is the number of input rows the SIMD kernels take at once
-// (2 or 1): 2 input rows × 4 weight rows keep 8 accumulators, 2 input
-// vectors and a weight vector in registers (x86 has 16). 3×4 spills.
+// (2 or 1): 2 input rows × 4 weight rows keep 8 accumulators and the
+// step's 6 loads (V8 hoists them all) in x86's 16 vector registers; 3×4
+// spills.
 var simdBlockRows = 2
 
 // mulRows2x4 and mulRows1x4 (kernel_simd_wasm.s, written by
@@ -334,8 +335,8 @@ var (
 	}
 )
 
-// dequantSIMD is dequantN (k ≥ 2; dequantBlocks8 and 9 do k = 0 and 1 with
-// the same operations) one block of 64 codes at a time, 16 per step, with
+// dequantSIMD is dequantN (k ≥ 2; dequantBlocks8 and 9 do k = 0 and 1, the
+// latter as 2·hi − (−1 where the bit is set), the same integer) one block of 64 codes at a time, 16 per step, with
 // the same arithmetic, so the same bits: the code hi<<k | low as int16
 // lanes (|code| < 2^15), widened to int32, converted exactly to float32,
 // times the block's step / 2^k. A plane's 8 bytes of the block are
