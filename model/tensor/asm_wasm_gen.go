@@ -308,6 +308,87 @@ func (g *gen) dequant(k int) {
 	g.p("RET")
 }
 
+// scalar writes mulRowsScalar<mr>x4 for the portable wasm build (no SIMD
+// instructions): the same arguments and layout as mulRows<mr>x4 over cols =
+// 4·quads columns, each output the plain sequential sum of its rounded
+// products (kernel_generic.go's order), one column a step. F(4i+j) =
+// accumulator (i, j), then the step's input values and its weight value.
+func (g *gen) scalar(mr int) {
+	g.text(fmt.Sprintf("mulRowsScalar%dx4", mr), []string{"y", "x", "w0", "w1", "w2", "w3"}, []string{"ys", "xs", "blocks", "quads"})
+	const y, x, ys, xs, blocks, length, k = 0, 1, 6, 7, 8, 9, 10
+	w := func(j int) int { return 2 + j }
+	acc := func(i, j int) int { return 4*i + j }
+	xf := func(i int) int { return 4*mr + i }
+	wf := 5 * mr
+	g.bytesOf(length)
+	at := func(base, i, stride int) { // pushes the 32-bit address R(base) + i·R(stride) + R(k)
+		g.p("Get R%d", base)
+		for range i {
+			g.p("Get R%d", stride)
+			g.p("I64Add")
+		}
+		g.p("Get R%d", k)
+		g.p("I64Add")
+		g.p("I32WrapI64")
+	}
+	g.p("Loop") // over the blocks
+	for a := range 4 * mr {
+		g.p("F32Const $0.0")
+		g.p("Set F%d", a)
+	}
+	g.p("I64Const $0")
+	g.p("Set R%d", k)
+	g.p("Loop") // over the columns
+	for i := range mr {
+		at(x, i, xs)
+		g.p("F32Load $0")
+		g.p("Set F%d", xf(i))
+	}
+	for j := range 4 {
+		at(w(j), 0, 0)
+		g.p("F32Load $0")
+		g.p("Set F%d", wf)
+		for i := range mr {
+			g.p("Get F%d", acc(i, j))
+			g.p("Get F%d", xf(i))
+			g.p("Get F%d", wf)
+			g.p("F32Mul")
+			g.p("F32Add")
+			g.p("Set F%d", acc(i, j))
+		}
+	}
+	g.p("Get R%d", k) // the next column: 4 bytes on
+	g.p("I64Const $4")
+	g.p("I64Add")
+	g.p("Tee R%d", k)
+	g.p("Get R%d", length)
+	g.p("I64Ne")
+	g.p("BrIf $0")
+	g.p("End")
+	for i := range mr {
+		for j := range 4 {
+			g.p("Get R%d", y)
+			for range i {
+				g.p("Get R%d", ys)
+				g.p("I64Add")
+			}
+			g.p("I32WrapI64")
+			g.p("Get F%d", acc(i, j))
+			g.p("F32Store $%d", 4*j)
+		}
+	}
+	for _, r := range []struct{ reg, stride int }{{y, ys}, {x, xs}} {
+		g.p("Get R%d", r.reg)
+		for range mr {
+			g.p("Get R%d", r.stride)
+			g.p("I64Add")
+		}
+		g.p("Set R%d", r.reg)
+	}
+	g.countDown(blocks)
+	g.p("RET")
+}
+
 func main() {
 	var g gen
 	g.WriteString(header)
@@ -317,6 +398,13 @@ func main() {
 	g.dequant(0)
 	g.dequant(1)
 	if err := os.WriteFile("kernel_simd_wasm.s", g.Bytes(), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	var p gen
+	p.WriteString(strings.Replace(header, "goexperiment.simd", "!goexperiment.simd", 1))
+	p.scalar(2)
+	p.scalar(1)
+	if err := os.WriteFile("kernel_wasm.s", p.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
 }

@@ -1,4 +1,4 @@
-//go:build (!amd64 || purego) && !(wasm && goexperiment.simd)
+//go:build (!amd64 || purego) && !wasm
 
 package tensor
 
