@@ -20,7 +20,9 @@ import "runtime"
 // dispatch, so a plain loop runs at ~3 GFLOP/s and these at ~6.5 (one input
 // row) to ~9 (11 rows or more) under Node 20. Measured best: 3×4 on wasm
 // (12 accumulators; 2×4 and 1×4 for the last rows), 2×4 on amd64, whose 15
-// usable XMM registers would spill with 3×4 (~13 GFLOP/s there).
+// usable XMM registers would spill with 3×4 (~13 GFLOP/s there). The wasm
+// builds run them only for rows whose length is not a multiple of 4: the
+// others go through the hand-written kernels (kernel_rows_wasm.go).
 
 // goBlockRows is the number of input rows the portable kernels take at once
 // (3, 2 or 1).

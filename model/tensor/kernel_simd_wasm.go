@@ -40,60 +40,14 @@ func dot(a, b []float32) float32 {
 // spills.
 var simdBlockRows = 2
 
-// mulRows2x4 and mulRows1x4 (kernel_simd_wasm.s, written by
-// asm_wasm_gen.go) compute blocks of mr×4 outputs, mr input rows by weight
-// rows w0…w3, over 4·quads columns in this build's order: blocks blocks, input
-// row i at x + i·xs bytes, output (i, j) at y + i·ys + 4j bytes.
-//
-//go:noescape
-func mulRows2x4(y, x, w0, w1, w2, w3 unsafe.Pointer, ys, xs, blocks, quads int)
-
-//go:noescape
-func mulRows1x4(y, x, w0, w1, w2, w3 unsafe.Pointer, ys, xs, blocks, quads int)
-
 // mulF32SIMD computes the outputs j ∈ [lo, hi) of every input row for weight
-// rows rows[j] (or j when rows is nil); y has row stride ys. Four weight
-// rows at a time stay in L1 while every input row goes past them.
+// rows rows[j] (or j when rows is nil); y has row stride ys.
 func mulF32SIMD(m *F32, y, x []float32, n int, rows []int, lo, hi, ys int) {
-	C := m.C
-	if n == 0 || hi <= lo {
-		return
-	}
-	if C%4 != 0 || C == 0 {
+	if m.C%4 != 0 {
 		mulF32SIMDGo(m, y, x, n, rows, lo, hi, ys)
 		return
 	}
-	row := func(j int) unsafe.Pointer {
-		if rows != nil {
-			j = rows[j]
-		}
-		return ptr(m.Data[j*C:], C)
-	}
-	px, py := ptr(x, n*C), ptr(y, (n-1)*ys+hi)
-	at := func(p unsafe.Pointer, i int) unsafe.Pointer { return unsafe.Add(p, 4*i) }
-	pairs := 0
-	if simdBlockRows == 2 {
-		pairs = n / 2
-	}
-	j := lo
-	for ; j+4 <= hi; j += 4 {
-		w0, w1, w2, w3 := row(j), row(j+1), row(j+2), row(j+3)
-		if pairs > 0 {
-			mulRows2x4(at(py, j), px, w0, w1, w2, w3, 4*ys, 4*C, pairs, C/4)
-		}
-		if rest := n - 2*pairs; rest > 0 {
-			mulRows1x4(at(py, 2*pairs*ys+j), at(px, 2*pairs*C), w0, w1, w2, w3, 4*ys, 4*C, rest, C/4)
-		}
-	}
-	for ; j < hi; j++ {
-		w := m.Data[j*C : (j+1)*C]
-		if rows != nil {
-			w = m.Data[rows[j]*C : (rows[j]+1)*C]
-		}
-		for r := range n {
-			y[r*ys+j] = dotSIMD(x[r*C:(r+1)*C], w)
-		}
-	}
+	mulRows(m, y, x, n, rows, lo, hi, ys, simdBlockRows == 2)
 }
 
 // mulF32SIMDGo is mulF32SIMD for rows whose length is not a multiple of 4,
@@ -140,12 +94,6 @@ func mulF32SIMDGo(m *F32, y, x []float32, n int, rows []int, lo, hi, ys int) {
 // ld is the 4 float32 values at p + 4k bytes.
 func ld(p unsafe.Pointer, k int) archsimd.Float32x4 {
 	return archsimd.LoadFloat32x4Array((*[4]float32)(unsafe.Add(p, 4*k)))
-}
-
-// ptr is the address of s[0] after checking that s holds n values.
-func ptr(s []float32, n int) unsafe.Pointer {
-	_ = s[n-1]
-	return unsafe.Pointer(unsafe.SliceData(s))
 }
 
 // load4 is the 4 values from s[k], zero-padded past the end of s.

@@ -4,8 +4,8 @@
 
 #include "textflag.h"
 
-// func mulRowsScalar2x4(y, x, w0, w1, w2, w3 unsafe.Pointer, ys, xs, blocks, quads int)
-TEXT ·mulRowsScalar2x4(SB), NOSPLIT, $0-80
+// func mulRows2x4(y, x, w0, w1, w2, w3 unsafe.Pointer, ys, xs, blocks, quads int)
+TEXT ·mulRows2x4(SB), NOSPLIT, $0-80
 	I64Load y+0(FP)
 	Set R0
 	I64Load x+8(FP)
@@ -206,8 +206,8 @@ TEXT ·mulRowsScalar2x4(SB), NOSPLIT, $0-80
 	End
 	RET
 
-// func mulRowsScalar1x4(y, x, w0, w1, w2, w3 unsafe.Pointer, ys, xs, blocks, quads int)
-TEXT ·mulRowsScalar1x4(SB), NOSPLIT, $0-80
+// func mulRows1x4(y, x, w0, w1, w2, w3 unsafe.Pointer, ys, xs, blocks, quads int)
+TEXT ·mulRows1x4(SB), NOSPLIT, $0-80
 	I64Load y+0(FP)
 	Set R0
 	I64Load x+8(FP)
